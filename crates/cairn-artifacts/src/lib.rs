@@ -1,0 +1,1 @@
+//! Artifacts (being written).

@@ -1,0 +1,15 @@
+//! cairn's domain model. Everything here is pure: no HTTP, no SQL, no filesystem.
+//!
+//! - [`entities`]: experiments, runs, metrics, logged models, the registry.
+//! - [`error`]: the one error type every layer speaks; the server maps its kinds to MLflow error codes.
+//! - [`validation`]: MLflow's limits and naming rules.
+//! - [`search`]: MLflow's filter grammar, `order_by` and page tokens.
+//! - [`artifact_path`]: client-supplied artifact paths, made safe.
+
+pub mod artifact_path;
+pub mod entities;
+pub mod error;
+pub mod search;
+pub mod validation;
+
+pub use error::{Error, ErrorKind, Result};

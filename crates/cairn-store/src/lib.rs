@@ -1,0 +1,236 @@
+//! The metadata store: everything cairn knows about experiments, runs, models and the registry.
+//!
+//! [`MetadataStore`] is the one interface the server, the CLI and the importers use. [`sqlite`] is the
+//! embedded default; a PostgreSQL implementation follows behind the same trait and test suite.
+//!
+//! Contract for implementations:
+//! - Inputs are already validated by `cairn_core::validation` (keys, lengths, limits); the store enforces
+//!   what needs data: existence, uniqueness, param immutability, lifecycle state.
+//! - A method that returns `Ok` has made its write durable.
+//! - Errors are `cairn_core::Error` with the kind and MLflow's wording.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use cairn_core::entities::{
+    Alias, DatasetInput, Experiment, KeyValue, LoggedModel, LoggedModelStatus, Metric, ModelInput,
+    ModelOutput, ModelVersion, Page, RegisteredModel, Run, RunInfo, RunStatus, Stage, ViewType,
+};
+use cairn_core::search::{Filter, OrderBy};
+use cairn_core::Result;
+
+/// Paging of a search: at most `max_results` items after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub max_results: u64,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateExperiment {
+    pub name: String,
+    /// `None`: the store derives `mlflow-artifacts:/<id>` from the new id.
+    pub artifact_location: Option<String>,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateRun {
+    pub experiment_id: String,
+    pub user_id: String,
+    /// Empty: the store generates a name (and the `mlflow.runName` tag), as MLflow does.
+    pub run_name: String,
+    pub start_time: i64,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRun {
+    pub run_id: String,
+    pub status: Option<RunStatus>,
+    pub end_time: Option<i64>,
+    pub run_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogBatch {
+    pub metrics: Vec<Metric>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRuns {
+    pub experiment_ids: Vec<String>,
+    pub filter: Filter,
+    pub view_type: ViewType,
+    pub order_by: Vec<OrderBy>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    pub filter: Filter,
+    pub order_by: Vec<OrderBy>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateLoggedModel {
+    pub experiment_id: String,
+    /// Empty: the store generates one.
+    pub name: String,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchLoggedModels {
+    pub experiment_ids: Vec<String>,
+    pub filter: Filter,
+    pub order_by: Vec<OrderBy>,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateModelVersion {
+    pub name: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub description: Option<String>,
+    pub model_id: Option<String>,
+    pub tags: Vec<KeyValue>,
+}
+
+/// Metric history points for bulk/interval reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryInterval {
+    pub run_ids: Vec<String>,
+    pub metric_key: String,
+    pub start_step: Option<i64>,
+    pub end_step: Option<i64>,
+    pub max_results: u64,
+}
+
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    // Experiments
+    async fn create_experiment(&self, request: CreateExperiment) -> Result<String>;
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
+    async fn get_experiment_by_name(&self, name: &str) -> Result<Experiment>;
+    async fn search_experiments(
+        &self,
+        view_type: ViewType,
+        search: Search,
+    ) -> Result<Page<Experiment>>;
+    async fn delete_experiment(&self, experiment_id: &str) -> Result<()>;
+    async fn restore_experiment(&self, experiment_id: &str) -> Result<()>;
+    async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()>;
+    async fn set_experiment_tag(&self, experiment_id: &str, tag: KeyValue) -> Result<()>;
+    async fn delete_experiment_tag(&self, experiment_id: &str, key: &str) -> Result<()>;
+
+    // Runs
+    async fn create_run(&self, request: CreateRun) -> Result<Run>;
+    async fn get_run(&self, run_id: &str) -> Result<Run>;
+    async fn update_run(&self, request: UpdateRun) -> Result<RunInfo>;
+    async fn delete_run(&self, run_id: &str) -> Result<()>;
+    async fn restore_run(&self, run_id: &str) -> Result<()>;
+    async fn set_run_tag(&self, run_id: &str, tag: KeyValue) -> Result<()>;
+    async fn delete_run_tag(&self, run_id: &str, key: &str) -> Result<()>;
+    /// Metrics, params and tags in one transaction: all or nothing.
+    async fn log_batch(&self, run_id: &str, batch: LogBatch) -> Result<()>;
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> Result<()>;
+    async fn log_outputs(&self, run_id: &str, models: Vec<ModelOutput>) -> Result<()>;
+    /// All points of one metric of one run, ordered by (step, timestamp, value).
+    async fn get_metric_history(
+        &self,
+        run_id: &str,
+        metric_key: &str,
+        page: Option<PageRequest>,
+    ) -> Result<Page<Metric>>;
+    async fn get_metric_history_bulk_interval(
+        &self,
+        request: HistoryInterval,
+    ) -> Result<Vec<Metric>>;
+    async fn search_runs(&self, request: SearchRuns) -> Result<Page<Run>>;
+
+    // Logged models (MLflow 3)
+    async fn create_logged_model(&self, request: CreateLoggedModel) -> Result<LoggedModel>;
+    async fn get_logged_model(&self, model_id: &str) -> Result<LoggedModel>;
+    async fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel>;
+    async fn delete_logged_model(&self, model_id: &str) -> Result<()>;
+    async fn set_logged_model_tags(
+        &self,
+        model_id: &str,
+        tags: Vec<KeyValue>,
+    ) -> Result<LoggedModel>;
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()>;
+    async fn log_logged_model_params(&self, model_id: &str, params: Vec<KeyValue>) -> Result<()>;
+    async fn search_logged_models(&self, request: SearchLoggedModels) -> Result<Page<LoggedModel>>;
+
+    // Registry: registered models
+    async fn create_registered_model(
+        &self,
+        name: &str,
+        tags: Vec<KeyValue>,
+        description: Option<String>,
+    ) -> Result<RegisteredModel>;
+    async fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
+    async fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel>;
+    async fn update_registered_model(
+        &self,
+        name: &str,
+        description: Option<String>,
+    ) -> Result<RegisteredModel>;
+    async fn delete_registered_model(&self, name: &str) -> Result<()>;
+    async fn search_registered_models(&self, search: Search) -> Result<Page<RegisteredModel>>;
+    /// The latest version per stage (all stages when `stages` is empty).
+    async fn get_latest_versions(
+        &self,
+        name: &str,
+        stages: Vec<Stage>,
+    ) -> Result<Vec<ModelVersion>>;
+    async fn set_registered_model_tag(&self, name: &str, tag: KeyValue) -> Result<()>;
+    async fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
+
+    // Registry: versions
+    /// Allocates the next version number atomically (no duplicates, no gaps under concurrency).
+    async fn create_model_version(&self, request: CreateModelVersion) -> Result<ModelVersion>;
+    async fn get_model_version(&self, name: &str, version: i64) -> Result<ModelVersion>;
+    async fn update_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        description: Option<String>,
+    ) -> Result<ModelVersion>;
+    async fn delete_model_version(&self, name: &str, version: i64) -> Result<()>;
+    async fn search_model_versions(&self, search: Search) -> Result<Page<ModelVersion>>;
+    async fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: Stage,
+        archive_existing_versions: bool,
+    ) -> Result<ModelVersion>;
+    async fn set_model_version_tag(&self, name: &str, version: i64, tag: KeyValue) -> Result<()>;
+    async fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()>;
+
+    // Registry: aliases
+    async fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64)
+        -> Result<()>;
+    async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
+    async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
+    async fn list_aliases(&self, name: &str) -> Result<Vec<Alias>>;
+}
