@@ -6,8 +6,12 @@
 
 mod ast;
 mod filter;
+mod lex;
 mod order_by;
 mod page_token;
+mod schema;
+#[cfg(test)]
+mod tests;
 
 pub use ast::*;
 pub use filter::parse_filter;
