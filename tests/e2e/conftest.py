@@ -1,0 +1,74 @@
+"""Session fixtures: one real `cairn server` for the whole run, driven by the real mlflow client.
+
+CAIRN_BIN points at the binary (scripts/test sets it to the release build).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Settings for the mlflow client; they must be set before mlflow is imported.
+# Fail fast instead of retrying 5xx answers for minutes (a 5xx is a bug we want to see).
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+# No outbound telemetry from the client during tests.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("MLFLOW_REGISTRY_URI", None)
+os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
+
+import mlflow  # noqa: E402
+import pytest  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+
+from cairn_helpers import Api, CairnServer, unique  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The shared cairn server. Teardown asserts a graceful SIGTERM shutdown (exit 0 within 10 s)."""
+    workdir = tmp_path_factory.mktemp("cairn-server")
+    srv = CairnServer(workdir)
+    srv.start()
+    os.environ["MLFLOW_TRACKING_URI"] = srv.url
+    mlflow.set_tracking_uri(srv.url)
+    mlflow.set_registry_uri(srv.url)
+    try:
+        yield srv
+    finally:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        rc = srv.stop()
+        assert rc == 0, (
+            f"cairn server did not shut down gracefully on SIGTERM "
+            f"({'killed after timeout' if rc is None else f'exit code {rc}'}).\n"
+            f"--- server log ---\n{srv.log_text()[-5000:]}"
+        )
+
+
+@pytest.fixture(scope="session")
+def api(server) -> Api:
+    return Api(server.url)
+
+
+@pytest.fixture()
+def client(server) -> MlflowClient:
+    return MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+
+
+@pytest.fixture()
+def experiment(server, client):
+    """A fresh experiment, made active for fluent calls; yields its id."""
+    name = unique("e2e")
+    exp = mlflow.set_experiment(name)
+    yield exp.experiment_id
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+@pytest.fixture()
+def run_id(api, experiment) -> str:
+    """A fresh RUNNING run created over raw REST."""
+    return api.create_run(experiment)["info"]["run_id"]
