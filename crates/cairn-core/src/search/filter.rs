@@ -58,11 +58,14 @@ fn clause(kind: SearchKind, cursor: &mut Cursor<'_>, filter: &str) -> Result<Cla
     let Some(raw_ident) = lex::identifier(cursor)? else {
         let rest = cursor.rest();
         let detail = match cursor.peek() {
-            Some('(' | ')') => "parentheses are not supported: join clauses with AND",
-            _ => "expected an identifier such as metrics.accuracy, params.lr, tags.`my tag` or an attribute",
+            Some('(' | ')') => "Parentheses are not supported: join clauses with AND",
+            _ => {
+                "Expected an identifier such as metrics.accuracy, params.lr, tags.`my tag` or an \
+                 attribute"
+            }
         };
         return Err(Error::invalid(format!(
-            "Invalid clause(s) in filter string: '{rest}'. The clause must start with an identifier: {detail}"
+            "Invalid clause(s) in filter string: '{rest}'. {detail}"
         )));
     };
     let resolved = lex::resolve(kind, Usage::Filter, raw_ident)?;
@@ -262,7 +265,7 @@ fn list(cursor: &mut Cursor<'_>) -> Result<RawValue> {
                 return Err(Error::invalid(format!(
                 "While parsing a list in the query, expected a non-empty list of string values, \
                      but got ill-formed list: {}",
-                cursor.since(start)
+                cursor.since(start).trim_end()
             )))
             }
             Some('\'' | '"') => items.push(RawValue::String(cursor.quoted()?)),
@@ -278,7 +281,7 @@ fn list(cursor: &mut Cursor<'_>) -> Result<RawValue> {
                 return Err(Error::invalid(format!(
                 "While parsing a list in the query, expected a non-empty list of string values, \
                      but got ill-formed list: {}",
-                cursor.since(start)
+                cursor.since(start).trim_end()
             )))
             }
         }
@@ -329,17 +332,6 @@ fn typed_value(
         }
         return Ok(Value::List(strings));
     }
-    if let RawValue::List(_) = raw {
-        if entity == Entity::Attribute && !accepts_list {
-            return Err(schema::list_attributes_message(kind));
-        }
-        if accepts_list {
-            return Err(Error::invalid(format!(
-                "Invalid value {text} for comparator '{}': a list needs IN or NOT IN",
-                comparator.as_str()
-            )));
-        }
-    }
     let numeric = match resolved.attribute {
         Some(spec) => spec.attribute_type == AttributeType::Number,
         None => entity == Entity::Metric,
@@ -355,6 +347,17 @@ fn typed_value(
                 .map_err(|_| numeric_error(entity, written_key, text)),
             _ => Err(numeric_error(entity, written_key, text)),
         };
+    }
+    if let RawValue::List(_) = raw {
+        if entity == Entity::Attribute && !accepts_list {
+            return Err(schema::list_attributes_message(kind));
+        }
+        if accepts_list {
+            return Err(Error::invalid(format!(
+                "Invalid value {text} for comparator '{}': a list needs IN or NOT IN",
+                comparator.as_str()
+            )));
+        }
     }
     match raw {
         RawValue::String(string) => Ok(Value::String(string)),
