@@ -1,1 +1,25 @@
-//! Server (being written).
+//! cairn's HTTP server: the MLflow-compatible REST API and the artifact proxy.
+//!
+//! The server is an adapter: it reads requests, validates them with `cairn_core`, calls the
+//! `cairn_store::MetadataStore` and `cairn_artifacts::ArtifactStore` traits and writes MLflow's JSON.
+
+pub mod api;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use api::AppState;
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = api::router(state).layer(TraceLayer::new_for_http());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,421 @@
+//! Runs: lifecycle, tags, params, metrics, batches, inputs/outputs, search and metric history.
+
+use axum::extract::State;
+use axum::Json;
+use cairn_core::entities::{
+    Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, RunStatus, ViewType,
+};
+use cairn_core::search::{decode_page_token, parse_filter, parse_order_by, SearchKind};
+use cairn_core::{validation, Error};
+use cairn_store::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::params::Params;
+use super::{empty, now_ms, view_type, wire, AppState};
+
+const RUN_NAME_TAG: &str = "mlflow.runName";
+const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
+
+pub async fn create(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let experiment_id = params
+        .string("experiment_id")?
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "0".into());
+    let tags = params
+        .key_values("tags")?
+        .into_iter()
+        .map(validation::normalize_run_tag)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut run_name = params.string("run_name")?.unwrap_or_default();
+    if run_name.is_empty() {
+        if let Some(tag) = tags.iter().find(|tag| tag.key == RUN_NAME_TAG) {
+            run_name = tag.value.clone();
+        }
+    }
+    let request = CreateRun {
+        experiment_id,
+        user_id: params.string("user_id")?.unwrap_or_default(),
+        run_name,
+        start_time: params.i64("start_time")?.unwrap_or_else(now_ms),
+        tags,
+    };
+    let run = state.store.create_run(request).await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+pub async fn update(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let status = params
+        .string("status")?
+        .map(|status| status.parse::<RunStatus>())
+        .transpose()?;
+    let run_name = params.string("run_name")?.filter(|name| !name.is_empty());
+    let request = UpdateRun {
+        run_id,
+        status,
+        end_time: params.i64("end_time")?,
+        run_name,
+    };
+    let info = state.store.update_run(request).await?;
+    Ok(Json(json!({ "run_info": wire::run_info(&info) })))
+}
+
+pub async fn get(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run = state.store.get_run(&params.run_id()?).await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+pub async fn delete(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    state.store.delete_run(&params.run_id()?).await?;
+    Ok(empty())
+}
+
+pub async fn restore(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    state.store.restore_run(&params.run_id()?).await?;
+    Ok(empty())
+}
+
+pub async fn set_tag(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let tag = KeyValue {
+        key: params.required_string("key")?,
+        value: params.required_string_allow_empty("value")?,
+    };
+    let tag = validation::normalize_run_tag(tag)?;
+    state.store.set_run_tag(&run_id, tag).await?;
+    Ok(empty())
+}
+
+pub async fn delete_tag(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let key = params.required_string("key")?;
+    state.store.delete_run_tag(&run_id, &key).await?;
+    Ok(empty())
+}
+
+fn metric_from(params: &Params) -> Result<Metric, Error> {
+    let key = params.required_string("key")?;
+    let value = params
+        .f64("value")?
+        .ok_or_else(|| Error::missing("value"))?;
+    let timestamp = params.required_i64("timestamp")?;
+    let metric = Metric {
+        key,
+        value,
+        timestamp,
+        step: params.i64("step")?.unwrap_or(0),
+        model_id: params.string("model_id")?.filter(|id| !id.is_empty()),
+        dataset_name: params
+            .string("dataset_name")?
+            .filter(|name| !name.is_empty()),
+        dataset_digest: params
+            .string("dataset_digest")?
+            .filter(|digest| !digest.is_empty()),
+        run_id: None,
+    };
+    validation::validate_metric(&metric)?;
+    Ok(metric)
+}
+
+pub async fn log_metric(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let metric = metric_from(&params)?;
+    state
+        .store
+        .log_batch(
+            &run_id,
+            LogBatch {
+                metrics: vec![metric],
+                ..LogBatch::default()
+            },
+        )
+        .await?;
+    Ok(empty())
+}
+
+pub async fn log_param(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let param = KeyValue {
+        key: params.required_string("key")?,
+        value: params.required_string_allow_empty("value")?,
+    };
+    let param = validation::normalize_param(param)?;
+    state
+        .store
+        .log_batch(
+            &run_id,
+            LogBatch {
+                params: vec![param],
+                ..LogBatch::default()
+            },
+        )
+        .await?;
+    Ok(empty())
+}
+
+pub async fn log_batch(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    if params.body_len > validation::MAX_BATCH_LOG_REQUEST_SIZE {
+        return Err(ApiError::invalid(format!(
+            "Batched logging API requests must be at most {} bytes, got a request of size {} bytes.",
+            validation::MAX_BATCH_LOG_REQUEST_SIZE,
+            params.body_len
+        )));
+    }
+    let run_id = params.run_id()?;
+    let metric_params = params.objects("metrics")?;
+    let raw_params = params.key_values("params")?;
+    let raw_tags = params.key_values("tags")?;
+    validation::validate_batch_limits(metric_params.len(), raw_params.len(), raw_tags.len())?;
+    let metrics = metric_params
+        .iter()
+        .map(metric_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let batch_params = raw_params
+        .into_iter()
+        .map(validation::normalize_param)
+        .collect::<Result<Vec<_>, _>>()?;
+    validation::validate_no_duplicate_params(&batch_params)?;
+    let tags = raw_tags
+        .into_iter()
+        .map(validation::normalize_run_tag)
+        .collect::<Result<Vec<_>, _>>()?;
+    state
+        .store
+        .log_batch(
+            &run_id,
+            LogBatch {
+                metrics,
+                params: batch_params,
+                tags,
+            },
+        )
+        .await?;
+    Ok(empty())
+}
+
+fn sized(value: String, field: &str, limit: usize) -> Result<String, Error> {
+    validation::validate_length(&value, field, limit)?;
+    Ok(value)
+}
+
+fn dataset_from(params: &Params) -> Result<Dataset, Error> {
+    Ok(Dataset {
+        name: sized(
+            params.required_string("name")?,
+            "name",
+            validation::MAX_DATASET_NAME_SIZE,
+        )?,
+        digest: sized(
+            params.required_string("digest")?,
+            "digest",
+            validation::MAX_DATASET_DIGEST_SIZE,
+        )?,
+        source_type: params.required_string("source_type")?,
+        source: sized(
+            params.required_string("source")?,
+            "source",
+            validation::MAX_DATASET_SOURCE_SIZE,
+        )?,
+        schema: params
+            .string("schema")?
+            .map(|schema| sized(schema, "schema", validation::MAX_DATASET_SCHEMA_SIZE))
+            .transpose()?,
+        profile: params
+            .string("profile")?
+            .map(|profile| sized(profile, "profile", validation::MAX_DATASET_PROFILE_SIZE))
+            .transpose()?,
+    })
+}
+
+pub async fn log_inputs(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let inputs = params.objects("datasets")?;
+    if inputs.len() > validation::MAX_DATASETS_PER_BATCH {
+        return Err(ApiError::invalid(format!(
+            "A batch logging request can contain at most {} datasets. Got {} datasets.",
+            validation::MAX_DATASETS_PER_BATCH,
+            inputs.len()
+        )));
+    }
+    let mut datasets = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        let dataset = input
+            .object("dataset")?
+            .ok_or_else(|| Error::missing("dataset"))?;
+        let tags = input.key_values("tags")?;
+        for tag in &tags {
+            validation::validate_length(&tag.key, "key", validation::MAX_INPUT_TAG_KEY_SIZE)?;
+            validation::validate_length(&tag.value, "value", validation::MAX_INPUT_TAG_VALUE_SIZE)?;
+        }
+        datasets.push(DatasetInput {
+            dataset: dataset_from(&dataset)?,
+            tags,
+        });
+    }
+    let models = params
+        .objects("models")?
+        .iter()
+        .map(|model| {
+            Ok(ModelInput {
+                model_id: model.required_string("model_id")?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    state.store.log_inputs(&run_id, datasets, models).await?;
+    Ok(empty())
+}
+
+pub async fn log_outputs(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let models = params
+        .objects("models")?
+        .iter()
+        .map(|model| {
+            Ok(ModelOutput {
+                model_id: model.required_string("model_id")?,
+                step: model.i64("step")?.unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    state.store.log_outputs(&run_id, models).await?;
+    Ok(empty())
+}
+
+/// MLflow 2.x `log_model`: appends the model's JSON to the run's `mlflow.log-model.history` tag.
+pub async fn log_model(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let model_json = params.required_string("model_json")?;
+    let model: Value = serde_json::from_str(&model_json)
+        .map_err(|error| ApiError::invalid(format!("Malformed model info JSON: {error}")))?;
+    let run = state.store.get_run(&run_id).await?;
+    let mut history: Vec<Value> = run
+        .data
+        .tags
+        .iter()
+        .find(|tag| tag.key == LOG_MODEL_HISTORY_TAG)
+        .and_then(|tag| serde_json::from_str(&tag.value).ok())
+        .unwrap_or_default();
+    history.push(model);
+    let tag = KeyValue {
+        key: LOG_MODEL_HISTORY_TAG.into(),
+        value: Value::Array(history).to_string(),
+    };
+    state.store.set_run_tag(&run_id, tag).await?;
+    Ok(empty())
+}
+
+pub async fn search(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let max_results = validation::max_results(
+        params.i64("max_results")?,
+        validation::SEARCH_MAX_RESULTS_DEFAULT,
+        validation::SEARCH_MAX_RESULTS_THRESHOLD,
+    )?;
+    let request = SearchRuns {
+        experiment_ids: params.string_list("experiment_ids")?,
+        filter: parse_filter(
+            SearchKind::Runs,
+            &params.string("filter")?.unwrap_or_default(),
+        )?,
+        view_type: view_type(&params, "run_view_type")?.unwrap_or(ViewType::ActiveOnly),
+        order_by: parse_order_by(SearchKind::Runs, &params.string_list("order_by")?)?,
+        page: PageRequest {
+            max_results,
+            offset: decode_page_token(params.string("page_token")?.as_deref())?,
+        },
+    };
+    let page = state.store.search_runs(request).await?;
+    let runs = page.items.iter().map(wire::run).collect();
+    Ok(Json(wire::page("runs", runs, page.next_page_token)))
+}
+
+pub async fn get_history(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+    let run_id = params.run_id()?;
+    let metric_key = params.required_string("metric_key")?;
+    let page = match params.i64("max_results")? {
+        None if !params.has("page_token") => None,
+        requested => Some(PageRequest {
+            max_results: validation::max_results(requested, u64::MAX, u64::MAX)?,
+            offset: decode_page_token(params.string("page_token")?.as_deref())?,
+        }),
+    };
+    let history = state
+        .store
+        .get_metric_history(&run_id, &metric_key, page)
+        .await?;
+    Ok(Json(wire::page(
+        "metrics",
+        wire::metrics(&history.items),
+        history.next_page_token,
+    )))
+}
+
+pub async fn get_history_bulk_interval(
+    State(state): State<AppState>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let run_ids = params.string_list("run_ids")?;
+    if run_ids.is_empty() {
+        return Err(Error::missing("run_ids").into());
+    }
+    if run_ids.len() > validation::HISTORY_BULK_MAX_RUN_IDS {
+        return Err(ApiError::invalid(format!(
+            "GetMetricHistoryBulkInterval request must specify at most {} run_ids. Received {} run_ids.",
+            validation::HISTORY_BULK_MAX_RUN_IDS,
+            run_ids.len()
+        )));
+    }
+    let max_results = validation::max_results(
+        params.i64("max_results")?,
+        validation::HISTORY_BULK_MAX_RESULTS,
+        validation::HISTORY_BULK_MAX_RESULTS,
+    )?;
+    let request = HistoryInterval {
+        run_ids,
+        metric_key: params.required_string("metric_key")?,
+        start_step: params.i64("start_step")?,
+        end_step: params.i64("end_step")?,
+        max_results,
+    };
+    let metrics = state
+        .store
+        .get_metric_history_bulk_interval(request)
+        .await?;
+    Ok(Json(wire::page("metrics", wire::metrics(&metrics), None)))
+}
+
+/// The UI's `get-history-bulk`: the history of one key for up to 100 runs.
+pub async fn get_history_bulk(
+    State(state): State<AppState>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let run_ids = params.string_list("run_id")?;
+    if run_ids.is_empty() {
+        return Err(Error::missing("run_id").into());
+    }
+    if run_ids.len() > validation::HISTORY_BULK_MAX_RUN_IDS {
+        return Err(ApiError::invalid(format!(
+            "GetMetricHistoryBulk request cannot specify more than {} run_ids. Received {} run_ids.",
+            validation::HISTORY_BULK_MAX_RUN_IDS,
+            run_ids.len()
+        )));
+    }
+    let metric_key = params.required_string("metric_key")?;
+    let max_results = validation::max_results(params.i64("max_results")?, 25_000, 25_000)?;
+    let mut all = Vec::new();
+    for run_id in run_ids {
+        let page = PageRequest {
+            max_results,
+            offset: 0,
+        };
+        let history = state
+            .store
+            .get_metric_history(&run_id, &metric_key, Some(page))
+            .await?;
+        all.extend(history.items.into_iter().map(|mut metric| {
+            metric.run_id = Some(run_id.clone());
+            metric
+        }));
+    }
+    Ok(Json(wire::page("metrics", wire::metrics(&all), None)))
+}

@@ -1,0 +1,270 @@
+//! MLflow's protobuf-JSON shapes for cairn's entities. The only place that knows them.
+//!
+//! Proto2 presence rules: a set field appears (even when empty), an unset one is left out, and an empty
+//! repeated field is left out. Non-finite doubles are the strings "NaN", "Infinity" and "-Infinity".
+
+use cairn_core::entities::{
+    Alias, Dataset, DatasetInput, Experiment, FileInfo, KeyValue, LoggedModel, Metric,
+    ModelVersion, RegisteredModel, Run, RunInfo,
+};
+use serde_json::{json, Map, Value};
+
+pub fn double(value: f64) -> Value {
+    if value.is_nan() {
+        Value::from("NaN")
+    } else if value == f64::INFINITY {
+        Value::from("Infinity")
+    } else if value == f64::NEG_INFINITY {
+        Value::from("-Infinity")
+    } else {
+        Value::from(value)
+    }
+}
+
+/// Inserts `values` under `key` unless empty.
+fn put_list(object: &mut Map<String, Value>, key: &str, values: Vec<Value>) {
+    if !values.is_empty() {
+        object.insert(key.to_owned(), Value::Array(values));
+    }
+}
+
+fn put_opt<T: Into<Value>>(object: &mut Map<String, Value>, key: &str, value: Option<T>) {
+    if let Some(value) = value {
+        object.insert(key.to_owned(), value.into());
+    }
+}
+
+pub fn key_value(tag: &KeyValue) -> Value {
+    json!({"key": tag.key, "value": tag.value})
+}
+
+fn key_values(tags: &[KeyValue]) -> Vec<Value> {
+    tags.iter().map(key_value).collect()
+}
+
+pub fn experiment(experiment: &Experiment) -> Value {
+    let mut object = Map::new();
+    object.insert(
+        "experiment_id".into(),
+        experiment.experiment_id.clone().into(),
+    );
+    object.insert("name".into(), experiment.name.clone().into());
+    object.insert(
+        "artifact_location".into(),
+        experiment.artifact_location.clone().into(),
+    );
+    object.insert(
+        "lifecycle_stage".into(),
+        experiment.lifecycle_stage.as_str().into(),
+    );
+    object.insert(
+        "last_update_time".into(),
+        experiment.last_update_time.into(),
+    );
+    object.insert("creation_time".into(), experiment.creation_time.into());
+    put_list(&mut object, "tags", key_values(&experiment.tags));
+    Value::Object(object)
+}
+
+pub fn run_info(info: &RunInfo) -> Value {
+    let mut object = Map::new();
+    object.insert("run_uuid".into(), info.run_id.clone().into());
+    object.insert("experiment_id".into(), info.experiment_id.clone().into());
+    object.insert("run_name".into(), info.run_name.clone().into());
+    object.insert("user_id".into(), info.user_id.clone().into());
+    object.insert("status".into(), info.status.as_str().into());
+    object.insert("start_time".into(), info.start_time.into());
+    put_opt(&mut object, "end_time", info.end_time);
+    object.insert("artifact_uri".into(), info.artifact_uri.clone().into());
+    object.insert(
+        "lifecycle_stage".into(),
+        info.lifecycle_stage.as_str().into(),
+    );
+    object.insert("run_id".into(), info.run_id.clone().into());
+    Value::Object(object)
+}
+
+pub fn metric(metric: &Metric) -> Value {
+    let mut object = Map::new();
+    object.insert("key".into(), metric.key.clone().into());
+    object.insert("value".into(), double(metric.value));
+    object.insert("timestamp".into(), metric.timestamp.into());
+    object.insert("step".into(), metric.step.into());
+    put_opt(&mut object, "dataset_name", metric.dataset_name.clone());
+    put_opt(&mut object, "dataset_digest", metric.dataset_digest.clone());
+    put_opt(&mut object, "model_id", metric.model_id.clone());
+    put_opt(&mut object, "run_id", metric.run_id.clone());
+    Value::Object(object)
+}
+
+pub fn metrics(values: &[Metric]) -> Vec<Value> {
+    values.iter().map(metric).collect()
+}
+
+pub fn dataset(dataset: &Dataset) -> Value {
+    let mut object = Map::new();
+    object.insert("name".into(), dataset.name.clone().into());
+    object.insert("digest".into(), dataset.digest.clone().into());
+    object.insert("source_type".into(), dataset.source_type.clone().into());
+    object.insert("source".into(), dataset.source.clone().into());
+    put_opt(&mut object, "schema", dataset.schema.clone());
+    put_opt(&mut object, "profile", dataset.profile.clone());
+    Value::Object(object)
+}
+
+fn dataset_input(input: &DatasetInput) -> Value {
+    let mut object = Map::new();
+    put_list(&mut object, "tags", key_values(&input.tags));
+    object.insert("dataset".into(), dataset(&input.dataset));
+    Value::Object(object)
+}
+
+pub fn run(run: &Run) -> Value {
+    let mut data = Map::new();
+    put_list(&mut data, "metrics", metrics(&run.data.metrics));
+    put_list(&mut data, "params", key_values(&run.data.params));
+    put_list(&mut data, "tags", key_values(&run.data.tags));
+    let mut inputs = Map::new();
+    put_list(
+        &mut inputs,
+        "dataset_inputs",
+        run.inputs
+            .dataset_inputs
+            .iter()
+            .map(dataset_input)
+            .collect(),
+    );
+    put_list(
+        &mut inputs,
+        "model_inputs",
+        run.inputs
+            .model_inputs
+            .iter()
+            .map(|input| json!({"model_id": input.model_id}))
+            .collect(),
+    );
+    let mut outputs = Map::new();
+    put_list(
+        &mut outputs,
+        "model_outputs",
+        run.outputs
+            .model_outputs
+            .iter()
+            .map(|output| json!({"model_id": output.model_id, "step": output.step}))
+            .collect(),
+    );
+    json!({"info": run_info(&run.info), "data": data, "inputs": inputs, "outputs": outputs})
+}
+
+pub fn logged_model(model: &LoggedModel) -> Value {
+    let mut info = Map::new();
+    info.insert("model_id".into(), model.model_id.clone().into());
+    info.insert("experiment_id".into(), model.experiment_id.clone().into());
+    info.insert("name".into(), model.name.clone().into());
+    info.insert(
+        "creation_timestamp_ms".into(),
+        model.creation_timestamp_ms.into(),
+    );
+    info.insert(
+        "last_updated_timestamp_ms".into(),
+        model.last_updated_timestamp_ms.into(),
+    );
+    info.insert("artifact_uri".into(), model.artifact_uri.clone().into());
+    info.insert("status".into(), model.status.as_str().into());
+    put_opt(&mut info, "status_message", model.status_message.clone());
+    info.insert(
+        "model_type".into(),
+        model.model_type.clone().unwrap_or_default().into(),
+    );
+    put_opt(&mut info, "source_run_id", model.source_run_id.clone());
+    put_list(&mut info, "tags", key_values(&model.tags));
+    let mut data = Map::new();
+    put_list(&mut data, "params", key_values(&model.params));
+    put_list(&mut data, "metrics", metrics(&model.metrics));
+    json!({"info": info, "data": data})
+}
+
+pub fn model_version(version: &ModelVersion) -> Value {
+    let mut object = Map::new();
+    object.insert("name".into(), version.name.clone().into());
+    object.insert("version".into(), version.version.to_string().into());
+    object.insert(
+        "creation_timestamp".into(),
+        version.creation_timestamp.into(),
+    );
+    object.insert(
+        "last_updated_timestamp".into(),
+        version.last_updated_timestamp.into(),
+    );
+    put_opt(&mut object, "user_id", version.user_id.clone());
+    object.insert(
+        "current_stage".into(),
+        version.current_stage.as_str().into(),
+    );
+    object.insert("description".into(), version.description.clone().into());
+    object.insert("source".into(), version.source.clone().into());
+    put_opt(&mut object, "run_id", version.run_id.clone());
+    object.insert("status".into(), version.status.clone().into());
+    put_opt(
+        &mut object,
+        "status_message",
+        version.status_message.clone(),
+    );
+    object.insert("run_link".into(), version.run_link.clone().into());
+    put_list(&mut object, "tags", key_values(&version.tags));
+    put_list(
+        &mut object,
+        "aliases",
+        version
+            .aliases
+            .iter()
+            .map(|alias| Value::from(alias.clone()))
+            .collect(),
+    );
+    put_opt(&mut object, "model_id", version.model_id.clone());
+    Value::Object(object)
+}
+
+fn alias(alias: &Alias) -> Value {
+    json!({"alias": alias.alias, "version": alias.version.to_string()})
+}
+
+pub fn registered_model(model: &RegisteredModel) -> Value {
+    let mut object = Map::new();
+    object.insert("name".into(), model.name.clone().into());
+    object.insert("creation_timestamp".into(), model.creation_timestamp.into());
+    object.insert(
+        "last_updated_timestamp".into(),
+        model.last_updated_timestamp.into(),
+    );
+    put_opt(&mut object, "description", model.description.clone());
+    put_opt(&mut object, "user_id", model.user_id.clone());
+    put_list(
+        &mut object,
+        "latest_versions",
+        model.latest_versions.iter().map(model_version).collect(),
+    );
+    put_list(&mut object, "tags", key_values(&model.tags));
+    put_list(
+        &mut object,
+        "aliases",
+        model.aliases.iter().map(alias).collect(),
+    );
+    Value::Object(object)
+}
+
+pub fn file_info(file: &FileInfo) -> Value {
+    let mut object = Map::new();
+    object.insert("path".into(), file.path.clone().into());
+    object.insert("is_dir".into(), file.is_dir.into());
+    put_opt(&mut object, "file_size", file.file_size);
+    Value::Object(object)
+}
+
+/// `{"<list_key>": [...], "next_page_token": ...}` with the usual omissions.
+pub fn page(list_key: &str, items: Vec<Value>, next_page_token: Option<String>) -> Value {
+    let mut object = Map::new();
+    put_list(&mut object, list_key, items);
+    put_opt(&mut object, "next_page_token", next_page_token);
+    Value::Object(object)
+}

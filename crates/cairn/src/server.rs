@@ -1,0 +1,130 @@
+//! `cairn server`: flags as `mlflow server` users know them, each also settable as `CAIRN_*`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use cairn_artifacts::ObjectArtifactStore;
+use cairn_server::AppState;
+use cairn_store::sqlite::SqliteStore;
+use clap::Args;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The address to listen on.
+    #[arg(long, env = "CAIRN_HOST", default_value = "127.0.0.1")]
+    host: String,
+
+    /// The port to listen on.
+    #[arg(long, short = 'p', env = "CAIRN_PORT", default_value_t = 5000)]
+    port: u16,
+
+    /// Where metadata lives: `sqlite:///relative.db`, `sqlite:////absolute.db`
+    /// [default: sqlite:///cairn-data/cairn.db]
+    #[arg(long, env = "CAIRN_BACKEND_STORE_URI")]
+    backend_store_uri: Option<String>,
+
+    /// Where artifacts live: a local folder (or `file://` URI) [default: ./cairn-data/artifacts]
+    #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
+    artifacts_destination: Option<String>,
+
+    /// Log filter, in `tracing` syntax (e.g. `info`, `cairn_server=debug`).
+    #[arg(long, env = "CAIRN_LOG", default_value = "info")]
+    log: String,
+}
+
+const DATA_FOLDER: &str = "cairn-data";
+
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&args.log).context("invalid --log filter")?)
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(args, started))
+}
+
+async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
+    let backend_store_uri = args
+        .backend_store_uri
+        .unwrap_or_else(|| format!("sqlite:///{DATA_FOLDER}/cairn.db"));
+    let artifacts_destination = args.artifacts_destination.unwrap_or_else(|| {
+        PathBuf::from(DATA_FOLDER)
+            .join("artifacts")
+            .to_string_lossy()
+            .into_owned()
+    });
+
+    if !backend_store_uri.starts_with("sqlite:") {
+        bail!("unsupported --backend-store-uri '{backend_store_uri}': only sqlite:/// is supported for now");
+    }
+    let store = SqliteStore::connect(&backend_store_uri)
+        .await
+        .with_context(|| format!("opening the metadata store at {backend_store_uri}"))?;
+    let artifacts = ObjectArtifactStore::open(&artifacts_destination)
+        .with_context(|| format!("opening the artifact store at {artifacts_destination}"))?;
+
+    let address: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(args.host.as_str(), args.port))
+                .ok()
+                .and_then(|mut addresses| addresses.next())
+                .ok_or(())
+        })
+        .map_err(|()| anyhow::anyhow!("cannot resolve --host '{}'", args.host))?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    tracing::info!(
+        %address,
+        backend_store_uri = %backend_store_uri,
+        artifacts = %artifacts_destination,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "cairn server listening"
+    );
+    let state = AppState {
+        store: Arc::new(store),
+        artifacts: Arc::new(artifacts),
+    };
+    cairn_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("cairn server stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight requests then finish before the process exits.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("interrupt received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
