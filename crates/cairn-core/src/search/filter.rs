@@ -303,7 +303,7 @@ fn typed_value(
         .map_or(key.as_str(), |spec| spec.spelling);
     let accepts_list = match resolved.attribute {
         Some(spec) => spec.list,
-        None => entity == Entity::Dataset,
+        None => entity != Entity::Metric,
     };
     if matches!(comparator, Comparator::In | Comparator::NotIn) {
         if !accepts_list {

@@ -283,7 +283,10 @@ use Comparator::{Eq, Ge, Gt, ILike, In, IsNotNull, IsNull, Le, Like, Lt, NotEq, 
 
 /// The order of MLflow's own message (wire_examples.md, "SearchRuns bad filter").
 const NUMERIC_COMPARATORS: &[Comparator] = &[Ge, NotEq, Eq, Gt, Le, Lt];
-const KEY_VALUE_COMPARATORS: &[Comparator] = &[Eq, NotEq, Like, ILike, IsNull, IsNotNull];
+/// Params and tags. `IS [NOT] NULL` since MLflow 3 (mlflow/mlflow#21283); `[NOT] IN` as MLflow's search
+/// docs show (``params."learning rate" IN ('0.001', '0.01')``) and the e2e suite uses.
+const KEY_VALUE_COMPARATORS: &[Comparator] =
+    &[Eq, NotEq, Like, ILike, In, NotIn, IsNull, IsNotNull];
 const STRING_ATTRIBUTE_COMPARATORS: &[Comparator] = &[NotEq, Eq, Like, ILike, In, NotIn];
 /// Model versions do not accept `NOT IN` (MLflow's `SearchModelVersionUtils`).
 const MODEL_VERSION_STRING_COMPARATORS: &[Comparator] = &[NotEq, Eq, Like, ILike, In];
