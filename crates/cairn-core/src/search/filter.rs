@@ -1,12 +1,16 @@
 //! The filter parser: `clause (AND clause)*`, as MLflow's `SearchUtils.parse_search_filter` accepts it.
 //!
 //! ```text
-//! filter  := clause ( AND clause )*
+//! filter  := clause ( AND clause )*                 (no OR, no parentheses)
 //! clause  := ident op value | ident IS [NOT] NULL | ident [NOT] IN '(' string (',' string)* [','] ')'
-//! ident   := [entity '.'] key          (parts bare words, `back-ticked` or "double-quoted")
-//! op      := = | != | > | >= | < | <= | LIKE | ILIKE          (keywords case-insensitive)
-//! value   := 'string' | "string" | number
+//! ident   := [entity '.'] key                       (each part a bare word, `back-ticked` or "quoted";
+//!                                                     after the entity, dots belong to the key)
+//! op      := = | != | > | >= | < | <= | LIKE | ILIKE  (keywords are case-insensitive)
+//! value   := 'string' | "string" | number           (SQL numeric literal: -1, 2.5, .5, 1e-3)
 //! ```
+//!
+//! Not supported, as in MLflow: `OR`, parentheses, `NOT` other than in `NOT IN`, `NOT LIKE`, `<>`,
+//! `RLIKE`, functions, numbers in lists, `NULL` other than after `IS`.
 //!
 //! Checks happen in one pass: the identifier (entity, key) against the kind, then the comparator
 //! against the identifier, then the value's type against the identifier.

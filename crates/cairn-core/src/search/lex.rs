@@ -39,7 +39,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn rest(&self) -> &'a str {
-        &self.text[self.position..]
+        self.text.get(self.position..).unwrap_or_default()
     }
 
     /// The text between `start` and the current position.
