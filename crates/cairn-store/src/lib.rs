@@ -11,6 +11,8 @@
 
 pub mod sqlite;
 
+pub use sqlite::SqliteStore;
+
 use async_trait::async_trait;
 use cairn_core::entities::{
     Alias, DatasetInput, Experiment, KeyValue, LoggedModel, LoggedModelStatus, Metric, ModelInput,

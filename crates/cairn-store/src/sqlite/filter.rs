@@ -1,0 +1,612 @@
+//! Compiles the search AST ([`Filter`], [`OrderBy`]) to SQL fragments.
+//!
+//! Every user-supplied value, keys included, is a bound parameter; the only text spliced into SQL comes
+//! from the static tables below (column names, table names, correlation conditions).
+
+use cairn_core::search::{Clause, Comparator, Entity, Filter, OrderBy, Value};
+use cairn_core::{Error, Result};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Sqlite};
+
+/// A bound value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+/// SQL text with its parameters, in the order of their `?`.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Sql {
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_owned(),
+            binds: Vec::new(),
+        }
+    }
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+    pub fn bind(&mut self, bind: Bind) -> &mut Self {
+        self.text.push('?');
+        self.binds.push(bind);
+        self
+    }
+    pub fn bind_text(&mut self, text: impl Into<String>) -> &mut Self {
+        self.bind(Bind::Text(text.into()))
+    }
+    pub fn append(&mut self, other: Sql) -> &mut Self {
+        self.text.push_str(&other.text);
+        self.binds.extend(other.binds);
+        self
+    }
+    pub fn arguments(&self) -> Result<SqliteArguments<'static>> {
+        let mut arguments = SqliteArguments::default();
+        for bind in &self.binds {
+            let added = match bind {
+                Bind::Text(text) => arguments.add(text.clone()),
+                Bind::Int(int) => arguments.add(*int),
+                Bind::Real(real) => arguments.add(*real),
+            };
+            added.map_err(|error| Error::internal(format!("cannot bind parameter: {error}")))?;
+        }
+        Ok(arguments)
+    }
+    /// `query_as` over this SQL with all parameters bound.
+    pub fn query_as<'q, O>(
+        &'q self,
+    ) -> Result<sqlx::query::QueryAs<'q, Sqlite, O, SqliteArguments<'q>>>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        Ok(sqlx::query_as_with(&self.text, self.arguments()?))
+    }
+}
+
+/// Whether an attribute column holds text or a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnType {
+    Text,
+    Number,
+}
+
+/// A table of key/value pairs that belong to the searched thing (params, tags).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyValueTable {
+    pub table: &'static str,
+    /// The condition tying a row of the table (alias `{t}`) to the searched row.
+    pub correlation: &'static str,
+}
+
+/// Where metric values come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MetricSource {
+    /// One row per key (runs: `latest_metrics`).
+    Latest(KeyValueTable),
+    /// Many rows per key; the latest by (step, timestamp) counts (logged models).
+    History(KeyValueTable),
+}
+
+/// What a search runs over.
+pub(crate) struct Target {
+    /// What the error messages call the searched things.
+    pub what: &'static str,
+    /// The attribute resolver: canonical key → (SQL column expression, type).
+    pub attribute: fn(&str) -> Option<(&'static str, ColumnType)>,
+    pub params: Option<KeyValueTable>,
+    pub tags: Option<KeyValueTable>,
+    pub metrics: Option<MetricSource>,
+    /// The correlation of `run_dataset_inputs` (alias `{t}`) for `datasets.*` (runs only).
+    pub datasets: Option<&'static str>,
+    /// `tags.k != 'v'` also matches things without the tag (the registry's semantics, which the client
+    /// relies on with ``tags.`mlflow.prompt.is_prompt` != 'true'``); otherwise the tag must exist.
+    pub tag_not_equal_matches_missing: bool,
+}
+
+/// The compiled pieces of a search: joins (for ordering), `AND ...` conditions and `ORDER BY` terms.
+#[derive(Debug, Default)]
+pub(crate) struct Compiled {
+    pub joins: Sql,
+    pub conditions: Sql,
+    /// Comma-separated order terms, without the `ORDER BY` keyword; empty if none.
+    pub order: Sql,
+    /// Canonical attribute keys that appear in the order.
+    pub ordered_attributes: Vec<String>,
+}
+
+fn correlate(template: &str, alias: &str) -> String {
+    template.replace("{t}", alias)
+}
+
+fn unsupported(target: &Target, what: &str) -> Error {
+    Error::invalid(format!(
+        "Invalid search expression: {what} is not supported when searching {}",
+        target.what
+    ))
+}
+
+/// Compiles a filter and an order to SQL for `target`.
+pub(crate) fn compile(target: &Target, filter: &Filter, order_by: &[OrderBy]) -> Result<Compiled> {
+    let mut compiled = Compiled::default();
+    for (index, clause) in filter.clauses.iter().enumerate() {
+        compiled.conditions.push(" AND ");
+        compile_clause(target, clause, index, &mut compiled.conditions)?;
+    }
+    for (index, order) in order_by.iter().enumerate() {
+        if index > 0 {
+            compiled.order.push(", ");
+        }
+        compile_order(target, order, index, &mut compiled)?;
+    }
+    Ok(compiled)
+}
+
+fn compile_clause(target: &Target, clause: &Clause, index: usize, sql: &mut Sql) -> Result<()> {
+    let alias = format!("f{index}");
+    let key = &clause.ident.key;
+    match clause.ident.entity {
+        Entity::Attribute => {
+            let (column, column_type) = (target.attribute)(key).ok_or_else(|| {
+                Error::invalid(format!(
+                    "Invalid attribute key '{key}' specified for searching {}",
+                    target.what
+                ))
+            })?;
+            compare(sql, column, column_type, clause.comparator, &clause.value)
+        }
+        Entity::Param | Entity::Tag => {
+            let table = if clause.ident.entity == Entity::Param {
+                target.params
+            } else {
+                target.tags
+            }
+            .ok_or_else(|| unsupported(target, "this entity"))?;
+            if clause.ident.entity == Entity::Tag
+                && clause.comparator == Comparator::NotEq
+                && target.tag_not_equal_matches_missing
+            {
+                sql.push("NOT ");
+                return key_value_clause(sql, table, &alias, key, Comparator::Eq, &clause.value);
+            }
+            key_value_clause(sql, table, &alias, key, clause.comparator, &clause.value)
+        }
+        Entity::Metric => {
+            let source = target
+                .metrics
+                .ok_or_else(|| unsupported(target, "metrics"))?;
+            metric_clause(sql, source, &alias, key, clause.comparator, &clause.value)
+        }
+        Entity::Dataset => {
+            let correlation = target
+                .datasets
+                .ok_or_else(|| unsupported(target, "datasets"))?;
+            dataset_clause(
+                sql,
+                correlation,
+                &alias,
+                key,
+                clause.comparator,
+                &clause.value,
+            )
+        }
+    }
+}
+
+fn key_value_clause(
+    sql: &mut Sql,
+    table: KeyValueTable,
+    alias: &str,
+    key: &str,
+    comparator: Comparator,
+    value: &Value,
+) -> Result<()> {
+    let exists = if comparator == Comparator::IsNull {
+        "NOT EXISTS"
+    } else {
+        "EXISTS"
+    };
+    sql.push(&format!(
+        "{exists} (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.key = ",
+        table.table,
+        correlate(table.correlation, alias)
+    ))
+    .bind_text(key);
+    if !matches!(comparator, Comparator::IsNull | Comparator::IsNotNull) {
+        sql.push(" AND ");
+        compare(
+            sql,
+            &format!("{alias}.value"),
+            ColumnType::Text,
+            comparator,
+            value,
+        )?;
+    }
+    sql.push(")");
+    Ok(())
+}
+
+fn metric_clause(
+    sql: &mut Sql,
+    source: MetricSource,
+    alias: &str,
+    key: &str,
+    comparator: Comparator,
+    value: &Value,
+) -> Result<()> {
+    let (table, latest_only) = match source {
+        MetricSource::Latest(table) => (table, false),
+        MetricSource::History(table) => (table, true),
+    };
+    let exists = if comparator == Comparator::IsNull {
+        "NOT EXISTS"
+    } else {
+        "EXISTS"
+    };
+    sql.push(&format!(
+        "{exists} (SELECT 1 FROM {} {alias} WHERE {} AND {alias}.key = ",
+        table.table,
+        correlate(table.correlation, alias)
+    ))
+    .bind_text(key);
+    if latest_only {
+        // The latest point of the key: no other point with a greater (step, timestamp).
+        let newer = format!("{alias}n");
+        sql.push(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM {} {newer} WHERE {} AND {newer}.key = {alias}.key \
+             AND ({newer}.step, {newer}.timestamp, {newer}.value) > ({alias}.step, {alias}.timestamp, {alias}.value))",
+            table.table,
+            correlate(table.correlation, &newer)
+        ));
+    }
+    match comparator {
+        Comparator::IsNull | Comparator::IsNotNull => {}
+        Comparator::NotEq => {
+            let number = number_value(value, comparator)?;
+            sql.push(&format!(" AND ({alias}.is_nan = 1 OR {alias}.value != "))
+                .bind(Bind::Real(number))
+                .push(")");
+        }
+        Comparator::Eq | Comparator::Gt | Comparator::Ge | Comparator::Lt | Comparator::Le => {
+            let number = number_value(value, comparator)?;
+            sql.push(&format!(
+                " AND {alias}.is_nan = 0 AND {alias}.value {} ",
+                comparator.as_str()
+            ))
+            .bind(Bind::Real(number));
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "Invalid comparator '{}' for a metric",
+                other.as_str()
+            )))
+        }
+    }
+    sql.push(")");
+    Ok(())
+}
+
+fn dataset_clause(
+    sql: &mut Sql,
+    correlation: &str,
+    alias: &str,
+    key: &str,
+    comparator: Comparator,
+    value: &Value,
+) -> Result<()> {
+    match key {
+        "name" | "digest" => {
+            sql.push(&format!(
+                "EXISTS (SELECT 1 FROM run_dataset_inputs {alias} \
+                 JOIN datasets {alias}d ON {alias}d.dataset_uuid = {alias}.dataset_uuid WHERE {} AND ",
+                correlate(correlation, alias)
+            ));
+            let column = if key == "name" {
+                format!("{alias}d.name")
+            } else {
+                format!("{alias}d.digest")
+            };
+            compare(sql, &column, ColumnType::Text, comparator, value)?;
+        }
+        "context" => {
+            sql.push(&format!(
+                "EXISTS (SELECT 1 FROM run_dataset_input_tags {alias} WHERE {} \
+                 AND {alias}.key = 'mlflow.data.context' AND ",
+                correlate(correlation, alias)
+            ));
+            compare(
+                sql,
+                &format!("{alias}.value"),
+                ColumnType::Text,
+                comparator,
+                value,
+            )?;
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "Invalid dataset key '{other}' specified. Valid keys are '{{'name', 'digest', 'context'}}'"
+            )))
+        }
+    }
+    sql.push(")");
+    Ok(())
+}
+
+fn number_value(value: &Value, comparator: Comparator) -> Result<f64> {
+    match value {
+        Value::Number(number) => Ok(*number),
+        Value::String(text) => text.trim().parse::<f64>().map_err(|_| {
+            Error::invalid(format!(
+                "Expected a numeric value for comparator '{}', got '{text}'",
+                comparator.as_str()
+            ))
+        }),
+        other => Err(Error::invalid(format!(
+            "Expected a numeric value for comparator '{}', got {other:?}",
+            comparator.as_str()
+        ))),
+    }
+}
+
+fn scalar_bind(value: &Value, column_type: ColumnType, comparator: Comparator) -> Result<Bind> {
+    match (value, column_type) {
+        (Value::Number(number), ColumnType::Number) => Ok(Bind::Real(*number)),
+        (Value::String(text), ColumnType::Text) => Ok(Bind::Text(text.clone())),
+        (Value::Number(number), ColumnType::Text) => Ok(Bind::Text(format_number(*number))),
+        (Value::String(_), ColumnType::Number) => Ok(Bind::Real(number_value(value, comparator)?)),
+        (other, _) => Err(Error::invalid(format!(
+            "Invalid value {other:?} for comparator '{}'",
+            comparator.as_str()
+        ))),
+    }
+}
+
+fn format_number(number: f64) -> String {
+    if number.fract() == 0.0 && number.abs() < 1e15 {
+        format!("{}", number as i64)
+    } else {
+        number.to_string()
+    }
+}
+
+/// `column <comparator> value`, with the value bound.
+fn compare(
+    sql: &mut Sql,
+    column: &str,
+    column_type: ColumnType,
+    comparator: Comparator,
+    value: &Value,
+) -> Result<()> {
+    match comparator {
+        Comparator::Eq
+        | Comparator::NotEq
+        | Comparator::Gt
+        | Comparator::Ge
+        | Comparator::Lt
+        | Comparator::Le => {
+            let bind = scalar_bind(value, column_type, comparator)?;
+            sql.push(&format!("{column} {} ", comparator.as_str()))
+                .bind(bind);
+        }
+        Comparator::Like => {
+            let bind = scalar_bind(value, ColumnType::Text, comparator)?;
+            sql.push(&format!("{column} LIKE ")).bind(bind);
+        }
+        Comparator::ILike => {
+            let bind = scalar_bind(value, ColumnType::Text, comparator)?;
+            sql.push(&format!("LOWER({column}) LIKE LOWER("))
+                .bind(bind)
+                .push(")");
+        }
+        Comparator::In | Comparator::NotIn => {
+            let items = match value {
+                Value::List(items) => items.clone(),
+                Value::String(item) => vec![item.clone()],
+                other => {
+                    return Err(Error::invalid(format!(
+                        "Invalid value {other:?} for comparator '{}': expected a list",
+                        comparator.as_str()
+                    )))
+                }
+            };
+            let keyword = if comparator == Comparator::In {
+                "IN"
+            } else {
+                "NOT IN"
+            };
+            sql.push(&format!("{column} {keyword} (SELECT value FROM json_each("))
+                .bind_text(super::json_list(&items))
+                .push("))");
+        }
+        Comparator::IsNull => {
+            sql.push(&format!("{column} IS NULL"));
+        }
+        Comparator::IsNotNull => {
+            sql.push(&format!("{column} IS NOT NULL"));
+        }
+    }
+    Ok(())
+}
+
+fn compile_order(
+    target: &Target,
+    order: &OrderBy,
+    index: usize,
+    compiled: &mut Compiled,
+) -> Result<()> {
+    let direction = if order.ascending { "ASC" } else { "DESC" };
+    let alias = format!("o{index}");
+    let key = &order.ident.key;
+    match order.ident.entity {
+        Entity::Attribute => {
+            let (column, _) = (target.attribute)(key).ok_or_else(|| {
+                Error::invalid(format!(
+                    "Invalid order_by key '{key}' specified for searching {}",
+                    target.what
+                ))
+            })?;
+            compiled.ordered_attributes.push(key.clone());
+            compiled
+                .order
+                .push(&format!("({column} IS NULL) ASC, {column} {direction}"));
+        }
+        Entity::Param | Entity::Tag => {
+            let table = if order.ident.entity == Entity::Param {
+                target.params
+            } else {
+                target.tags
+            }
+            .ok_or_else(|| unsupported(target, "ordering by this entity"))?;
+            compiled
+                .joins
+                .push(&format!(
+                    " LEFT JOIN {} {alias} ON {} AND {alias}.key = ",
+                    table.table,
+                    correlate(table.correlation, &alias)
+                ))
+                .bind_text(key.clone());
+            compiled.order.push(&format!(
+                "({alias}.value IS NULL) ASC, {alias}.value {direction}"
+            ));
+        }
+        Entity::Metric => {
+            let source = target
+                .metrics
+                .ok_or_else(|| unsupported(target, "ordering by metrics"))?;
+            match source {
+                MetricSource::Latest(table) => {
+                    compiled
+                        .joins
+                        .push(&format!(
+                            " LEFT JOIN {} {alias} ON {} AND {alias}.key = ",
+                            table.table,
+                            correlate(table.correlation, &alias)
+                        ))
+                        .bind_text(key.clone());
+                }
+                MetricSource::History(table) => {
+                    let newer = format!("{alias}n");
+                    compiled
+                        .joins
+                        .push(&format!(
+                            " LEFT JOIN {} {alias} ON {} AND {alias}.key = ",
+                            table.table,
+                            correlate(table.correlation, &alias)
+                        ))
+                        .bind_text(key.clone())
+                        .push(&format!(
+                            " AND NOT EXISTS (SELECT 1 FROM {} {newer} WHERE {} AND {newer}.key = {alias}.key \
+                             AND ({newer}.step, {newer}.timestamp, {newer}.value) > ({alias}.step, {alias}.timestamp, {alias}.value))",
+                            table.table,
+                            correlate(table.correlation, &newer)
+                        ));
+                }
+            }
+            // Values first, then NaN, then missing: in both directions.
+            compiled.order.push(&format!(
+                "(CASE WHEN {alias}.key IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END) ASC, \
+                 {alias}.value {direction}"
+            ));
+        }
+        Entity::Dataset => return Err(unsupported(target, "ordering by datasets")),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::search::Ident;
+
+    fn run_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
+        match key {
+            "run_name" => Some(("r.name", ColumnType::Text)),
+            "start_time" => Some(("r.start_time", ColumnType::Number)),
+            _ => None,
+        }
+    }
+
+    const RUNS: Target = Target {
+        what: "runs",
+        attribute: run_attribute,
+        params: Some(KeyValueTable {
+            table: "params",
+            correlation: "{t}.run_uuid = r.run_uuid",
+        }),
+        tags: None,
+        metrics: Some(MetricSource::Latest(KeyValueTable {
+            table: "latest_metrics",
+            correlation: "{t}.run_uuid = r.run_uuid",
+        })),
+        datasets: None,
+        tag_not_equal_matches_missing: false,
+    };
+
+    fn clause(entity: Entity, key: &str, comparator: Comparator, value: Value) -> Clause {
+        Clause {
+            ident: Ident {
+                entity,
+                key: key.into(),
+            },
+            comparator,
+            value,
+        }
+    }
+
+    #[test]
+    fn values_and_keys_are_bound() {
+        let filter = Filter {
+            clauses: vec![
+                clause(
+                    Entity::Param,
+                    "x' OR 1=1 --",
+                    Comparator::Eq,
+                    Value::String("'; DROP TABLE runs; --".into()),
+                ),
+                clause(Entity::Metric, "m", Comparator::Gt, Value::Number(0.5)),
+                clause(
+                    Entity::Attribute,
+                    "run_name",
+                    Comparator::ILike,
+                    Value::String("A%".into()),
+                ),
+            ],
+        };
+        let compiled = compile(&RUNS, &filter, &[]).unwrap();
+        assert!(!compiled.conditions.text.contains("DROP"));
+        assert!(!compiled.conditions.text.contains("1=1"));
+        assert_eq!(compiled.conditions.binds.len(), 5);
+        assert!(compiled
+            .conditions
+            .text
+            .contains("LOWER(r.name) LIKE LOWER(?)"));
+    }
+
+    #[test]
+    fn unknown_things_are_invalid() {
+        let filter = Filter {
+            clauses: vec![clause(
+                Entity::Attribute,
+                "nope",
+                Comparator::Eq,
+                Value::String("x".into()),
+            )],
+        };
+        assert!(compile(&RUNS, &filter, &[]).is_err());
+        let filter = Filter {
+            clauses: vec![clause(
+                Entity::Tag,
+                "t",
+                Comparator::Eq,
+                Value::String("x".into()),
+            )],
+        };
+        assert!(compile(&RUNS, &filter, &[]).is_err());
+    }
+}

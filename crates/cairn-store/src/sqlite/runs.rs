@@ -1,0 +1,1012 @@
+//! Runs: lifecycle, params, tags, metrics, inputs/outputs, history and search.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+
+use cairn_core::entities::{
+    Dataset, DatasetInput, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
+    RunData, RunInfo, RunInputs, RunOutputs,
+};
+use cairn_core::{Error, Result};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::experiments::{active_experiment, parse_experiment_id, view_condition};
+use super::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
+use super::{
+    db_error, finish_page, json_list, limit_offset, load_value, names, new_uuid_hex, now_ms,
+    parse_column, store_value, SqliteStore,
+};
+use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
+
+/// The tag MLflow keeps equal to the run name.
+pub(super) const RUN_NAME_TAG: &str = "mlflow.runName";
+
+/// Rows per multi-row INSERT (SQLite allows 32766 parameters per statement).
+const METRIC_ROWS_PER_INSERT: usize = 1000;
+
+fn run_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
+    match key {
+        "run_id" | "run_uuid" => Some(("r.run_uuid", ColumnType::Text)),
+        "run_name" => Some(("r.name", ColumnType::Text)),
+        "status" => Some(("r.status", ColumnType::Text)),
+        "user_id" => Some(("r.user_id", ColumnType::Text)),
+        "artifact_uri" => Some(("r.artifact_uri", ColumnType::Text)),
+        "lifecycle_stage" => Some(("r.lifecycle_stage", ColumnType::Text)),
+        "start_time" | "created" | "Created" => Some(("r.start_time", ColumnType::Number)),
+        "end_time" => Some(("r.end_time", ColumnType::Number)),
+        _ => None,
+    }
+}
+
+const RUNS: Target = Target {
+    what: "runs",
+    attribute: run_attribute,
+    params: Some(KeyValueTable {
+        table: "params",
+        correlation: "{t}.run_uuid = r.run_uuid",
+    }),
+    tags: Some(KeyValueTable {
+        table: "tags",
+        correlation: "{t}.run_uuid = r.run_uuid",
+    }),
+    metrics: Some(MetricSource::Latest(KeyValueTable {
+        table: "latest_metrics",
+        correlation: "{t}.run_uuid = r.run_uuid",
+    })),
+    datasets: Some("{t}.run_uuid = r.run_uuid"),
+    tag_not_equal_matches_missing: false,
+};
+
+pub(super) fn run_not_found(run_id: &str) -> Error {
+    Error::not_found(format!("Run with id={run_id} not found"))
+}
+
+/// (experiment_id, lifecycle_stage) of a run, or not found.
+pub(super) async fn run_header(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+) -> Result<(i64, LifecycleStage)> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?")
+            .bind(run_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    let (experiment_id, stage) = row.ok_or_else(|| run_not_found(run_id))?;
+    Ok((experiment_id, parse_column(&stage)?))
+}
+
+/// The run must exist and be active; returns its experiment id.
+pub(super) async fn active_run(conn: &mut SqliteConnection, run_id: &str) -> Result<i64> {
+    let (experiment_id, stage) = run_header(conn, run_id).await?;
+    if stage != LifecycleStage::Active {
+        return Err(Error::invalid(format!(
+            "The run {run_id} must be in the 'active' state. Current state is {stage}."
+        )));
+    }
+    Ok(experiment_id)
+}
+
+type InfoRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+);
+
+type MetricRow = (
+    String,
+    String,
+    i64,
+    i64,
+    f64,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+type DatasetRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn info_from_row(row: InfoRow) -> Result<RunInfo> {
+    let (
+        run_id,
+        experiment_id,
+        run_name,
+        user_id,
+        status,
+        start_time,
+        end_time,
+        artifact_uri,
+        stage,
+    ) = row;
+    Ok(RunInfo {
+        run_id,
+        experiment_id: experiment_id.to_string(),
+        run_name,
+        user_id,
+        status: parse_column(&status)?,
+        start_time,
+        end_time,
+        artifact_uri,
+        lifecycle_stage: parse_column(&stage)?,
+    })
+}
+
+const INFO_COLUMNS: &str = "run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
+                            artifact_uri, lifecycle_stage";
+
+async fn load_run_info(conn: &mut SqliteConnection, run_id: &str) -> Result<RunInfo> {
+    let row: Option<InfoRow> = sqlx::query_as(&format!(
+        "SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid = ?"
+    ))
+    .bind(run_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    info_from_row(row.ok_or_else(|| run_not_found(run_id))?)
+}
+
+/// Loads whole runs, in the order of `run_ids` (missing ids are skipped).
+pub(super) async fn load_runs(conn: &mut SqliteConnection, run_ids: &[String]) -> Result<Vec<Run>> {
+    if run_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = json_list(run_ids);
+    let infos: Vec<InfoRow> = sqlx::query_as(&format!(
+        "SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?))"
+    ))
+    .bind(&list)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    let mut runs: HashMap<String, Run> = HashMap::with_capacity(infos.len());
+    for row in infos {
+        let info = info_from_row(row)?;
+        runs.insert(
+            info.run_id.clone(),
+            Run {
+                info,
+                data: RunData::default(),
+                inputs: RunInputs::default(),
+                outputs: RunOutputs::default(),
+            },
+        );
+    }
+
+    let metrics: Vec<MetricRow> = sqlx::query_as(
+        "SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
+         FROM latest_metrics WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY run_uuid, key",
+    )
+    .bind(&list)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) in
+        metrics
+    {
+        if let Some(run) = runs.get_mut(&run_id) {
+            run.data.metrics.push(Metric {
+                key,
+                value: load_value(value, is_nan),
+                timestamp,
+                step,
+                model_id,
+                dataset_name,
+                dataset_digest,
+                run_id: None,
+            });
+        }
+    }
+
+    for (table, is_param) in [("params", true), ("tags", false)] {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
+            "SELECT run_uuid, key, value FROM {table} \
+             WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid"
+        ))
+        .bind(&list)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        for (run_id, key, value) in rows {
+            if let Some(run) = runs.get_mut(&run_id) {
+                let target = if is_param {
+                    &mut run.data.params
+                } else {
+                    &mut run.data.tags
+                };
+                target.push(KeyValue { key, value });
+            }
+        }
+    }
+
+    let datasets: Vec<DatasetRow> = sqlx::query_as(
+        "SELECT i.run_uuid, d.dataset_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
+         FROM run_dataset_inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid \
+         WHERE i.run_uuid IN (SELECT value FROM json_each(?)) ORDER BY i.rowid",
+    )
+    .bind(&list)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    if !datasets.is_empty() {
+        let input_tags: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT run_uuid, dataset_uuid, key, value FROM run_dataset_input_tags \
+             WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+        )
+        .bind(&list)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let mut tags: HashMap<(String, String), Vec<KeyValue>> = HashMap::new();
+        for (run_id, dataset_uuid, key, value) in input_tags {
+            tags.entry((run_id, dataset_uuid))
+                .or_default()
+                .push(KeyValue { key, value });
+        }
+        for (run_id, dataset_uuid, name, digest, source_type, source, schema, profile) in datasets {
+            let input_tags = tags
+                .remove(&(run_id.clone(), dataset_uuid))
+                .unwrap_or_default();
+            if let Some(run) = runs.get_mut(&run_id) {
+                run.inputs.dataset_inputs.push(DatasetInput {
+                    dataset: Dataset {
+                        name,
+                        digest,
+                        source_type,
+                        source,
+                        schema,
+                        profile,
+                    },
+                    tags: input_tags,
+                });
+            }
+        }
+    }
+
+    let model_inputs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT run_uuid, model_id FROM run_model_inputs \
+         WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+    )
+    .bind(&list)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, model_id) in model_inputs {
+        if let Some(run) = runs.get_mut(&run_id) {
+            run.inputs.model_inputs.push(ModelInput { model_id });
+        }
+    }
+    let model_outputs: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT run_uuid, model_id, step FROM run_model_outputs \
+         WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+    )
+    .bind(&list)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, model_id, step) in model_outputs {
+        if let Some(run) = runs.get_mut(&run_id) {
+            run.outputs
+                .model_outputs
+                .push(ModelOutput { model_id, step });
+        }
+    }
+
+    Ok(run_ids.iter().filter_map(|id| runs.remove(id)).collect())
+}
+
+/// Upserts run tags (multi-row); keeps the run name in sync with `mlflow.runName`.
+async fn upsert_run_tags(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    tags: &[KeyValue],
+) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut insert: QueryBuilder<Sqlite> =
+        QueryBuilder::new("INSERT INTO tags (run_uuid, key, value) ");
+    insert.push_values(tags, |mut row, tag| {
+        row.push_bind(run_id)
+            .push_bind(&tag.key)
+            .push_bind(&tag.value);
+    });
+    insert.push(" ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value");
+    insert.build().execute(&mut *conn).await.map_err(db_error)?;
+    if let Some(name_tag) = tags.iter().rev().find(|tag| tag.key == RUN_NAME_TAG) {
+        sqlx::query("UPDATE runs SET name = ? WHERE run_uuid = ?")
+            .bind(&name_tag.value)
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Inserts params, refusing changed values (MLflow's wording).
+async fn insert_params(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    params: &[KeyValue],
+) -> Result<()> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = params.iter().map(|param| param.key.as_str()).collect();
+    let existing: Vec<(String, String)> = sqlx::query_as(
+        "SELECT key, value FROM params WHERE run_uuid = ? AND key IN (SELECT value FROM json_each(?))",
+    )
+    .bind(run_id)
+    .bind(json_list(&keys))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    if !existing.is_empty() {
+        let existing: HashMap<String, String> = existing.into_iter().collect();
+        let conflicts: Vec<(&KeyValue, &String)> = params
+            .iter()
+            .filter_map(|param| {
+                existing
+                    .get(&param.key)
+                    .filter(|old| **old != param.value)
+                    .map(|old| (param, old))
+            })
+            .collect();
+        if let [(param, old)] = conflicts.as_slice() {
+            if params.len() == 1 {
+                return Err(Error::invalid(format!(
+                    "Changing param values is not allowed. Param with key='{}' was already logged with value='{}' \
+                     for run ID='{run_id}'. Attempted logging new value '{}'.",
+                    param.key, old, param.value
+                )));
+            }
+        }
+        if !conflicts.is_empty() {
+            let described: Vec<String> = conflicts
+                .iter()
+                .map(|(param, old)| {
+                    format!(
+                        "{{'key': '{}', 'old_value': '{}', 'new_value': '{}'}}",
+                        param.key, old, param.value
+                    )
+                })
+                .collect();
+            return Err(Error::invalid(format!(
+                "Changing param values is not allowed. Params were already logged='[{}]' for run ID='{run_id}'.",
+                described.join(", ")
+            )));
+        }
+    }
+    let mut insert: QueryBuilder<Sqlite> =
+        QueryBuilder::new("INSERT INTO params (run_uuid, key, value) ");
+    insert.push_values(params, |mut row, param| {
+        row.push_bind(run_id)
+            .push_bind(&param.key)
+            .push_bind(&param.value);
+    });
+    insert.push(" ON CONFLICT (run_uuid, key) DO NOTHING");
+    insert.build().execute(&mut *conn).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// Orders metric points the way `latest_metrics` does: step, then timestamp, then (stored) value.
+fn latest_order(a: &Metric, b: &Metric) -> Ordering {
+    let (a_value, _) = store_value(a.value);
+    let (b_value, _) = store_value(b.value);
+    (a.step, a.timestamp)
+        .cmp(&(b.step, b.timestamp))
+        .then(a_value.partial_cmp(&b_value).unwrap_or(Ordering::Equal))
+}
+
+async fn insert_metrics(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    metrics: &[Metric],
+) -> Result<()> {
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    for chunk in metrics.chunks(METRIC_ROWS_PER_INSERT) {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
+             dataset_digest) ",
+        );
+        insert.push_values(chunk, |mut row, metric| {
+            let (value, is_nan) = store_value(metric.value);
+            row.push_bind(run_id)
+                .push_bind(&metric.key)
+                .push_bind(metric.step)
+                .push_bind(metric.timestamp)
+                .push_bind(value)
+                .push_bind(is_nan)
+                .push_bind(&metric.model_id)
+                .push_bind(&metric.dataset_name)
+                .push_bind(&metric.dataset_digest);
+        });
+        insert.push(" ON CONFLICT DO NOTHING");
+        insert.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+
+    // The latest point per key within the batch, then one upsert that keeps the greater.
+    let mut latest: HashMap<&str, &Metric> = HashMap::new();
+    for metric in metrics {
+        latest
+            .entry(metric.key.as_str())
+            .and_modify(|current| {
+                if latest_order(metric, current) == Ordering::Greater {
+                    *current = metric;
+                }
+            })
+            .or_insert(metric);
+    }
+    let latest: Vec<&Metric> = latest.into_values().collect();
+    for chunk in latest.chunks(METRIC_ROWS_PER_INSERT) {
+        let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
+             dataset_name, dataset_digest) ",
+        );
+        upsert.push_values(chunk, |mut row, metric| {
+            let (value, is_nan) = store_value(metric.value);
+            row.push_bind(run_id)
+                .push_bind(&metric.key)
+                .push_bind(metric.step)
+                .push_bind(metric.timestamp)
+                .push_bind(value)
+                .push_bind(is_nan)
+                .push_bind(&metric.model_id)
+                .push_bind(&metric.dataset_name)
+                .push_bind(&metric.dataset_digest);
+        });
+        upsert.push(
+            " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
+             value = excluded.value, is_nan = excluded.is_nan, model_id = excluded.model_id, \
+             dataset_name = excluded.dataset_name, dataset_digest = excluded.dataset_digest \
+             WHERE (excluded.step, excluded.timestamp, excluded.value) > \
+                   (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+        );
+        upsert.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+
+    // Metrics that name a logged model are attached to it too (unknown models are skipped).
+    let model_ids: HashSet<&str> = metrics
+        .iter()
+        .filter_map(|metric| metric.model_id.as_deref())
+        .collect();
+    if model_ids.is_empty() {
+        return Ok(());
+    }
+    let model_ids: Vec<&str> = model_ids.into_iter().collect();
+    let known: Vec<(String,)> = sqlx::query_as(
+        "SELECT model_id FROM logged_models WHERE model_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_list(&model_ids))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    let known: HashSet<String> = known.into_iter().map(|(id,)| id).collect();
+    let model_metrics: Vec<&Metric> = metrics
+        .iter()
+        .filter(|metric| {
+            metric
+                .model_id
+                .as_ref()
+                .is_some_and(|model_id| known.contains(model_id))
+        })
+        .collect();
+    for chunk in model_metrics.chunks(METRIC_ROWS_PER_INSERT) {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_uuid, \
+             dataset_name, dataset_digest) ",
+        );
+        insert.push_values(chunk, |mut row, metric| {
+            let (value, is_nan) = store_value(metric.value);
+            row.push_bind(&metric.model_id)
+                .push_bind(&metric.key)
+                .push_bind(metric.step)
+                .push_bind(metric.timestamp)
+                .push_bind(value)
+                .push_bind(is_nan)
+                .push_bind(run_id)
+                .push_bind(&metric.dataset_name)
+                .push_bind(&metric.dataset_digest);
+        });
+        insert.push(" ON CONFLICT DO NOTHING");
+        insert.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+type HistoryRow = (
+    i64,
+    i64,
+    f64,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl SqliteStore {
+    pub(super) async fn create_run_impl(&self, request: CreateRun) -> Result<Run> {
+        let tag_name = request
+            .tags
+            .iter()
+            .rev()
+            .find(|tag| tag.key == RUN_NAME_TAG)
+            .map(|tag| tag.value.clone());
+        let run_name = match (request.run_name.is_empty(), tag_name) {
+            (true, Some(tag_name)) => tag_name,
+            (true, None) => names::random_run_name(),
+            (false, Some(tag_name)) if tag_name != request.run_name => {
+                return Err(Error::invalid(format!(
+                    "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                     different values (run_name='{}', mlflow.runName='{tag_name}').",
+                    request.run_name
+                )))
+            }
+            (false, _) => request.run_name.clone(),
+        };
+        let mut tags: Vec<KeyValue> = request
+            .tags
+            .into_iter()
+            .filter(|tag| tag.key != RUN_NAME_TAG)
+            .collect();
+        tags.push(KeyValue::new(RUN_NAME_TAG, run_name.clone()));
+
+        let mut tx = self.write().await?;
+        let (experiment_id, artifact_location) =
+            active_experiment(&mut tx, &request.experiment_id).await?;
+        let run_id = new_uuid_hex();
+        let artifact_uri = format!(
+            "{}/{run_id}/artifacts",
+            artifact_location.trim_end_matches('/')
+        );
+        sqlx::query(
+            "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
+             artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, ?, 'active')",
+        )
+        .bind(&run_id)
+        .bind(experiment_id)
+        .bind(&run_name)
+        .bind(&request.user_id)
+        .bind(request.start_time)
+        .bind(&artifact_uri)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        upsert_run_tags(&mut tx, &run_id, &tags).await?;
+        let run = load_runs(&mut tx, std::slice::from_ref(&run_id))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::internal("created run vanished"))?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(run)
+    }
+
+    pub(super) async fn get_run_impl(&self, run_id: &str) -> Result<Run> {
+        let mut tx = self.read().await?;
+        load_runs(&mut tx, &[run_id.to_owned()])
+            .await?
+            .pop()
+            .ok_or_else(|| run_not_found(run_id))
+    }
+
+    pub(super) async fn update_run_impl(&self, request: UpdateRun) -> Result<RunInfo> {
+        let mut tx = self.write().await?;
+        active_run(&mut tx, &request.run_id).await?;
+        if let Some(status) = request.status {
+            sqlx::query("UPDATE runs SET status = ? WHERE run_uuid = ?")
+                .bind(status.as_str())
+                .bind(&request.run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        if let Some(end_time) = request.end_time {
+            sqlx::query("UPDATE runs SET end_time = ? WHERE run_uuid = ?")
+                .bind(end_time)
+                .bind(&request.run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        if let Some(run_name) = request.run_name.filter(|name| !name.is_empty()) {
+            upsert_run_tags(
+                &mut tx,
+                &request.run_id,
+                &[KeyValue::new(RUN_NAME_TAG, run_name)],
+            )
+            .await?;
+        }
+        let info = load_run_info(&mut tx, &request.run_id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(info)
+    }
+
+    pub(super) async fn set_run_lifecycle(&self, run_id: &str, delete: bool) -> Result<()> {
+        let mut tx = self.write().await?;
+        run_header(&mut tx, run_id).await?;
+        let (stage, deleted_time) = if delete {
+            ("deleted", Some(now_ms()))
+        } else {
+            ("active", None)
+        };
+        sqlx::query("UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?")
+            .bind(stage)
+            .bind(deleted_time)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(super) async fn delete_run_tag_impl(&self, run_id: &str, key: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        active_run(&mut tx, run_id).await?;
+        let deleted = sqlx::query("DELETE FROM tags WHERE run_uuid = ? AND key = ?")
+            .bind(run_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(Error::not_found(format!(
+                "No tag with name: {key} in run with id {run_id}"
+            )));
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(super) async fn log_batch_impl(&self, run_id: &str, batch: LogBatch) -> Result<()> {
+        let mut tx = self.write().await?;
+        active_run(&mut tx, run_id).await?;
+        insert_params(&mut tx, run_id, &batch.params).await?;
+        insert_metrics(&mut tx, run_id, &batch.metrics).await?;
+        upsert_run_tags(&mut tx, run_id, &batch.tags).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(super) async fn log_inputs_impl(
+        &self,
+        run_id: &str,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        let experiment_id = active_run(&mut tx, run_id).await?;
+        for input in &datasets {
+            let dataset = &input.dataset;
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
+            )
+            .bind(experiment_id)
+            .bind(&dataset.name)
+            .bind(&dataset.digest)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let dataset_uuid = match existing {
+                Some(dataset_uuid) => dataset_uuid,
+                None => {
+                    let dataset_uuid = new_uuid_hex();
+                    sqlx::query(
+                        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, \
+                         source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(&dataset_uuid)
+                    .bind(experiment_id)
+                    .bind(&dataset.name)
+                    .bind(&dataset.digest)
+                    .bind(&dataset.source_type)
+                    .bind(&dataset.source)
+                    .bind(&dataset.schema)
+                    .bind(&dataset.profile)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    dataset_uuid
+                }
+            };
+            sqlx::query(
+                "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid) VALUES (?, ?) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&dataset_uuid)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            for tag in &input.tags {
+                sqlx::query(
+                    "INSERT INTO run_dataset_input_tags (run_uuid, dataset_uuid, key, value) \
+                     VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (run_uuid, dataset_uuid, key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(run_id)
+                .bind(&dataset_uuid)
+                .bind(&tag.key)
+                .bind(&tag.value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
+        }
+        for model in &models {
+            sqlx::query(
+                "INSERT INTO run_model_inputs (run_uuid, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&model.model_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(super) async fn log_outputs_impl(
+        &self,
+        run_id: &str,
+        models: Vec<ModelOutput>,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        active_run(&mut tx, run_id).await?;
+        for model in &models {
+            sqlx::query(
+                "INSERT INTO run_model_outputs (run_uuid, model_id, step) VALUES (?, ?, ?) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&model.model_id)
+            .bind(model.step)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(super) async fn get_metric_history_impl(
+        &self,
+        run_id: &str,
+        metric_key: &str,
+        page: Option<PageRequest>,
+    ) -> Result<Page<Metric>> {
+        let mut conn = self.reader.acquire().await.map_err(db_error)?;
+        let columns = "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
+                       FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan";
+        let rows: Vec<HistoryRow> = match page {
+            None => sqlx::query_as(columns)
+                .bind(run_id)
+                .bind(metric_key)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_error)?,
+            Some(page) => {
+                let (limit, offset) = limit_offset(page);
+                sqlx::query_as(&format!("{columns} LIMIT ? OFFSET ?"))
+                    .bind(run_id)
+                    .bind(metric_key)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_error)?
+            }
+        };
+        let metrics: Vec<Metric> = rows
+            .into_iter()
+            .map(
+                |(step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest)| Metric {
+                    key: metric_key.to_owned(),
+                    value: load_value(value, is_nan),
+                    timestamp,
+                    step,
+                    model_id,
+                    dataset_name,
+                    dataset_digest,
+                    run_id: None,
+                },
+            )
+            .collect();
+        Ok(match page {
+            None => Page {
+                items: metrics,
+                next_page_token: None,
+            },
+            Some(page) => finish_page(metrics, page),
+        })
+    }
+
+    pub(super) async fn get_metric_history_bulk_interval_impl(
+        &self,
+        request: HistoryInterval,
+    ) -> Result<Vec<Metric>> {
+        if request.run_ids.is_empty() || request.max_results == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.read().await?;
+        let runs = json_list(&request.run_ids);
+        let start_step = request.start_step.unwrap_or(i64::MIN);
+        let end_step = request.end_step.unwrap_or(i64::MAX);
+        let steps: Vec<(i64,)> = sqlx::query_as(
+            "SELECT DISTINCT step FROM metrics WHERE run_uuid IN (SELECT value FROM json_each(?)) \
+             AND key = ? AND step BETWEEN ? AND ? ORDER BY step",
+        )
+        .bind(&runs)
+        .bind(&request.metric_key)
+        .bind(start_step)
+        .bind(end_step)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let steps: Vec<i64> = steps.into_iter().map(|(step,)| step).collect();
+        let sampled = sample_steps(
+            &steps,
+            usize::try_from(request.max_results).unwrap_or(usize::MAX),
+        );
+        let sampled: Vec<serde_json::Value> =
+            sampled.into_iter().map(serde_json::Value::from).collect();
+        let rows: Vec<MetricRow> = sqlx::query_as(
+            "SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
+             FROM metrics WHERE run_uuid IN (SELECT value FROM json_each(?)) AND key = ? \
+             AND step IN (SELECT value FROM json_each(?)) ORDER BY run_uuid, step, timestamp, value",
+        )
+        .bind(&runs)
+        .bind(&request.metric_key)
+        .bind(serde_json::Value::Array(sampled).to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let position: HashMap<&str, usize> = request
+            .run_ids
+            .iter()
+            .enumerate()
+            .map(|(index, run_id)| (run_id.as_str(), index))
+            .collect();
+        let mut metrics: Vec<(usize, Metric)> = rows
+            .into_iter()
+            .map(
+                |(
+                    run_id,
+                    key,
+                    step,
+                    timestamp,
+                    value,
+                    is_nan,
+                    model_id,
+                    dataset_name,
+                    dataset_digest,
+                )| {
+                    (
+                        position.get(run_id.as_str()).copied().unwrap_or(usize::MAX),
+                        Metric {
+                            key,
+                            value: load_value(value, is_nan),
+                            timestamp,
+                            step,
+                            model_id,
+                            dataset_name,
+                            dataset_digest,
+                            run_id: Some(run_id),
+                        },
+                    )
+                },
+            )
+            .collect();
+        metrics.sort_by_key(|(position, _)| *position);
+        Ok(metrics.into_iter().map(|(_, metric)| metric).collect())
+    }
+
+    pub(super) async fn search_runs_impl(&self, request: SearchRuns) -> Result<Page<Run>> {
+        let compiled = filter::compile(&RUNS, &request.filter, &request.order_by)?;
+        let experiment_ids: Vec<serde_json::Value> = request
+            .experiment_ids
+            .iter()
+            .filter_map(|id| parse_experiment_id(id))
+            .map(serde_json::Value::from)
+            .collect();
+        let mut sql = Sql::new("SELECT r.run_uuid FROM runs r");
+        sql.append(compiled.joins);
+        sql.push(" WHERE r.experiment_id IN (SELECT value FROM json_each(")
+            .bind(Bind::Text(
+                serde_json::Value::Array(experiment_ids).to_string(),
+            ))
+            .push("))");
+        sql.push(&view_condition("r.lifecycle_stage", request.view_type));
+        sql.append(compiled.conditions);
+        sql.push(" ORDER BY ");
+        if !compiled.order.text.is_empty() {
+            sql.append(compiled.order);
+            sql.push(", ");
+        }
+        if !compiled
+            .ordered_attributes
+            .iter()
+            .any(|key| run_attribute(key).map(|(column, _)| column) == Some("r.start_time"))
+        {
+            sql.push("r.start_time DESC, ");
+        }
+        sql.push("r.run_uuid ASC");
+        let (limit, offset) = limit_offset(request.page);
+        sql.push(" LIMIT ")
+            .bind(Bind::Int(limit))
+            .push(" OFFSET ")
+            .bind(Bind::Int(offset));
+        let mut tx = self.read().await?;
+        let ids: Vec<(String,)> = sql
+            .query_as()?
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let ids: Vec<String> = ids.into_iter().map(|(id,)| id).collect();
+        let runs = load_runs(&mut tx, &ids).await?;
+        Ok(finish_page(runs, request.page))
+    }
+}
+
+/// Picks at most `max_results` steps spread evenly, always keeping the first and the last.
+fn sample_steps(steps: &[i64], max_results: usize) -> Vec<i64> {
+    if steps.len() <= max_results {
+        return steps.to_vec();
+    }
+    if max_results == 1 {
+        return steps.last().copied().into_iter().collect();
+    }
+    let last = steps.len() - 1;
+    let mut sampled: Vec<i64> = (0..max_results)
+        .map(|index| steps[index * last / (max_results - 1)])
+        .collect();
+    sampled.dedup();
+    sampled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_keeps_ends() {
+        let steps: Vec<i64> = (0..100).collect();
+        let sampled = sample_steps(&steps, 5);
+        assert_eq!(sampled.first(), Some(&0));
+        assert_eq!(sampled.last(), Some(&99));
+        assert_eq!(sampled.len(), 5);
+        assert_eq!(sample_steps(&steps[..3], 5), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn latest_order_rules() {
+        let point = |step, timestamp, value| Metric::new("m", value, timestamp, step);
+        assert_eq!(
+            latest_order(&point(2, 0, 0.0), &point(1, 9, 9.0)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            latest_order(&point(1, 2, 0.0), &point(1, 1, 9.0)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            latest_order(&point(1, 1, 2.0), &point(1, 1, 1.0)),
+            Ordering::Greater
+        );
+    }
+}
