@@ -251,10 +251,15 @@ def test_duplicate_registered_model(api):
 
 
 @pytest.mark.parametrize("alias", ["v1", "V2", "latest", "LATEST", "bad alias", "a/b"])
-def test_reserved_or_invalid_alias(api, alias):
+def test_reserved_or_invalid_alias(api, run_id, alias):
     name = unique("alias")
+    run = api.get_run(run_id)
     api.ok("POST", f"{API}/registered-models/create", {"name": name})
-    api.ok("POST", f"{API}/model-versions/create", {"name": name, "source": "mlflow-artifacts:/0/x/artifacts/model"})
+    api.ok(
+        "POST",
+        f"{API}/model-versions/create",
+        {"name": name, "source": run["info"]["artifact_uri"] + "/model", "run_id": run_id},
+    )
     r = api.post(f"{API}/registered-models/alias", {"name": name, "alias": alias, "version": "1"})
     body = assert_error(r, 400, "INVALID_PARAMETER_VALUE")
     if alias == "v1":

@@ -239,12 +239,13 @@ def test_log_input_dataset(experiment, client):
     inputs = r.inputs.dataset_inputs
     assert len(inputs) == 1
     d = inputs[0].dataset
+    sent = ds._to_mlflow_entity()
     assert d.name == "train-ds"
-    assert d.digest == ds.digest
-    assert d.source_type == ds.source_type
-    assert d.source == ds.source.to_json()
-    assert d.schema == ds._to_mlflow_entity().schema
-    assert d.profile == ds._to_mlflow_entity().profile
+    assert d.digest == ds.digest == sent.digest
+    assert d.source_type == sent.source_type
+    assert d.source == sent.source
+    assert d.schema == sent.schema
+    assert d.profile == sent.profile
     assert '"num_rows": 4' in d.profile
     assert {t.key: t.value for t in inputs[0].tags} == {"mlflow.data.context": "training"}
 

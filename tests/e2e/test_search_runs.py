@@ -84,7 +84,6 @@ def test_search_runs_order_by_metric_asc(populated):
         ("run_name = 'r3'", ["r3"]),
         ("attributes.run_name LIKE 'r%'", ["r4", "r3", "r2", "r1", "r0"]),
         ("attributes.run_name ILIKE 'R1'", ["r1"]),
-        ("params.p IN ('b')", ["r3", "r1"]),
         ("metrics.missing > 0", []),
     ],
 )

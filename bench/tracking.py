@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Tracking-server benchmark: cairn vs stock `mlflow server`, same work, same client.
+
+    .venv/bin/python bench/tracking.py            # full run (a few minutes; stock MLflow is slow)
+    .venv/bin/python bench/tracking.py --quick    # small sizes, for a smoke check
+    .venv/bin/python bench/tracking.py --only cairn
+
+Both servers run over fresh SQLite databases in a temp dir and are driven by one
+requests.Session each doing identical work. Results go to stdout (a table with the
+ratio cairn/mlflow) and to bench/results/tracking-<UTC timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+API = "/api/2.0/mlflow"
+
+FULL = {
+    "batches": 30,  # (a) log-batch calls of 1000 metrics
+    "latency_calls": 300,  # (b) single log-metric calls
+    "search_runs": 2000,  # (c) runs to search over
+    "search_repeats": 10,
+    "history_points": 100_000,  # (d) points in one metric
+    "history_repeats": 3,
+    "idle_settle_s": 3.0,  # (f) wait after healthy before reading RSS
+}
+QUICK = {
+    "batches": 5,
+    "latency_calls": 50,
+    "search_runs": 200,
+    "search_repeats": 3,
+    "history_points": 10_000,
+    "history_repeats": 2,
+    "idle_settle_s": 1.0,
+}
+
+# (key, label, unit, better)
+FIGURES = [
+    ("log_batch_metrics_per_s", "(a) log-batch throughput, 1000 metrics/batch", "metrics/s", "higher"),
+    ("log_metric_median_ms", "(b) log-metric latency, median", "ms", "lower"),
+    ("log_metric_p95_ms", "    log-metric latency, p95", "ms", "lower"),
+    ("search_runs_median_ms", "(c) search-runs filter+order over N runs, median", "ms", "lower"),
+    ("search_runs_results", "    runs returned by that search", "runs", "same"),
+    ("get_history_s", "(d) get-history, whole metric, median", "s", "lower"),
+    ("startup_s", "(e) process start -> healthy", "s", "lower"),
+    ("idle_rss_mb", "(f) idle RSS after startup (process tree)", "MB", "lower"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Server:
+    name: str
+    cmd: list[str]
+    port: int
+    workdir: Path
+    proc: subprocess.Popen | None = None
+    startup_s: float = 0.0
+    log_path: Path = field(init=False)
+
+    def __post_init__(self):
+        self.log_path = self.workdir / f"{self.name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float) -> None:
+        log = open(self.log_path, "wb")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        log.close()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                    self.startup_s = time.monotonic() - t0
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.name} not healthy within {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+
+    def rss_mb(self) -> float:
+        root = psutil.Process(self.proc.pid)
+        procs = [root, *root.children(recursive=True)]
+        total = 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total / (1024 * 1024)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+
+class Client:
+    def __init__(self, url: str):
+        self.url = url
+        self.s = requests.Session()
+
+    def call(self, method: str, path: str, body=None, params=None) -> dict:
+        r = self.s.request(method, self.url + API + path, json=body, params=params, timeout=600)
+        if r.status_code != 200:
+            raise RuntimeError(f"{method} {path} -> {r.status_code}: {r.text[:300]}")
+        return r.json()
+
+    def experiment(self, name: str) -> str:
+        return self.call("POST", "/experiments/create", {"name": name})["experiment_id"]
+
+    def run(self, eid: str, name: str = "r") -> str:
+        body = {"experiment_id": eid, "run_name": name, "start_time": now_ms(), "user_id": "bench"}
+        return self.call("POST", "/runs/create", body)["run"]["info"]["run_id"]
+
+
+def bench_log_batch(c: Client, eid: str, n_batches: int) -> dict:
+    rid = c.run(eid, "throughput")
+    ts = now_ms()
+    bodies = [
+        {
+            "run_id": rid,
+            "metrics": [
+                {"key": f"tp_{b % 10}", "value": float(i), "timestamp": ts + i, "step": b * 1000 + i} for i in range(1000)
+            ],
+        }
+        for b in range(n_batches)
+    ]
+    c.call("POST", "/runs/log-batch", bodies[0])  # warm-up, not counted
+    t0 = time.perf_counter()
+    for body in bodies[1:]:
+        c.call("POST", "/runs/log-batch", body)
+    elapsed = time.perf_counter() - t0
+    return {"log_batch_metrics_per_s": (len(bodies) - 1) * 1000 / elapsed}
+
+
+def bench_log_metric(c: Client, eid: str, n: int) -> dict:
+    rid = c.run(eid, "latency")
+    times = []
+    for i in range(n + 5):
+        body = {"run_id": rid, "key": "lat", "value": float(i), "timestamp": now_ms(), "step": i}
+        t0 = time.perf_counter()
+        c.call("POST", "/runs/log-metric", body)
+        if i >= 5:  # warm-up
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {
+        "log_metric_median_ms": statistics.median(times),
+        "log_metric_p95_ms": times[int(len(times) * 0.95) - 1],
+    }
+
+
+def bench_search(c: Client, n_runs: int, repeats: int) -> dict:
+    eid = c.experiment("search-bench")
+    ts = now_ms()
+    for i in range(n_runs):
+        rid = c.run(eid, f"run-{i}")
+        c.call(
+            "POST",
+            "/runs/log-batch",
+            {
+                "run_id": rid,
+                "metrics": [{"key": "m", "value": (i * 7919 % n_runs) / n_runs, "timestamp": ts, "step": 0}],
+                "params": [{"key": "p", "value": "Y" if i % 2 == 0 else "N"}],
+            },
+        )
+    body = {
+        "experiment_ids": [eid],
+        "filter": "metrics.m > 0.5 and params.p = 'Y'",
+        "order_by": ["metrics.m DESC"],
+        "max_results": 1000,
+        "run_view_type": "ACTIVE_ONLY",
+    }
+    times, count = [], 0
+    c.call("POST", "/runs/search", body)  # warm-up
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        data = c.call("POST", "/runs/search", body)
+        times.append((time.perf_counter() - t0) * 1000)
+        count = len(data.get("runs", []))
+    return {"search_runs_median_ms": statistics.median(times), "search_runs_results": count}
+
+
+def bench_history(c: Client, eid: str, points: int, repeats: int) -> dict:
+    rid = c.run(eid, "history")
+    ts = now_ms()
+    for start in range(0, points, 1000):
+        metrics = [
+            {"key": "hist", "value": i * 0.001, "timestamp": ts + i, "step": i} for i in range(start, min(points, start + 1000))
+        ]
+        c.call("POST", "/runs/log-batch", {"run_id": rid, "metrics": metrics})
+    times, got = [], 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        got, token = 0, None
+        while True:  # page like the client does (max_results=25000)
+            params = {"run_id": rid, "run_uuid": rid, "metric_key": "hist", "max_results": 25000}
+            if token:
+                params["page_token"] = token
+            data = c.call("GET", "/metrics/get-history", params=params)
+            got += len(data.get("metrics", []))
+            token = data.get("next_page_token")
+            if not token:
+                break
+        times.append(time.perf_counter() - t0)
+    if got != points:
+        raise RuntimeError(f"get-history returned {got} points, expected {points}")
+    return {"get_history_s": statistics.median(times)}
+
+
+def run_server_bench(server: Server, sizes: dict, start_timeout: float) -> dict:
+    print(f"\n== {server.name}: starting ({' '.join(server.cmd[:2])} ...)", flush=True)
+    server.start(start_timeout)
+    res = {"startup_s": server.startup_s}
+    try:
+        print(f"   healthy after {server.startup_s:.2f} s", flush=True)
+        time.sleep(sizes["idle_settle_s"])
+        res["idle_rss_mb"] = server.rss_mb()
+        c = Client(server.url)
+        eid = c.experiment("bench")
+        steps = [
+            ("log-batch throughput", lambda: bench_log_batch(c, eid, sizes["batches"] + 1)),
+            ("log-metric latency", lambda: bench_log_metric(c, eid, sizes["latency_calls"])),
+            ("search-runs", lambda: bench_search(c, sizes["search_runs"], sizes["search_repeats"])),
+            ("get-history", lambda: bench_history(c, eid, sizes["history_points"], sizes["history_repeats"])),
+        ]
+        for label, fn in steps:
+            t0 = time.monotonic()
+            out = fn()
+            res.update(out)
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in out.items())
+            print(f"   {label}: {shown}  ({time.monotonic() - t0:.1f} s)", flush=True)
+    finally:
+        server.stop()
+    return res
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 100):
+        return f"{int(v):,}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 1:
+        return f"{v:.2f}"
+    return f"{v:.4f}"
+
+
+def print_table(results: dict, sizes: dict) -> None:
+    c, m = results.get("cairn", {}), results.get("mlflow", {})
+    rows = [("figure", "unit", "cairn", "mlflow", "cairn/mlflow", "better")]
+    for key, label, unit, better in FIGURES:
+        cv, mv = c.get(key), m.get(key)
+        ratio = f"{cv / mv:.3g}" if cv is not None and mv not in (None, 0) else "-"
+        label = label.replace("N runs", f"{sizes['search_runs']:,} runs")
+        if key == "get_history_s":
+            label += f" ({sizes['history_points']:,} points)"
+        rows.append((label, unit, fmt(cv), fmt(mv), ratio, better))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print()
+    for n, r in enumerate(rows):
+        print("  ".join(col.ljust(widths[i]) if i < 2 else col.rjust(widths[i]) for i, col in enumerate(r)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke check)")
+    ap.add_argument("--only", choices=["cairn", "mlflow"], help="benchmark one server only")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    ap.add_argument("--cairn-bin", default=os.environ.get("CAIRN_BIN", str(target / "release" / "cairn")))
+    ap.add_argument("--mlflow-bin", default=str(REPO / ".venv" / "bin" / "mlflow"))
+    ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    args = ap.parse_args()
+    sizes = QUICK if args.quick else FULL
+
+    tmp = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
+    servers = []
+    if args.only in (None, "cairn"):
+        if not os.access(args.cairn_bin, os.X_OK):
+            ap.error(f"cairn binary not found at {args.cairn_bin} (cargo build --release -p cairn, or --cairn-bin)")
+        d = tmp / "cairn"
+        d.mkdir()
+        port = free_port()
+        servers.append(
+            Server(
+                "cairn",
+                [args.cairn_bin, "server", "--host", "127.0.0.1", "--port", str(port),
+                 "--backend-store-uri", f"sqlite:///{d / 'cairn.db'}", "--artifacts-destination", str(d / "art")],
+                port,
+                d,
+            )
+        )
+    if args.only in (None, "mlflow"):
+        if not os.access(args.mlflow_bin, os.X_OK):
+            ap.error(f"mlflow not found at {args.mlflow_bin} (create .venv with scripts/test first, or --mlflow-bin)")
+        d = tmp / "mlflow"
+        d.mkdir()
+        port = free_port()
+        servers.append(
+            Server(
+                "mlflow",
+                [args.mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}",
+                 "--artifacts-destination", str(d / "mlart"), "--host", "127.0.0.1", "--port", str(port)],
+                port,
+                d,
+            )
+        )
+
+    print(f"sizes: {json.dumps(sizes)}")
+    print(f"work dir: {tmp}")
+    results = {}
+    t_all = time.monotonic()
+    for srv in servers:
+        results[srv.name] = run_server_bench(srv, sizes, start_timeout=30 if srv.name == "cairn" else 180)
+    print_table(results, sizes)
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    ratios = {
+        k: results["cairn"][k] / results["mlflow"][k]
+        for k, *_ in FIGURES
+        if "cairn" in results and "mlflow" in results and results["mlflow"].get(k)
+        and results["cairn"].get(k) is not None
+    }
+    doc = {
+        "timestamp_utc": stamp,
+        "quick": args.quick,
+        "sizes": sizes,
+        "host": {
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+            "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        },
+        "figures": {k: {"label": label.strip(), "unit": unit, "better": better} for k, label, unit, better in FIGURES},
+        "results": results,
+        "ratio_cairn_over_mlflow": ratios,
+        "wall_s": time.monotonic() - t_all,
+    }
+    path = out_dir / f"tracking-{stamp}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nresults written to {path}  (total {doc['wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
