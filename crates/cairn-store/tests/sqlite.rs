@@ -1,0 +1,362 @@
+//! The shared store suite against SQLite, plus what is SQLite's own: files, reopening, durability,
+//! and timings (`cargo test -p cairn-store --release --test sqlite -- --ignored --nocapture timings`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod suite;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_core::entities::{KeyValue, Metric, ViewType};
+use cairn_core::search::{parse_filter, parse_order_by, SearchKind};
+use cairn_store::sqlite::SqliteStore;
+use cairn_store::{CreateExperiment, CreateRun, LogBatch, MetadataStore, PageRequest, SearchRuns};
+use tempfile::TempDir;
+
+async fn fresh_store() -> (suite::Store, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mlflow.db");
+    let store = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    (Arc::new(store), dir)
+}
+
+store_test_suite!(fresh_store);
+
+#[tokio::test]
+async fn uri_forms_create_parent_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let absolute = dir.path().join("nested/deeper/db.sqlite");
+    let uri = format!("sqlite:///{}", absolute.display());
+    // `sqlite:////abs/path` (four slashes) is an absolute path.
+    assert!(uri.starts_with("sqlite:////"));
+    let store = SqliteStore::connect(&uri).await.unwrap();
+    assert!(absolute.exists());
+    assert_eq!(store.get_experiment("0").await.unwrap().name, "Default");
+}
+
+#[tokio::test]
+async fn reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("durable.db");
+    let uri = path.to_str().unwrap().to_owned();
+    let (experiment_id, run_id) = {
+        let store = SqliteStore::connect(&uri).await.unwrap();
+        let experiment_id = store
+            .create_experiment(CreateExperiment {
+                name: "kept".into(),
+                artifact_location: None,
+                tags: vec![KeyValue::new("k", "v")],
+            })
+            .await
+            .unwrap();
+        let run = store
+            .create_run(CreateRun {
+                experiment_id: experiment_id.clone(),
+                user_id: "u".into(),
+                run_name: "r".into(),
+                start_time: 1,
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+        store
+            .log_batch(
+                &run.info.run_id,
+                LogBatch {
+                    metrics: vec![Metric::new("m", f64::NAN, 1, 0)],
+                    params: vec![KeyValue::new("p", "1")],
+                    tags: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .create_registered_model("model", vec![], None)
+            .await
+            .unwrap();
+        // No close(): as after a crash, only what was acknowledged must survive.
+        drop(store);
+        (experiment_id, run.info.run_id)
+    };
+    let store = SqliteStore::connect(&uri).await.unwrap();
+    assert_eq!(
+        store.get_experiment(&experiment_id).await.unwrap().name,
+        "kept"
+    );
+    let run = store.get_run(&run_id).await.unwrap();
+    assert!(run.data.metrics[0].value.is_nan());
+    assert_eq!(run.data.params, vec![KeyValue::new("p", "1")]);
+    assert_eq!(
+        store.get_registered_model("model").await.unwrap().name,
+        "model"
+    );
+    // Ids continue after reopening; migrations are not re-applied.
+    let next = store
+        .create_experiment(CreateExperiment {
+            name: "next".into(),
+            artifact_location: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next.parse::<i64>().unwrap(),
+        experiment_id.parse::<i64>().unwrap() + 1
+    );
+}
+
+#[tokio::test]
+async fn two_stores_on_one_file_do_not_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().join("shared.db").to_str().unwrap().to_owned();
+    let first = Arc::new(SqliteStore::connect(&uri).await.unwrap());
+    let second = Arc::new(SqliteStore::connect(&uri).await.unwrap());
+    first
+        .create_registered_model("m", vec![], None)
+        .await
+        .unwrap();
+    let mut handles = Vec::new();
+    for (index, store) in [first.clone(), second.clone()]
+        .into_iter()
+        .cycle()
+        .take(10)
+        .enumerate()
+    {
+        handles.push(tokio::spawn(async move {
+            store
+                .create_model_version(cairn_store::CreateModelVersion {
+                    name: "m".into(),
+                    source: format!("s{index}"),
+                    run_id: None,
+                    run_link: None,
+                    description: None,
+                    model_id: None,
+                    tags: vec![],
+                })
+                .await
+                .unwrap()
+                .version
+        }));
+    }
+    let mut versions = Vec::new();
+    for handle in handles {
+        versions.push(handle.await.unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=10).collect::<Vec<i64>>());
+}
+
+/// Measures the operations the speed targets name. Run in release mode:
+/// `cargo test -p cairn-store --release --test sqlite -- --ignored --nocapture timings`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn timings() {
+    let (store, _dir) = fresh_store().await;
+    let experiment_id = store
+        .create_experiment(CreateExperiment {
+            name: "bench".into(),
+            artifact_location: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let new_run = |name: String, start_time: i64| CreateRun {
+        experiment_id: experiment_id.clone(),
+        user_id: "u".into(),
+        run_name: name,
+        start_time,
+        tags: vec![],
+    };
+
+    // log_batch of 1000 metrics.
+    let run_id = store
+        .create_run(new_run("batch".into(), 0))
+        .await
+        .unwrap()
+        .info
+        .run_id;
+    let mut samples = Vec::new();
+    for round in 0..20_i64 {
+        let metrics: Vec<Metric> = (0..1000_i64)
+            .map(|index| {
+                Metric::new(
+                    format!("m{}", index % 10),
+                    index as f64,
+                    round * 1000 + index,
+                    round * 1000 + index,
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        store
+            .log_batch(
+                &run_id,
+                LogBatch {
+                    metrics,
+                    ..LogBatch::default()
+                },
+            )
+            .await
+            .unwrap();
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    println!(
+        "log_batch 1000 metrics: median {:?}, min {:?}, max {:?}",
+        samples[samples.len() / 2],
+        samples[0],
+        samples[samples.len() - 1]
+    );
+
+    // Single small writes (the fsync cost dominates).
+    let started = Instant::now();
+    for index in 0..50_i64 {
+        store
+            .log_batch(
+                &run_id,
+                LogBatch {
+                    metrics: vec![Metric::new("single", 1.0, index, index)],
+                    ..LogBatch::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    println!("log_batch 1 metric: mean {:?}", started.elapsed() / 50);
+
+    // History of 100,000 points.
+    let history_run = store
+        .create_run(new_run("history".into(), 0))
+        .await
+        .unwrap()
+        .info
+        .run_id;
+    for chunk in 0..100_i64 {
+        let metrics: Vec<Metric> = (0..1000_i64)
+            .map(|index| {
+                let step = chunk * 1000 + index;
+                Metric::new("loss", 1.0 / (step as f64 + 1.0), step, step)
+            })
+            .collect();
+        store
+            .log_batch(
+                &history_run,
+                LogBatch {
+                    metrics,
+                    ..LogBatch::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let history = store
+            .get_metric_history(&history_run, "loss", None)
+            .await
+            .unwrap();
+        samples.push(started.elapsed());
+        assert_eq!(history.items.len(), 100_000);
+    }
+    samples.sort();
+    println!(
+        "get_metric_history 100k: median {:?}, min {:?}",
+        samples[2], samples[0]
+    );
+
+    // search_runs over 2,000 runs.
+    let search_experiment = store
+        .create_experiment(CreateExperiment {
+            name: "search-bench".into(),
+            artifact_location: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    for index in 0..2000_i64 {
+        let run_id = store
+            .create_run(CreateRun {
+                experiment_id: search_experiment.clone(),
+                user_id: "u".into(),
+                run_name: format!("run-{index}"),
+                start_time: index,
+                tags: vec![],
+            })
+            .await
+            .unwrap()
+            .info
+            .run_id;
+        store
+            .log_batch(
+                &run_id,
+                LogBatch {
+                    metrics: vec![
+                        Metric::new("accuracy", (index % 1000) as f64 / 1000.0, index, 0),
+                        Metric::new("loss", index as f64, index, 0),
+                    ],
+                    params: vec![
+                        KeyValue::new("model", if index % 4 == 0 { "cnn" } else { "mlp" }),
+                        KeyValue::new("lr", "0.01"),
+                    ],
+                    tags: vec![KeyValue::new("team", "vision")],
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let request = SearchRuns {
+        experiment_ids: vec![search_experiment.clone()],
+        filter: parse_filter(
+            SearchKind::Runs,
+            "metrics.accuracy > 0.9 and params.model = 'cnn'",
+        )
+        .unwrap(),
+        view_type: ViewType::ActiveOnly,
+        order_by: parse_order_by(SearchKind::Runs, &["metrics.accuracy DESC".to_string()]).unwrap(),
+        page: PageRequest {
+            max_results: 1000,
+            offset: 0,
+        },
+    };
+    let mut samples = Vec::new();
+    let mut found = 0;
+    for _ in 0..10 {
+        let started = Instant::now();
+        found = store
+            .search_runs(request.clone())
+            .await
+            .unwrap()
+            .items
+            .len();
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    println!(
+        "search_runs 2000 runs, metric+param filter, metric order ({found} hits): median {:?}, min {:?}",
+        samples[5], samples[0]
+    );
+    let unfiltered = SearchRuns {
+        filter: Default::default(),
+        order_by: parse_order_by(SearchKind::Runs, &["metrics.loss ASC".to_string()]).unwrap(),
+        ..request.clone()
+    };
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        found = store
+            .search_runs(unfiltered.clone())
+            .await
+            .unwrap()
+            .items
+            .len();
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    println!(
+        "search_runs 2000 runs, no filter, metric order, page of {found}: median {:?}",
+        samples[2]
+    );
+}

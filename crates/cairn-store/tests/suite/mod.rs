@@ -1,0 +1,2035 @@
+//! The behavioural test suite every `MetadataStore` backend must pass (STYLE.md rule 8).
+//!
+//! Each test is a function over a fresh, empty store (`Store`); a backend's test file instantiates them
+//! all with `store_test_suite!(factory)`, where `factory().await` returns `(Store, guard)` and the guard
+//! keeps the backend's resources (a temp dir, a database) alive for the test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use cairn_core::entities::{
+    Dataset, DatasetInput, KeyValue, LifecycleStage, LoggedModelStatus, Metric, ModelInput,
+    ModelOutput, RunStatus, Stage, ViewType,
+};
+use cairn_core::search::{
+    decode_page_token, parse_filter, parse_order_by, Filter, OrderBy, SearchKind,
+};
+use cairn_core::ErrorKind;
+use cairn_store::{
+    CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun, HistoryInterval, LogBatch,
+    MetadataStore, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
+};
+
+pub type Store = Arc<dyn MetadataStore>;
+
+/// Instantiates every suite test for a backend. `$factory` is an async fn returning `(Store, guard)`.
+macro_rules! store_test_suite {
+    ($factory:path) => {
+        store_test_suite!(@tests $factory;
+            default_experiment_exists,
+            experiment_crud_and_errors,
+            experiment_delete_hides_runs,
+            experiment_search_filter_order_paging,
+            run_create_names_and_artifact_uri,
+            run_name_tag_stays_in_sync,
+            run_update_delete_restore,
+            run_tags_and_deleted_run_writes,
+            create_run_in_deleted_experiment_is_refused,
+            params_are_immutable,
+            metrics_nan_inf_round_trip,
+            latest_metric_rules,
+            metric_dedup_and_history_paging,
+            metric_extra_fields_are_kept,
+            history_bulk_interval,
+            inputs_and_outputs,
+            search_runs_filters,
+            search_runs_order_nan_and_missing_last,
+            search_runs_paging_and_view_type,
+            logged_model_lifecycle,
+            logged_model_metrics_and_search,
+            registered_model_crud,
+            model_versions_and_stages,
+            aliases,
+            registry_rename_and_delete_cascade,
+            registry_search,
+            concurrent_version_registration,
+            concurrent_log_batches,
+        );
+    };
+    (@tests $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (store, _guard) = $factory().await;
+                suite::$name(store).await;
+            }
+        )*
+    };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+fn filter(kind: SearchKind, text: &str) -> Filter {
+    parse_filter(kind, text).unwrap_or_else(|error| panic!("filter {text:?}: {error:?}"))
+}
+
+fn order(kind: SearchKind, entries: &[&str]) -> Vec<OrderBy> {
+    let entries: Vec<String> = entries.iter().map(|entry| entry.to_string()).collect();
+    parse_order_by(kind, &entries).unwrap()
+}
+
+fn page(max_results: u64) -> PageRequest {
+    PageRequest {
+        max_results,
+        offset: 0,
+    }
+}
+
+fn search(kind: SearchKind, filter_text: &str, order_by: &[&str], max_results: u64) -> Search {
+    Search {
+        filter: filter(kind, filter_text),
+        order_by: order(kind, order_by),
+        page: page(max_results),
+    }
+}
+
+fn assert_error<T: std::fmt::Debug>(result: cairn_core::Result<T>, kind: ErrorKind, message: &str) {
+    let error = result.expect_err("expected an error");
+    assert_eq!(error.kind, kind, "{error:?}");
+    assert_eq!(error.message, message);
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue::new(key, value)
+}
+
+async fn experiment(store: &Store, name: &str) -> String {
+    store
+        .create_experiment(CreateExperiment {
+            name: name.into(),
+            artifact_location: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+}
+
+async fn run_at(store: &Store, experiment_id: &str, name: &str, start_time: i64) -> String {
+    store
+        .create_run(CreateRun {
+            experiment_id: experiment_id.into(),
+            user_id: "u".into(),
+            run_name: name.into(),
+            start_time,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+        .info
+        .run_id
+}
+
+async fn run(store: &Store, experiment_id: &str, name: &str) -> String {
+    run_at(store, experiment_id, name, 1_000).await
+}
+
+async fn log_metrics(store: &Store, run_id: &str, metrics: Vec<Metric>) {
+    store
+        .log_batch(
+            run_id,
+            LogBatch {
+                metrics,
+                ..LogBatch::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn search_runs(
+    store: &Store,
+    experiment_ids: &[&str],
+    filter_text: &str,
+    order_by: &[&str],
+) -> Vec<String> {
+    store
+        .search_runs(SearchRuns {
+            experiment_ids: experiment_ids.iter().map(|id| id.to_string()).collect(),
+            filter: filter(SearchKind::Runs, filter_text),
+            view_type: ViewType::ActiveOnly,
+            order_by: order(SearchKind::Runs, order_by),
+            page: page(1000),
+        })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|run| run.info.run_name)
+        .collect()
+}
+
+fn metric_value(run: &cairn_core::entities::Run, key: &str) -> Option<f64> {
+    run.data
+        .metrics
+        .iter()
+        .find(|metric| metric.key == key)
+        .map(|metric| metric.value)
+}
+
+fn tag<'a>(tags: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|tag| tag.key == key)
+        .map(|tag| tag.value.as_str())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Experiments
+
+pub async fn default_experiment_exists(store: Store) {
+    let default = store.get_experiment("0").await.unwrap();
+    assert_eq!(default.name, "Default");
+    assert_eq!(default.artifact_location, "mlflow-artifacts:/0");
+    assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
+    assert_eq!(
+        store.get_experiment_by_name("Default").await.unwrap(),
+        default
+    );
+    // The first created experiment is "1".
+    assert_eq!(experiment(&store, "first").await, "1");
+}
+
+pub async fn experiment_crud_and_errors(store: Store) {
+    let id = store
+        .create_experiment(CreateExperiment {
+            name: "exp".into(),
+            artifact_location: None,
+            tags: vec![kv("k", "v")],
+        })
+        .await
+        .unwrap();
+    let created = store.get_experiment(&id).await.unwrap();
+    assert_eq!(created.name, "exp");
+    assert_eq!(created.artifact_location, format!("mlflow-artifacts:/{id}"));
+    assert_eq!(created.tags, vec![kv("k", "v")]);
+    assert!(created.creation_time > 0);
+
+    let custom = store
+        .create_experiment(CreateExperiment {
+            name: "custom".into(),
+            artifact_location: Some("s3://bucket/path".into()),
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_experiment(&custom)
+            .await
+            .unwrap()
+            .artifact_location,
+        "s3://bucket/path"
+    );
+
+    assert_error(
+        store
+            .create_experiment(CreateExperiment {
+                name: "exp".into(),
+                artifact_location: None,
+                tags: vec![],
+            })
+            .await,
+        ErrorKind::ResourceAlreadyExists,
+        "Experiment(name=exp) already exists.",
+    );
+    assert_error(
+        store.get_experiment("999").await,
+        ErrorKind::ResourceDoesNotExist,
+        "No Experiment with id=999 exists",
+    );
+    assert_error(
+        store.get_experiment("not-a-number").await,
+        ErrorKind::ResourceDoesNotExist,
+        "No Experiment with id=not-a-number exists",
+    );
+    assert_error(
+        store.get_experiment_by_name("nope").await,
+        ErrorKind::ResourceDoesNotExist,
+        "Could not find experiment with name 'nope'",
+    );
+
+    // Rename keeps names unique.
+    assert_error(
+        store.rename_experiment(&id, "custom").await,
+        ErrorKind::ResourceAlreadyExists,
+        "Experiment(name=custom) already exists.",
+    );
+    store.rename_experiment(&id, "renamed").await.unwrap();
+    let renamed = store.get_experiment_by_name("renamed").await.unwrap();
+    assert_eq!(renamed.experiment_id, id);
+    assert!(renamed.last_update_time >= created.last_update_time);
+    assert!(store.get_experiment_by_name("exp").await.is_err());
+
+    // Tags.
+    store.set_experiment_tag(&id, kv("k", "v2")).await.unwrap();
+    store
+        .set_experiment_tag(&id, kv("other", "x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_experiment(&id).await.unwrap().tags,
+        vec![kv("k", "v2"), kv("other", "x")]
+    );
+    store.delete_experiment_tag(&id, "k").await.unwrap();
+    assert_eq!(
+        store.get_experiment(&id).await.unwrap().tags,
+        vec![kv("other", "x")]
+    );
+    assert_eq!(
+        store
+            .delete_experiment_tag(&id, "k")
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+    assert_eq!(
+        store
+            .set_experiment_tag("424242", kv("a", "b"))
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+}
+
+pub async fn experiment_delete_hides_runs(store: Store) {
+    let id = experiment(&store, "doomed").await;
+    let run_id = run(&store, &id, "r").await;
+    store.delete_experiment(&id).await.unwrap();
+    let deleted = store.get_experiment(&id).await.unwrap();
+    assert_eq!(deleted.lifecycle_stage, LifecycleStage::Deleted);
+    // The name stays reserved.
+    assert_eq!(
+        store
+            .create_experiment(CreateExperiment {
+                name: "doomed".into(),
+                artifact_location: None,
+                tags: vec![],
+            })
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceAlreadyExists
+    );
+    assert!(search_runs(&store, &[&id], "", &[]).await.is_empty());
+    let all = store
+        .search_runs(SearchRuns {
+            experiment_ids: vec![id.clone()],
+            filter: Filter::default(),
+            view_type: ViewType::All,
+            order_by: vec![],
+            page: page(10),
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
+    assert_eq!(
+        store.get_run(&run_id).await.unwrap().info.lifecycle_stage,
+        LifecycleStage::Deleted
+    );
+
+    // Deleted experiments are not listed by default.
+    let active = store
+        .search_experiments(
+            ViewType::ActiveOnly,
+            search(SearchKind::Experiments, "", &[], 100),
+        )
+        .await
+        .unwrap();
+    assert!(active.items.iter().all(|e| e.experiment_id != id));
+    let deleted_only = store
+        .search_experiments(
+            ViewType::DeletedOnly,
+            search(SearchKind::Experiments, "", &[], 100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted_only.items.len(), 1);
+
+    store.restore_experiment(&id).await.unwrap();
+    assert_eq!(
+        store.get_experiment(&id).await.unwrap().lifecycle_stage,
+        LifecycleStage::Active
+    );
+    assert_eq!(search_runs(&store, &[&id], "", &[]).await, vec!["r"]);
+}
+
+pub async fn experiment_search_filter_order_paging(store: Store) {
+    for name in ["alpha", "Beta", "gamma", "alphabet"] {
+        let id = experiment(&store, name).await;
+        if name.starts_with("alpha") {
+            store
+                .set_experiment_tag(&id, kv("team", "vision"))
+                .await
+                .unwrap();
+        }
+    }
+    let names =
+        |page: cairn_core::entities::Page<cairn_core::entities::Experiment>| -> Vec<String> {
+            page.items.into_iter().map(|e| e.name).collect()
+        };
+    let found = store
+        .search_experiments(
+            ViewType::ActiveOnly,
+            search(
+                SearchKind::Experiments,
+                "name LIKE 'alpha%'",
+                &["name ASC"],
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(found), vec!["alpha", "alphabet"]);
+    // LIKE is case-sensitive, ILIKE is not.
+    let found = store
+        .search_experiments(
+            ViewType::ActiveOnly,
+            search(SearchKind::Experiments, "name LIKE 'beta'", &[], 10),
+        )
+        .await
+        .unwrap();
+    assert!(found.items.is_empty());
+    let found = store
+        .search_experiments(
+            ViewType::ActiveOnly,
+            search(SearchKind::Experiments, "name ILIKE 'beta'", &[], 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(found), vec!["Beta"]);
+    let found = store
+        .search_experiments(
+            ViewType::ActiveOnly,
+            search(
+                SearchKind::Experiments,
+                "tags.team = 'vision'",
+                &["name DESC"],
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(found), vec!["alphabet", "alpha"]);
+
+    // Default order: creation_time DESC, experiment_id ASC. Same-millisecond creations fall back to
+    // the id, so check the id order among equal times only loosely: every experiment is listed once.
+    let all = store
+        .search_experiments(
+            ViewType::ActiveOnly,
+            search(SearchKind::Experiments, "", &[], 100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 5);
+    for pair in all.items.windows(2) {
+        assert!(pair[0].creation_time >= pair[1].creation_time);
+    }
+
+    // Paging.
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = store
+            .search_experiments(
+                ViewType::ActiveOnly,
+                Search {
+                    filter: Filter::default(),
+                    order_by: order(SearchKind::Experiments, &["name ASC"]),
+                    page: PageRequest {
+                        max_results: 2,
+                        offset,
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|e| e.name.clone()));
+        match page.next_page_token {
+            Some(token) => offset = decode_page_token(Some(&token)).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["Beta", "Default", "alpha", "alphabet", "gamma"]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Runs
+
+pub async fn run_create_names_and_artifact_uri(store: Store) {
+    let id = experiment(&store, "runs").await;
+    let created = store
+        .create_run(CreateRun {
+            experiment_id: id.clone(),
+            user_id: "u".into(),
+            run_name: "r1".into(),
+            start_time: 123,
+            tags: vec![kv("mlflow.user", "u")],
+        })
+        .await
+        .unwrap();
+    let info = &created.info;
+    assert_eq!(info.run_id.len(), 32);
+    assert!(info.run_id.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(info.experiment_id, id);
+    assert_eq!(info.run_name, "r1");
+    assert_eq!(info.status, RunStatus::Running);
+    assert_eq!(info.start_time, 123);
+    assert_eq!(info.end_time, None);
+    assert_eq!(
+        info.artifact_uri,
+        format!("mlflow-artifacts:/{id}/{}/artifacts", info.run_id)
+    );
+    assert_eq!(
+        created.data.tags,
+        vec![kv("mlflow.user", "u"), kv("mlflow.runName", "r1")]
+    );
+    assert_eq!(store.get_run(&info.run_id).await.unwrap(), created);
+
+    // An empty name is generated: adjective-noun-number.
+    let generated = store
+        .create_run(CreateRun {
+            experiment_id: id.clone(),
+            user_id: "u".into(),
+            run_name: String::new(),
+            start_time: 1,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let parts: Vec<&str> = generated.info.run_name.split('-').collect();
+    assert_eq!(parts.len(), 3, "{}", generated.info.run_name);
+    assert!(parts[2].parse::<u32>().unwrap() < 1000);
+    assert_eq!(
+        tag(&generated.data.tags, "mlflow.runName"),
+        Some(generated.info.run_name.as_str())
+    );
+
+    // A name given only as the tag is used.
+    let from_tag = store
+        .create_run(CreateRun {
+            experiment_id: id.clone(),
+            user_id: "u".into(),
+            run_name: String::new(),
+            start_time: 1,
+            tags: vec![kv("mlflow.runName", "tagged")],
+        })
+        .await
+        .unwrap();
+    assert_eq!(from_tag.info.run_name, "tagged");
+
+    assert_error(
+        store.get_run("0123456789abcdef0123456789abcdef").await,
+        ErrorKind::ResourceDoesNotExist,
+        "Run with id=0123456789abcdef0123456789abcdef not found",
+    );
+    assert_error(
+        store
+            .create_run(CreateRun {
+                experiment_id: "777".into(),
+                user_id: "u".into(),
+                run_name: "x".into(),
+                start_time: 1,
+                tags: vec![],
+            })
+            .await,
+        ErrorKind::ResourceDoesNotExist,
+        "No Experiment with id=777 exists",
+    );
+}
+
+pub async fn run_name_tag_stays_in_sync(store: Store) {
+    let id = experiment(&store, "names").await;
+    let run_id = run(&store, &id, "before").await;
+    store
+        .update_run(UpdateRun {
+            run_id: run_id.clone(),
+            status: None,
+            end_time: None,
+            run_name: Some("after".into()),
+        })
+        .await
+        .unwrap();
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(fetched.info.run_name, "after");
+    assert_eq!(tag(&fetched.data.tags, "mlflow.runName"), Some("after"));
+
+    store
+        .set_run_tag(&run_id, kv("mlflow.runName", "by-tag"))
+        .await
+        .unwrap();
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(fetched.info.run_name, "by-tag");
+    assert_eq!(tag(&fetched.data.tags, "mlflow.runName"), Some("by-tag"));
+
+    store
+        .log_batch(
+            &run_id,
+            LogBatch {
+                tags: vec![kv("mlflow.runName", "by-batch")],
+                ..LogBatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(fetched.info.run_name, "by-batch");
+    assert_eq!(
+        fetched
+            .data
+            .tags
+            .iter()
+            .filter(|tag| tag.key == "mlflow.runName")
+            .count(),
+        1
+    );
+}
+
+pub async fn run_update_delete_restore(store: Store) {
+    let id = experiment(&store, "update").await;
+    let run_id = run(&store, &id, "r").await;
+    let info = store
+        .update_run(UpdateRun {
+            run_id: run_id.clone(),
+            status: Some(RunStatus::Finished),
+            end_time: Some(5_000),
+            run_name: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(info.status, RunStatus::Finished);
+    assert_eq!(info.end_time, Some(5_000));
+    assert_eq!(info.run_name, "r");
+
+    // Logging to a finished run is allowed.
+    log_metrics(&store, &run_id, vec![Metric::new("after", 1.0, 1, 0)]).await;
+
+    store.delete_run(&run_id).await.unwrap();
+    assert_eq!(
+        store.get_run(&run_id).await.unwrap().info.lifecycle_stage,
+        LifecycleStage::Deleted
+    );
+    store.restore_run(&run_id).await.unwrap();
+    assert_eq!(
+        store.get_run(&run_id).await.unwrap().info.lifecycle_stage,
+        LifecycleStage::Active
+    );
+    assert_error(
+        store.delete_run("missing").await,
+        ErrorKind::ResourceDoesNotExist,
+        "Run with id=missing not found",
+    );
+    assert_error(
+        store
+            .update_run(UpdateRun {
+                run_id: "missing".into(),
+                status: None,
+                end_time: None,
+                run_name: None,
+            })
+            .await,
+        ErrorKind::ResourceDoesNotExist,
+        "Run with id=missing not found",
+    );
+}
+
+pub async fn run_tags_and_deleted_run_writes(store: Store) {
+    let id = experiment(&store, "tags").await;
+    let run_id = run(&store, &id, "r").await;
+    store.set_run_tag(&run_id, kv("t", "1")).await.unwrap();
+    store.set_run_tag(&run_id, kv("t", "2")).await.unwrap();
+    assert_eq!(
+        tag(&store.get_run(&run_id).await.unwrap().data.tags, "t"),
+        Some("2")
+    );
+    store.delete_run_tag(&run_id, "t").await.unwrap();
+    assert_eq!(
+        tag(&store.get_run(&run_id).await.unwrap().data.tags, "t"),
+        None
+    );
+    assert_error(
+        store.delete_run_tag(&run_id, "t").await,
+        ErrorKind::ResourceDoesNotExist,
+        &format!("No tag with name: t in run with id {run_id}"),
+    );
+
+    store.delete_run(&run_id).await.unwrap();
+    let message =
+        format!("The run {run_id} must be in the 'active' state. Current state is deleted.");
+    assert_error(
+        store
+            .log_batch(
+                &run_id,
+                LogBatch {
+                    metrics: vec![Metric::new("x", 1.0, 1, 0)],
+                    ..LogBatch::default()
+                },
+            )
+            .await,
+        ErrorKind::InvalidParameterValue,
+        &message,
+    );
+    assert_error(
+        store.set_run_tag(&run_id, kv("a", "b")).await,
+        ErrorKind::InvalidParameterValue,
+        &message,
+    );
+    assert_error(
+        store.delete_run_tag(&run_id, "a").await,
+        ErrorKind::InvalidParameterValue,
+        &message,
+    );
+    assert_error(
+        store.log_inputs(&run_id, vec![], vec![]).await,
+        ErrorKind::InvalidParameterValue,
+        &message,
+    );
+    assert_error(
+        store.log_outputs(&run_id, vec![]).await,
+        ErrorKind::InvalidParameterValue,
+        &message,
+    );
+    assert_error(
+        store
+            .update_run(UpdateRun {
+                run_id: run_id.clone(),
+                status: Some(RunStatus::Failed),
+                end_time: None,
+                run_name: None,
+            })
+            .await,
+        ErrorKind::InvalidParameterValue,
+        &message,
+    );
+    assert_error(
+        store.log_batch("nope", LogBatch::default()).await,
+        ErrorKind::ResourceDoesNotExist,
+        "Run with id=nope not found",
+    );
+}
+
+pub async fn create_run_in_deleted_experiment_is_refused(store: Store) {
+    let id = experiment(&store, "gone").await;
+    store.delete_experiment(&id).await.unwrap();
+    assert_error(
+        store
+            .create_run(CreateRun {
+                experiment_id: id.clone(),
+                user_id: "u".into(),
+                run_name: "r".into(),
+                start_time: 1,
+                tags: vec![],
+            })
+            .await,
+        ErrorKind::InvalidParameterValue,
+        &format!("The experiment {id} must be in the 'active' state. Current state is deleted."),
+    );
+}
+
+pub async fn params_are_immutable(store: Store) {
+    let id = experiment(&store, "params").await;
+    let run_id = run(&store, &id, "r").await;
+    let params = |pairs: &[(&str, &str)]| LogBatch {
+        params: pairs.iter().map(|(k, v)| kv(k, v)).collect(),
+        ..LogBatch::default()
+    };
+    store
+        .log_batch(&run_id, params(&[("p", "x"), ("q", "1")]))
+        .await
+        .unwrap();
+    // The same value again is fine.
+    store
+        .log_batch(&run_id, params(&[("p", "x")]))
+        .await
+        .unwrap();
+    assert_error(
+        store.log_batch(&run_id, params(&[("p", "z")])).await,
+        ErrorKind::InvalidParameterValue,
+        &format!(
+            "Changing param values is not allowed. Param with key='p' was already logged with value='x' \
+             for run ID='{run_id}'. Attempted logging new value 'z'."
+        ),
+    );
+    let error = store
+        .log_batch(&run_id, params(&[("p", "z"), ("new", "n")]))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::InvalidParameterValue);
+    assert!(error
+        .message
+        .starts_with("Changing param values is not allowed."));
+    // All or nothing: "new" was not logged with the failing batch.
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(fetched.data.params, vec![kv("p", "x"), kv("q", "1")]);
+}
+
+pub async fn metrics_nan_inf_round_trip(store: Store) {
+    let id = experiment(&store, "nan").await;
+    let run_id = run(&store, &id, "r").await;
+    log_metrics(
+        &store,
+        &run_id,
+        vec![
+            Metric::new("nan", f64::NAN, 1, 0),
+            Metric::new("inf", f64::INFINITY, 1, 0),
+            Metric::new("ninf", f64::NEG_INFINITY, 1, 0),
+            Metric::new("zero", 0.0, 1, 0),
+        ],
+    )
+    .await;
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert!(metric_value(&fetched, "nan").unwrap().is_nan());
+    assert_eq!(metric_value(&fetched, "inf"), Some(f64::INFINITY));
+    assert_eq!(metric_value(&fetched, "ninf"), Some(f64::NEG_INFINITY));
+    assert_eq!(metric_value(&fetched, "zero"), Some(0.0));
+    let history = store
+        .get_metric_history(&run_id, "nan", None)
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 1);
+    assert!(history.items[0].value.is_nan());
+    // A NaN point and a 0.0 point at the same step/timestamp are different points.
+    log_metrics(&store, &run_id, vec![Metric::new("nan", 0.0, 1, 0)]).await;
+    log_metrics(&store, &run_id, vec![Metric::new("nan", f64::NAN, 1, 0)]).await;
+    let history = store
+        .get_metric_history(&run_id, "nan", None)
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 2);
+    let history = store
+        .get_metric_history(&run_id, "inf", None)
+        .await
+        .unwrap();
+    assert_eq!(history.items[0].value, f64::INFINITY);
+}
+
+pub async fn latest_metric_rules(store: Store) {
+    let id = experiment(&store, "latest").await;
+    let run_id = run(&store, &id, "r").await;
+    // Max step wins even with an older timestamp and a smaller value.
+    log_metrics(
+        &store,
+        &run_id,
+        vec![
+            Metric::new("a", 5.0, 100, 1),
+            Metric::new("a", 1.0, 50, 2),
+            Metric::new("a", 9.0, 200, 1),
+        ],
+    )
+    .await;
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(metric_value(&fetched, "a"), Some(1.0));
+    // Same step: max timestamp wins.
+    log_metrics(&store, &run_id, vec![Metric::new("a", 0.5, 60, 2)]).await;
+    assert_eq!(
+        metric_value(&store.get_run(&run_id).await.unwrap(), "a"),
+        Some(0.5)
+    );
+    // Same step and timestamp: max value wins, across batches.
+    log_metrics(&store, &run_id, vec![Metric::new("a", 0.7, 60, 2)]).await;
+    log_metrics(&store, &run_id, vec![Metric::new("a", 0.6, 60, 2)]).await;
+    let latest = store.get_run(&run_id).await.unwrap();
+    let metric = latest.data.metrics.iter().find(|m| m.key == "a").unwrap();
+    assert_eq!((metric.value, metric.timestamp, metric.step), (0.7, 60, 2));
+    // An older point does not replace it.
+    log_metrics(&store, &run_id, vec![Metric::new("a", 100.0, 1, 0)]).await;
+    assert_eq!(
+        metric_value(&store.get_run(&run_id).await.unwrap(), "a"),
+        Some(0.7)
+    );
+    assert_eq!(
+        store
+            .get_metric_history(&run_id, "a", None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        7
+    );
+}
+
+pub async fn metric_dedup_and_history_paging(store: Store) {
+    let id = experiment(&store, "history").await;
+    let run_id = run(&store, &id, "r").await;
+    let points: Vec<Metric> = (0..10)
+        .map(|step| Metric::new("m", step as f64 / 10.0, 1_000 + step, step))
+        .collect();
+    log_metrics(&store, &run_id, points.clone()).await;
+    // Identical points are deduplicated (within a batch and across batches).
+    log_metrics(&store, &run_id, points.clone()).await;
+    log_metrics(&store, &run_id, vec![points[0].clone(), points[0].clone()]).await;
+    let history = store.get_metric_history(&run_id, "m", None).await.unwrap();
+    assert_eq!(history.items.len(), 10);
+    assert_eq!(history.next_page_token, None);
+    let steps: Vec<i64> = history.items.iter().map(|m| m.step).collect();
+    assert_eq!(steps, (0..10).collect::<Vec<i64>>());
+    assert!(history.items.iter().all(|m| m.key == "m"));
+
+    let first = store
+        .get_metric_history(
+            &run_id,
+            "m",
+            Some(PageRequest {
+                max_results: 4,
+                offset: 0,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 4);
+    let offset = decode_page_token(first.next_page_token.as_deref()).unwrap();
+    assert_eq!(offset, 4);
+    let rest = store
+        .get_metric_history(
+            &run_id,
+            "m",
+            Some(PageRequest {
+                max_results: 100,
+                offset,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 6);
+    assert_eq!(rest.next_page_token, None);
+    assert_eq!(rest.items[0].step, 4);
+
+    assert!(store
+        .get_metric_history(&run_id, "missing", None)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+pub async fn metric_extra_fields_are_kept(store: Store) {
+    let id = experiment(&store, "fields").await;
+    let run_id = run(&store, &id, "r").await;
+    let mut metric = Metric::new("acc", 0.9, 10, 1);
+    metric.model_id = Some("m-123".into());
+    metric.dataset_name = Some("train".into());
+    metric.dataset_digest = Some("abc".into());
+    log_metrics(&store, &run_id, vec![metric.clone()]).await;
+    let history = store
+        .get_metric_history(&run_id, "acc", None)
+        .await
+        .unwrap();
+    assert_eq!(history.items, vec![metric.clone()]);
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(fetched.data.metrics, vec![metric]);
+}
+
+pub async fn history_bulk_interval(store: Store) {
+    let id = experiment(&store, "bulk").await;
+    let first = run(&store, &id, "a").await;
+    let second = run(&store, &id, "b").await;
+    log_metrics(
+        &store,
+        &first,
+        (0..100)
+            .map(|s| Metric::new("loss", s as f64, s, s))
+            .collect(),
+    )
+    .await;
+    log_metrics(
+        &store,
+        &second,
+        (0..50)
+            .map(|s| Metric::new("loss", s as f64, s, s * 2))
+            .collect(),
+    )
+    .await;
+    let all = store
+        .get_metric_history_bulk_interval(HistoryInterval {
+            run_ids: vec![second.clone(), first.clone()],
+            metric_key: "loss".into(),
+            start_step: None,
+            end_step: None,
+            max_results: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 150);
+    // Grouped by run in the order asked, each run by step.
+    assert_eq!(all[0].run_id.as_deref(), Some(second.as_str()));
+    assert_eq!(all[149].run_id.as_deref(), Some(first.as_str()));
+    let sampled = store
+        .get_metric_history_bulk_interval(HistoryInterval {
+            run_ids: vec![first.clone()],
+            metric_key: "loss".into(),
+            start_step: Some(10),
+            end_step: Some(50),
+            max_results: 5,
+        })
+        .await
+        .unwrap();
+    let steps: Vec<i64> = sampled.iter().map(|m| m.step).collect();
+    assert!(steps.len() <= 5 && steps.len() >= 2, "{steps:?}");
+    assert_eq!(steps.first(), Some(&10));
+    assert_eq!(steps.last(), Some(&50));
+}
+
+pub async fn inputs_and_outputs(store: Store) {
+    let id = experiment(&store, "inputs").await;
+    let first = run(&store, &id, "a").await;
+    let second = run(&store, &id, "b").await;
+    let dataset = Dataset {
+        name: "d".into(),
+        digest: "abc".into(),
+        source_type: "local".into(),
+        source: "{\"uri\": \"/data/x\"}".into(),
+        schema: Some(String::new()),
+        profile: None,
+    };
+    let input = DatasetInput {
+        dataset: dataset.clone(),
+        tags: vec![kv("mlflow.data.context", "training")],
+    };
+    store
+        .log_inputs(
+            &first,
+            vec![input.clone()],
+            vec![ModelInput {
+                model_id: "m-1".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    // Logging the same input again changes nothing.
+    store
+        .log_inputs(&first, vec![input.clone()], vec![])
+        .await
+        .unwrap();
+    store
+        .log_inputs(
+            &second,
+            vec![DatasetInput {
+                dataset: dataset.clone(),
+                tags: vec![kv("mlflow.data.context", "eval")],
+            }],
+            vec![],
+        )
+        .await
+        .unwrap();
+    store
+        .log_outputs(
+            &first,
+            vec![ModelOutput {
+                model_id: "m-2".into(),
+                step: 3,
+            }],
+        )
+        .await
+        .unwrap();
+    let fetched = store.get_run(&first).await.unwrap();
+    assert_eq!(fetched.inputs.dataset_inputs, vec![input]);
+    assert_eq!(
+        fetched.inputs.model_inputs,
+        vec![ModelInput {
+            model_id: "m-1".into()
+        }]
+    );
+    assert_eq!(
+        fetched.outputs.model_outputs,
+        vec![ModelOutput {
+            model_id: "m-2".into(),
+            step: 3
+        }]
+    );
+    assert_eq!(
+        search_runs(
+            &store,
+            &[&id],
+            "datasets.name = 'd'",
+            &["attributes.run_name ASC"]
+        )
+        .await,
+        vec!["a", "b"]
+    );
+    assert_eq!(
+        search_runs(&store, &[&id], "datasets.context = 'eval'", &[]).await,
+        vec!["b"]
+    );
+    assert_eq!(
+        search_runs(
+            &store,
+            &[&id],
+            "datasets.digest IN ('abc', 'zzz')",
+            &["attributes.run_name DESC"]
+        )
+        .await,
+        vec!["b", "a"]
+    );
+}
+
+/// Three runs with metrics, params and tags for the search tests.
+async fn search_fixture(store: &Store) -> String {
+    let id = experiment(store, "search").await;
+    let rows: [(&str, i64, Option<f64>, &str, &str); 4] = [
+        ("r1", 1_000, Some(0.5), "x", "Alpha"),
+        ("r2", 2_000, Some(0.9), "y", "beta"),
+        ("r3", 3_000, None, "x", "alphabet"),
+        ("r4", 4_000, Some(f64::NAN), "z", "gamma"),
+    ];
+    for (name, start, metric, param, tag_value) in rows {
+        let run_id = run_at(store, &id, name, start).await;
+        store
+            .log_batch(
+                &run_id,
+                LogBatch {
+                    metrics: metric
+                        .map(|value| vec![Metric::new("m", value, start, 0)])
+                        .unwrap_or_default(),
+                    params: vec![kv("p", param)],
+                    tags: vec![kv("t", tag_value)],
+                },
+            )
+            .await
+            .unwrap();
+    }
+    id
+}
+
+pub async fn search_runs_filters(store: Store) {
+    let id = search_fixture(&store).await;
+    let check = |filter: &'static str, expected: &'static [&'static str]| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let found = search_runs(&store, &[&id], filter, &["attributes.run_name ASC"]).await;
+            assert_eq!(found, expected, "filter: {filter}");
+        }
+    };
+    check("", &["r1", "r2", "r3", "r4"]).await;
+    check("metrics.m > 0.1", &["r1", "r2"]).await;
+    check("metrics.m > 0.1 and params.p = 'x'", &["r1"]).await;
+    check("metrics.m = 0.9", &["r2"]).await;
+    check("metrics.m <= 0.5", &["r1"]).await;
+    check("params.p != 'x'", &["r2", "r4"]).await;
+    check("params.p IN ('y', 'z')", &["r2", "r4"]).await;
+    check("tags.t LIKE 'alpha%'", &["r3"]).await;
+    check("tags.t ILIKE 'alpha%'", &["r1", "r3"]).await;
+    check("tags.t LIKE '%a'", &["r1", "r2", "r4"]).await;
+    check("tags.missing IS NULL", &["r1", "r2", "r3", "r4"]).await;
+    check("tags.t IS NOT NULL", &["r1", "r2", "r3", "r4"]).await;
+    check("attributes.run_name = 'r2'", &["r2"]).await;
+    check("attributes.run_name ILIKE 'R%'", &["r1", "r2", "r3", "r4"]).await;
+    check("attributes.start_time >= 3000", &["r3", "r4"]).await;
+    check("attributes.status = 'RUNNING'", &["r1", "r2", "r3", "r4"]).await;
+    check("params.p = 'x' and attributes.start_time < 2000", &["r1"]).await;
+    // Values are bound, never spliced into SQL.
+    check("params.p = 'x'' OR ''1''=''1'", &[]).await;
+    check("tags.t = 'Alpha''; DROP TABLE runs; --'", &[]).await;
+
+    let first = search_runs(&store, &[&id], "attributes.run_name = 'r1'", &[]).await;
+    assert_eq!(first, vec!["r1"]);
+    let all = store
+        .search_runs(SearchRuns {
+            experiment_ids: vec![id.clone()],
+            filter: Filter::default(),
+            view_type: ViewType::ActiveOnly,
+            order_by: vec![],
+            page: page(10),
+        })
+        .await
+        .unwrap();
+    let run_id = all.items[0].info.run_id.clone();
+    let by_id = store
+        .search_runs(SearchRuns {
+            experiment_ids: vec![id.clone()],
+            filter: filter(
+                SearchKind::Runs,
+                &format!("attributes.run_id IN ('{run_id}')"),
+            ),
+            view_type: ViewType::ActiveOnly,
+            order_by: vec![],
+            page: page(10),
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_id.items.len(), 1);
+    // Runs carry their data.
+    let r2 = &search_runs_full(&store, &id, "attributes.run_name = 'r2'").await[0];
+    assert_eq!(metric_value(r2, "m"), Some(0.9));
+    assert_eq!(r2.data.params, vec![kv("p", "y")]);
+    assert_eq!(tag(&r2.data.tags, "t"), Some("beta"));
+    // Another experiment's runs are not returned.
+    let other = experiment(&store, "other").await;
+    assert!(search_runs(&store, &[&other], "", &[]).await.is_empty());
+}
+
+async fn search_runs_full(
+    store: &Store,
+    experiment_id: &str,
+    filter_text: &str,
+) -> Vec<cairn_core::entities::Run> {
+    store
+        .search_runs(SearchRuns {
+            experiment_ids: vec![experiment_id.to_string()],
+            filter: filter(SearchKind::Runs, filter_text),
+            view_type: ViewType::ActiveOnly,
+            order_by: vec![],
+            page: page(100),
+        })
+        .await
+        .unwrap()
+        .items
+}
+
+pub async fn search_runs_order_nan_and_missing_last(store: Store) {
+    let id = search_fixture(&store).await;
+    // Values first, then NaN, then missing: in both directions.
+    assert_eq!(
+        search_runs(&store, &[&id], "", &["metrics.m DESC"]).await,
+        vec!["r2", "r1", "r4", "r3"]
+    );
+    assert_eq!(
+        search_runs(&store, &[&id], "", &["metrics.m ASC"]).await,
+        vec!["r1", "r2", "r4", "r3"]
+    );
+    // Default order: start_time DESC.
+    assert_eq!(
+        search_runs(&store, &[&id], "", &[]).await,
+        vec!["r4", "r3", "r2", "r1"]
+    );
+    assert_eq!(
+        search_runs(&store, &[&id], "", &["attributes.start_time ASC"]).await,
+        vec!["r1", "r2", "r3", "r4"]
+    );
+    // Params: ties broken by start_time DESC.
+    assert_eq!(
+        search_runs(&store, &[&id], "", &["params.p ASC"]).await,
+        vec!["r3", "r1", "r2", "r4"]
+    );
+    assert_eq!(
+        search_runs(&store, &[&id], "", &["tags.t DESC"]).await,
+        vec!["r4", "r2", "r3", "r1"]
+    );
+    assert_eq!(
+        search_runs(&store, &[&id], "metrics.m > 0", &["metrics.m DESC"]).await,
+        vec!["r2", "r1"]
+    );
+}
+
+pub async fn search_runs_paging_and_view_type(store: Store) {
+    let id = experiment(&store, "paging").await;
+    for index in 0..7 {
+        run_at(&store, &id, &format!("r{index}"), 1_000 + index).await;
+    }
+    let mut names = Vec::new();
+    let mut offset = 0;
+    let mut pages = 0;
+    loop {
+        let found = store
+            .search_runs(SearchRuns {
+                experiment_ids: vec![id.clone()],
+                filter: Filter::default(),
+                view_type: ViewType::ActiveOnly,
+                order_by: vec![],
+                page: PageRequest {
+                    max_results: 3,
+                    offset,
+                },
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        names.extend(found.items.into_iter().map(|run| run.info.run_name));
+        match found.next_page_token {
+            Some(token) => offset = decode_page_token(Some(&token)).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names, vec!["r6", "r5", "r4", "r3", "r2", "r1", "r0"]);
+
+    // Exactly one page: no token.
+    let exact = store
+        .search_runs(SearchRuns {
+            experiment_ids: vec![id.clone()],
+            filter: Filter::default(),
+            view_type: ViewType::ActiveOnly,
+            order_by: vec![],
+            page: page(7),
+        })
+        .await
+        .unwrap();
+    assert_eq!(exact.items.len(), 7);
+    assert_eq!(exact.next_page_token, None);
+
+    let deleted = exact.items[0].info.run_id.clone();
+    store.delete_run(&deleted).await.unwrap();
+    let view = |view_type| SearchRuns {
+        experiment_ids: vec![id.clone()],
+        filter: Filter::default(),
+        view_type,
+        order_by: vec![],
+        page: page(100),
+    };
+    assert_eq!(
+        store
+            .search_runs(view(ViewType::ActiveOnly))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        6
+    );
+    let deleted_only = store
+        .search_runs(view(ViewType::DeletedOnly))
+        .await
+        .unwrap();
+    assert_eq!(deleted_only.items.len(), 1);
+    assert_eq!(deleted_only.items[0].info.run_id, deleted);
+    assert_eq!(
+        store
+            .search_runs(view(ViewType::All))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        7
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Logged models
+
+fn create_model(experiment_id: &str, name: &str) -> CreateLoggedModel {
+    CreateLoggedModel {
+        experiment_id: experiment_id.into(),
+        name: name.into(),
+        model_type: Some(String::new()),
+        source_run_id: None,
+        params: vec![kv("lr", "0.1")],
+        tags: vec![kv("mlflow.user", "u")],
+    }
+}
+
+pub async fn logged_model_lifecycle(store: Store) {
+    let id = experiment(&store, "models").await;
+    let run_id = run(&store, &id, "r").await;
+    let mut request = create_model(&id, "model");
+    request.source_run_id = Some(run_id.clone());
+    let created = store.create_logged_model(request).await.unwrap();
+    assert!(created.model_id.starts_with("m-"));
+    assert_eq!(created.model_id.len(), 34);
+    assert_eq!(created.status, LoggedModelStatus::Pending);
+    assert_eq!(created.name, "model");
+    assert_eq!(created.model_type.as_deref(), Some(""));
+    assert_eq!(created.source_run_id.as_deref(), Some(run_id.as_str()));
+    assert_eq!(
+        created.artifact_uri,
+        format!(
+            "mlflow-artifacts:/{id}/models/{}/artifacts",
+            created.model_id
+        )
+    );
+    assert_eq!(created.params, vec![kv("lr", "0.1")]);
+    assert_eq!(created.tags, vec![kv("mlflow.user", "u")]);
+    assert_eq!(
+        store.get_logged_model(&created.model_id).await.unwrap(),
+        created
+    );
+
+    let ready = store
+        .finalize_logged_model(&created.model_id, LoggedModelStatus::Ready)
+        .await
+        .unwrap();
+    assert_eq!(ready.status, LoggedModelStatus::Ready);
+    assert!(ready.last_updated_timestamp_ms >= created.last_updated_timestamp_ms);
+
+    let tagged = store
+        .set_logged_model_tags(
+            &created.model_id,
+            vec![kv("a", "1"), kv("mlflow.user", "v")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(tagged.tags, vec![kv("mlflow.user", "v"), kv("a", "1")]);
+    store
+        .delete_logged_model_tag(&created.model_id, "a")
+        .await
+        .unwrap();
+    assert!(store
+        .delete_logged_model_tag(&created.model_id, "a")
+        .await
+        .is_err());
+    store
+        .log_logged_model_params(&created.model_id, vec![kv("epochs", "3")])
+        .await
+        .unwrap();
+    let fetched = store.get_logged_model(&created.model_id).await.unwrap();
+    assert_eq!(fetched.params, vec![kv("lr", "0.1"), kv("epochs", "3")]);
+    assert_eq!(fetched.tags, vec![kv("mlflow.user", "v")]);
+
+    // A generated name when none is given.
+    let unnamed = store
+        .create_logged_model(create_model(&id, ""))
+        .await
+        .unwrap();
+    assert!(!unnamed.name.is_empty());
+
+    store.delete_logged_model(&created.model_id).await.unwrap();
+    let message = format!("Logged model with ID '{}' not found.", created.model_id);
+    assert_error(
+        store.get_logged_model(&created.model_id).await,
+        ErrorKind::ResourceDoesNotExist,
+        &message,
+    );
+    assert_error(
+        store.get_logged_model("m-nope").await,
+        ErrorKind::ResourceDoesNotExist,
+        "Logged model with ID 'm-nope' not found.",
+    );
+    assert_eq!(
+        store
+            .create_logged_model(create_model("9999", "x"))
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+}
+
+pub async fn logged_model_metrics_and_search(store: Store) {
+    let id = experiment(&store, "model-search").await;
+    let run_id = run(&store, &id, "r").await;
+    let first = store
+        .create_logged_model(create_model(&id, "first"))
+        .await
+        .unwrap();
+    let second = store
+        .create_logged_model(create_model(&id, "second"))
+        .await
+        .unwrap();
+    let mut metric = Metric::new("acc", 0.8, 10, 0);
+    metric.model_id = Some(first.model_id.clone());
+    metric.dataset_name = Some("eval".into());
+    let mut other = Metric::new("acc", 0.6, 10, 0);
+    other.model_id = Some(second.model_id.clone());
+    log_metrics(
+        &store,
+        &run_id,
+        vec![metric.clone(), other, Metric::new("plain", 1.0, 1, 0)],
+    )
+    .await;
+    let fetched = store.get_logged_model(&first.model_id).await.unwrap();
+    assert_eq!(fetched.metrics.len(), 1);
+    assert_eq!(fetched.metrics[0].key, "acc");
+    assert_eq!(fetched.metrics[0].value, 0.8);
+    assert_eq!(fetched.metrics[0].run_id.as_deref(), Some(run_id.as_str()));
+    assert_eq!(fetched.metrics[0].dataset_name.as_deref(), Some("eval"));
+
+    let search = |filter_text: &str, order_by: &[&str]| SearchLoggedModels {
+        experiment_ids: vec![id.clone()],
+        filter: filter(SearchKind::LoggedModels, filter_text),
+        order_by: order(SearchKind::LoggedModels, order_by),
+        page: page(100),
+    };
+    let names =
+        |page: cairn_core::entities::Page<cairn_core::entities::LoggedModel>| -> Vec<String> {
+            page.items.into_iter().map(|model| model.name).collect()
+        };
+    assert_eq!(
+        names(
+            store
+                .search_logged_models(search("name = 'first'", &[]))
+                .await
+                .unwrap()
+        ),
+        vec!["first"]
+    );
+    assert_eq!(
+        names(
+            store
+                .search_logged_models(search("metrics.acc > 0.7", &[]))
+                .await
+                .unwrap()
+        ),
+        vec!["first"]
+    );
+    assert_eq!(
+        names(
+            store
+                .search_logged_models(search("", &["metrics.acc ASC"]))
+                .await
+                .unwrap()
+        ),
+        vec!["second", "first"]
+    );
+    assert_eq!(
+        names(
+            store
+                .search_logged_models(search("params.lr = '0.1'", &["name DESC"]))
+                .await
+                .unwrap()
+        ),
+        vec!["second", "first"]
+    );
+    store.delete_logged_model(&second.model_id).await.unwrap();
+    assert_eq!(
+        names(store.search_logged_models(search("", &[])).await.unwrap()),
+        vec!["first"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Registry
+
+fn version_request(name: &str, source: &str) -> CreateModelVersion {
+    CreateModelVersion {
+        name: name.into(),
+        source: source.into(),
+        run_id: None,
+        run_link: None,
+        description: None,
+        model_id: None,
+        tags: vec![],
+    }
+}
+
+pub async fn registered_model_crud(store: Store) {
+    let created = store
+        .create_registered_model("model", vec![kv("k", "v")], None)
+        .await
+        .unwrap();
+    assert_eq!(created.name, "model");
+    assert_eq!(created.description, None);
+    assert_eq!(created.tags, vec![kv("k", "v")]);
+    assert!(created.latest_versions.is_empty());
+    assert_eq!(created.creation_timestamp, created.last_updated_timestamp);
+    assert_error(
+        store.create_registered_model("model", vec![], None).await,
+        ErrorKind::ResourceAlreadyExists,
+        "Registered Model (name=model) already exists.",
+    );
+    assert_error(
+        store.get_registered_model("nope").await,
+        ErrorKind::ResourceDoesNotExist,
+        "Registered Model with name=nope not found",
+    );
+    let updated = store
+        .update_registered_model("model", Some("about".into()))
+        .await
+        .unwrap();
+    assert_eq!(updated.description.as_deref(), Some("about"));
+    store
+        .set_registered_model_tag("model", kv("k", "v2"))
+        .await
+        .unwrap();
+    store
+        .set_registered_model_tag("model", kv("x", "y"))
+        .await
+        .unwrap();
+    store
+        .delete_registered_model_tag("model", "x")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_registered_model("model").await.unwrap().tags,
+        vec![kv("k", "v2")]
+    );
+    assert_eq!(
+        store
+            .set_registered_model_tag("nope", kv("a", "b"))
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+}
+
+pub async fn model_versions_and_stages(store: Store) {
+    let model = store
+        .create_registered_model("m", vec![], None)
+        .await
+        .unwrap();
+    let mut request = version_request("m", "models:/m-1");
+    request.run_id = Some("run".into());
+    request.model_id = Some("m-1".into());
+    request.tags = vec![kv("t", "1")];
+    let v1 = store.create_model_version(request).await.unwrap();
+    assert_eq!(v1.version, 1);
+    assert_eq!(v1.status, "READY");
+    assert_eq!(v1.current_stage, Stage::None);
+    assert_eq!(v1.description, "");
+    assert_eq!(v1.run_link, "");
+    assert_eq!(v1.source, "models:/m-1");
+    assert_eq!(v1.run_id.as_deref(), Some("run"));
+    assert_eq!(v1.model_id.as_deref(), Some("m-1"));
+    assert_eq!(v1.tags, vec![kv("t", "1")]);
+    let after_create = store.get_registered_model("m").await.unwrap();
+    assert!(after_create.last_updated_timestamp >= model.last_updated_timestamp);
+    assert_eq!(after_create.last_updated_timestamp, v1.creation_timestamp);
+    assert_eq!(after_create.latest_versions.len(), 1);
+
+    let v2 = store
+        .create_model_version(version_request("m", "s2"))
+        .await
+        .unwrap();
+    let v3 = store
+        .create_model_version(version_request("m", "s3"))
+        .await
+        .unwrap();
+    assert_eq!((v2.version, v3.version), (2, 3));
+    assert_eq!(store.get_model_version("m", 2).await.unwrap().source, "s2");
+    assert_error(
+        store.get_model_version("m", 42).await,
+        ErrorKind::ResourceDoesNotExist,
+        "Model Version (name=m, version=42) not found",
+    );
+    assert_error(
+        store
+            .create_model_version(version_request("ghost", "s"))
+            .await,
+        ErrorKind::ResourceDoesNotExist,
+        "Registered Model with name=ghost not found",
+    );
+
+    let updated = store
+        .update_model_version("m", 2, Some("second".into()))
+        .await
+        .unwrap();
+    assert_eq!(updated.description, "second");
+
+    // Stages.
+    store
+        .transition_model_version_stage("m", 1, Stage::Production, false)
+        .await
+        .unwrap();
+    store
+        .transition_model_version_stage("m", 2, Stage::Staging, false)
+        .await
+        .unwrap();
+    let latest = store.get_latest_versions("m", vec![]).await.unwrap();
+    let summary: Vec<(i64, Stage)> = latest
+        .iter()
+        .map(|v| (v.version, v.current_stage))
+        .collect();
+    assert_eq!(
+        summary.iter().copied().collect::<HashSet<_>>(),
+        HashSet::from([
+            (1, Stage::Production),
+            (2, Stage::Staging),
+            (3, Stage::None)
+        ])
+    );
+    let production = store
+        .get_latest_versions("m", vec![Stage::Production])
+        .await
+        .unwrap();
+    assert_eq!(production.len(), 1);
+    assert_eq!(production[0].version, 1);
+
+    // archive_existing_versions moves the other Production versions to Archived.
+    let promoted = store
+        .transition_model_version_stage("m", 3, Stage::Production, true)
+        .await
+        .unwrap();
+    assert_eq!(promoted.current_stage, Stage::Production);
+    assert_eq!(
+        store.get_model_version("m", 1).await.unwrap().current_stage,
+        Stage::Archived
+    );
+    assert_eq!(
+        store.get_model_version("m", 2).await.unwrap().current_stage,
+        Stage::Staging
+    );
+    let error = store
+        .transition_model_version_stage("m", 1, Stage::Archived, true)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::InvalidParameterValue);
+
+    // Tags.
+    store
+        .set_model_version_tag("m", 2, kv("a", "b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_model_version("m", 2).await.unwrap().tags,
+        vec![kv("a", "b")]
+    );
+    store.delete_model_version_tag("m", 2, "a").await.unwrap();
+    assert!(store
+        .get_model_version("m", 2)
+        .await
+        .unwrap()
+        .tags
+        .is_empty());
+
+    // Delete: the number is never reused.
+    store.delete_model_version("m", 3).await.unwrap();
+    assert_eq!(
+        store.get_model_version("m", 3).await.unwrap_err().kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+    let v4 = store
+        .create_model_version(version_request("m", "s4"))
+        .await
+        .unwrap();
+    assert_eq!(v4.version, 4);
+    assert!(store
+        .get_latest_versions("m", vec![Stage::Production])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn aliases(store: Store) {
+    store
+        .create_registered_model("m", vec![], None)
+        .await
+        .unwrap();
+    for source in ["s1", "s2"] {
+        store
+            .create_model_version(version_request("m", source))
+            .await
+            .unwrap();
+    }
+    store
+        .set_registered_model_alias("m", "champion", 1)
+        .await
+        .unwrap();
+    let by_alias = store
+        .get_model_version_by_alias("m", "champion")
+        .await
+        .unwrap();
+    assert_eq!(by_alias.version, 1);
+    assert_eq!(by_alias.aliases, vec!["champion".to_string()]);
+    assert_eq!(
+        store.get_model_version("m", 1).await.unwrap().aliases,
+        vec!["champion".to_string()]
+    );
+    // Setting moves the alias.
+    store
+        .set_registered_model_alias("m", "champion", 2)
+        .await
+        .unwrap();
+    store
+        .set_registered_model_alias("m", "backup", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_model_version_by_alias("m", "champion")
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+    let model = store.get_registered_model("m").await.unwrap();
+    let aliases: HashSet<(String, i64)> = model
+        .aliases
+        .iter()
+        .map(|alias| (alias.alias.clone(), alias.version))
+        .collect();
+    assert_eq!(
+        aliases,
+        HashSet::from([("champion".to_string(), 2), ("backup".to_string(), 1)])
+    );
+    assert_eq!(store.list_aliases("m").await.unwrap().len(), 2);
+    assert_error(
+        store.set_registered_model_alias("m", "x", 9).await,
+        ErrorKind::ResourceDoesNotExist,
+        "Model Version (name=m, version=9) not found",
+    );
+
+    store
+        .delete_registered_model_alias("m", "backup")
+        .await
+        .unwrap();
+    assert_error(
+        store.get_model_version_by_alias("m", "backup").await,
+        ErrorKind::ResourceDoesNotExist,
+        "Registered model alias backup not found.",
+    );
+    // Deleting a version drops its aliases.
+    store.delete_model_version("m", 2).await.unwrap();
+    assert!(store
+        .get_model_version_by_alias("m", "champion")
+        .await
+        .is_err());
+    assert!(store.list_aliases("m").await.unwrap().is_empty());
+}
+
+pub async fn registry_rename_and_delete_cascade(store: Store) {
+    store
+        .create_registered_model("old", vec![kv("k", "v")], None)
+        .await
+        .unwrap();
+    let mut request = version_request("old", "s1");
+    request.tags = vec![kv("vt", "1")];
+    store.create_model_version(request).await.unwrap();
+    store
+        .set_registered_model_alias("old", "prod", 1)
+        .await
+        .unwrap();
+    store
+        .create_registered_model("taken", vec![], None)
+        .await
+        .unwrap();
+    assert_error(
+        store.rename_registered_model("old", "taken").await,
+        ErrorKind::ResourceAlreadyExists,
+        "Registered Model (name=taken) already exists.",
+    );
+    let renamed = store.rename_registered_model("old", "new").await.unwrap();
+    assert_eq!(renamed.name, "new");
+    assert_eq!(renamed.tags, vec![kv("k", "v")]);
+    assert_eq!(renamed.latest_versions.len(), 1);
+    assert_eq!(renamed.latest_versions[0].name, "new");
+    let version = store.get_model_version("new", 1).await.unwrap();
+    assert_eq!(version.tags, vec![kv("vt", "1")]);
+    assert_eq!(version.aliases, vec!["prod".to_string()]);
+    assert!(store.get_registered_model("old").await.is_err());
+    assert!(store.get_model_version("old", 1).await.is_err());
+    // The next version continues the numbering.
+    assert_eq!(
+        store
+            .create_model_version(version_request("new", "s2"))
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+
+    store.delete_registered_model("new").await.unwrap();
+    assert!(store.get_registered_model("new").await.is_err());
+    assert!(store.get_model_version("new", 1).await.is_err());
+    // A model with the same name starts again at version 1.
+    store
+        .create_registered_model("new", vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .create_model_version(version_request("new", "s"))
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+    assert!(store.list_aliases("new").await.unwrap().is_empty());
+    assert_error(
+        store.delete_registered_model("ghost").await,
+        ErrorKind::ResourceDoesNotExist,
+        "Registered Model with name=ghost not found",
+    );
+}
+
+pub async fn registry_search(store: Store) {
+    for name in ["alpha", "beta", "Alphonse", "prompt"] {
+        store
+            .create_registered_model(name, vec![], None)
+            .await
+            .unwrap();
+    }
+    store
+        .set_registered_model_tag("prompt", kv("mlflow.prompt.is_prompt", "true"))
+        .await
+        .unwrap();
+    let names =
+        |page: cairn_core::entities::Page<cairn_core::entities::RegisteredModel>| -> Vec<String> {
+            page.items.into_iter().map(|model| model.name).collect()
+        };
+    let models = |filter_text: &str, order_by: &[&str], max: u64| {
+        search(SearchKind::RegisteredModels, filter_text, order_by, max)
+    };
+    assert_eq!(
+        names(
+            store
+                .search_registered_models(models("", &[], 100))
+                .await
+                .unwrap()
+        ),
+        vec!["Alphonse", "alpha", "beta", "prompt"]
+    );
+    assert_eq!(
+        names(
+            store
+                .search_registered_models(models("name LIKE 'alpha%'", &[], 100))
+                .await
+                .unwrap()
+        ),
+        vec!["alpha"]
+    );
+    assert_eq!(
+        names(
+            store
+                .search_registered_models(models("name ILIKE 'alph%'", &["name DESC"], 100))
+                .await
+                .unwrap()
+        ),
+        vec!["alpha", "Alphonse"]
+    );
+    // What the client sends with every registered model search: models without the tag match.
+    assert_eq!(
+        names(
+            store
+                .search_registered_models(models(
+                    "tags.`mlflow.prompt.is_prompt` != 'true'",
+                    &[],
+                    100
+                ))
+                .await
+                .unwrap()
+        ),
+        vec!["Alphonse", "alpha", "beta"]
+    );
+    let first = store
+        .search_registered_models(models("", &[], 2))
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 2);
+    let offset = decode_page_token(first.next_page_token.as_deref()).unwrap();
+    let second = store
+        .search_registered_models(Search {
+            filter: Filter::default(),
+            order_by: vec![],
+            page: PageRequest {
+                max_results: 2,
+                offset,
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(names(second), vec!["beta", "prompt"]);
+
+    // Versions.
+    for (name, source) in [("alpha", "a1"), ("alpha", "a2"), ("beta", "b1")] {
+        let mut request = version_request(name, source);
+        request.run_id = Some(format!("run-{source}"));
+        store.create_model_version(request).await.unwrap();
+    }
+    store
+        .set_model_version_tag("alpha", 2, kv("stage", "best"))
+        .await
+        .unwrap();
+    let versions = |filter_text: &str, order_by: &[&str]| {
+        search(SearchKind::ModelVersions, filter_text, order_by, 100)
+    };
+    let keys = |page: cairn_core::entities::Page<cairn_core::entities::ModelVersion>| -> Vec<(String, i64)> {
+        page.items
+            .into_iter()
+            .map(|version| (version.name, version.version))
+            .collect()
+    };
+    assert_eq!(
+        keys(
+            store
+                .search_model_versions(versions("name = 'alpha'", &[]))
+                .await
+                .unwrap()
+        ),
+        vec![("alpha".into(), 2), ("alpha".into(), 1)]
+    );
+    assert_eq!(
+        keys(
+            store
+                .search_model_versions(versions("run_id IN ('run-b1', 'run-a1')", &["name DESC"]))
+                .await
+                .unwrap()
+        ),
+        vec![("beta".into(), 1), ("alpha".into(), 1)]
+    );
+    assert_eq!(
+        keys(
+            store
+                .search_model_versions(versions("tags.stage = 'best'", &[]))
+                .await
+                .unwrap()
+        ),
+        vec![("alpha".into(), 2)]
+    );
+    assert_eq!(
+        keys(
+            store
+                .search_model_versions(versions("version_number >= 2", &[]))
+                .await
+                .unwrap()
+        ),
+        vec![("alpha".into(), 2)]
+    );
+}
+
+pub async fn concurrent_version_registration(store: Store) {
+    store
+        .create_registered_model("busy", vec![], None)
+        .await
+        .unwrap();
+    let mut handles = Vec::new();
+    for index in 0..20 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            store
+                .create_model_version(version_request("busy", &format!("s{index}")))
+                .await
+                .unwrap()
+                .version
+        }));
+    }
+    let mut versions = Vec::new();
+    for handle in handles {
+        versions.push(handle.await.unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=20).collect::<Vec<i64>>());
+}
+
+pub async fn concurrent_log_batches(store: Store) {
+    let id = experiment(&store, "concurrent").await;
+    let run_id = run(&store, &id, "r").await;
+    let mut handles = Vec::new();
+    for writer in 0..10_i64 {
+        let store = store.clone();
+        let run_id = run_id.clone();
+        handles.push(tokio::spawn(async move {
+            for batch in 0..5_i64 {
+                let step = writer * 100 + batch;
+                store
+                    .log_batch(
+                        &run_id,
+                        LogBatch {
+                            metrics: vec![Metric::new("m", step as f64, step, step)],
+                            params: vec![KeyValue::new(format!("p{writer}"), "v")],
+                            tags: vec![KeyValue::new(format!("t{writer}"), batch.to_string())],
+                        },
+                    )
+                    .await
+                    .unwrap();
+                // Reads go on while others write.
+                store.get_run(&run_id).await.unwrap();
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    let fetched = store.get_run(&run_id).await.unwrap();
+    assert_eq!(fetched.data.params.len(), 10);
+    assert_eq!(metric_value(&fetched, "m"), Some(904.0));
+    assert_eq!(
+        store
+            .get_metric_history(&run_id, "m", None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        50
+    );
+}
