@@ -41,6 +41,8 @@ def server(tmp_path_factory):
         while mlflow.active_run() is not None:
             mlflow.end_run()
         rc = srv.stop()
+        log = srv.log_text()
+        assert "panicked" not in log, f"the server panicked during the session:\n{log[-5000:]}"
         assert rc == 0, (
             f"cairn server did not shut down gracefully on SIGTERM "
             f"({'killed after timeout' if rc is None else f'exit code {rc}'}).\n"
