@@ -1,6 +1,7 @@
 //! Runs: lifecycle, tags, params, metrics, batches, inputs/outputs, search and metric history.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::Json;
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, RunStatus, ViewType,
@@ -329,7 +330,7 @@ pub async fn search(State(state): State<AppState>, params: Params) -> ApiResult<
     Ok(Json(wire::page("runs", runs, page.next_page_token)))
 }
 
-pub async fn get_history(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+pub async fn get_history(State(state): State<AppState>, params: Params) -> ApiResult<Response> {
     let run_id = params.run_id()?;
     let metric_key = params.required_string("metric_key")?;
     let page = match params.i64("max_results")? {
@@ -343,17 +344,16 @@ pub async fn get_history(State(state): State<AppState>, params: Params) -> ApiRe
         .store
         .get_metric_history(&run_id, &metric_key, page)
         .await?;
-    Ok(Json(wire::page(
-        "metrics",
-        wire::metrics(&history.items),
-        history.next_page_token,
-    )))
+    Ok(wire::metric_page(
+        &history.items,
+        history.next_page_token.as_deref(),
+    ))
 }
 
 pub async fn get_history_bulk_interval(
     State(state): State<AppState>,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let run_ids = params.string_list("run_ids")?;
     if run_ids.is_empty() {
         return Err(Error::missing("run_ids").into());
@@ -381,14 +381,14 @@ pub async fn get_history_bulk_interval(
         .store
         .get_metric_history_bulk_interval(request)
         .await?;
-    Ok(Json(wire::page("metrics", wire::metrics(&metrics), None)))
+    Ok(wire::metric_page(&metrics, None))
 }
 
 /// The UI's `get-history-bulk`: the history of one key for up to 100 runs.
 pub async fn get_history_bulk(
     State(state): State<AppState>,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let run_ids = params.string_list("run_id")?;
     if run_ids.is_empty() {
         return Err(Error::missing("run_id").into());
@@ -417,5 +417,5 @@ pub async fn get_history_bulk(
             metric
         }));
     }
-    Ok(Json(wire::page("metrics", wire::metrics(&all), None)))
+    Ok(wire::metric_page(&all, None))
 }

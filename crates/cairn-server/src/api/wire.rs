@@ -3,10 +3,13 @@
 //! Proto2 presence rules: a set field appears (even when empty), an unset one is left out, and an empty
 //! repeated field is left out. Non-finite doubles are the strings "NaN", "Infinity" and "-Infinity".
 
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use cairn_core::entities::{
     Alias, Dataset, DatasetInput, Experiment, FileInfo, KeyValue, LoggedModel, Metric,
     ModelVersion, RegisteredModel, Run, RunInfo,
 };
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{json, Map, Value};
 
 pub fn double(value: f64) -> Value {
@@ -267,4 +270,101 @@ pub fn page(list_key: &str, items: Vec<Value>, next_page_token: Option<String>) 
     put_list(&mut object, list_key, items);
     put_opt(&mut object, "next_page_token", next_page_token);
     Value::Object(object)
+}
+
+/// A double as protobuf JSON writes it, serialized without building a `Value`.
+struct Double(f64);
+
+impl Serialize for Double {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = self.0;
+        if value.is_nan() {
+            serializer.serialize_str("NaN")
+        } else if value == f64::INFINITY {
+            serializer.serialize_str("Infinity")
+        } else if value == f64::NEG_INFINITY {
+            serializer.serialize_str("-Infinity")
+        } else {
+            serializer.serialize_f64(value)
+        }
+    }
+}
+
+/// One metric, serialized straight from the entity (metric histories reach millions of points).
+struct MetricRef<'a>(&'a Metric);
+
+impl Serialize for MetricRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let metric = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("key", &metric.key)?;
+        map.serialize_entry("value", &Double(metric.value))?;
+        map.serialize_entry("timestamp", &metric.timestamp)?;
+        map.serialize_entry("step", &metric.step)?;
+        if let Some(dataset_name) = &metric.dataset_name {
+            map.serialize_entry("dataset_name", dataset_name)?;
+        }
+        if let Some(dataset_digest) = &metric.dataset_digest {
+            map.serialize_entry("dataset_digest", dataset_digest)?;
+        }
+        if let Some(model_id) = &metric.model_id {
+            map.serialize_entry("model_id", model_id)?;
+        }
+        if let Some(run_id) = &metric.run_id {
+            map.serialize_entry("run_id", run_id)?;
+        }
+        map.end()
+    }
+}
+
+struct MetricList<'a>(&'a [Metric]);
+
+impl Serialize for MetricList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for metric in self.0 {
+            seq.serialize_element(&MetricRef(metric))?;
+        }
+        seq.end()
+    }
+}
+
+/// `{"metrics": [...], "next_page_token": ...}`, written directly to bytes.
+pub fn metric_page(metrics: &[Metric], next_page_token: Option<&str>) -> Response {
+    struct Body<'a> {
+        metrics: &'a [Metric],
+        next_page_token: Option<&'a str>,
+    }
+    impl Serialize for Body<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            if !self.metrics.is_empty() {
+                map.serialize_entry("metrics", &MetricList(self.metrics))?;
+            }
+            if let Some(token) = self.next_page_token {
+                map.serialize_entry("next_page_token", token)?;
+            }
+            map.end()
+        }
+    }
+    // ~64 bytes a point.
+    let mut bytes = Vec::with_capacity(64 * metrics.len() + 64);
+    match serde_json::to_writer(
+        &mut bytes,
+        &Body {
+            metrics,
+            next_page_token,
+        },
+    ) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(error) => super::error::ApiError::from(cairn_core::Error::internal(error.to_string()))
+            .into_response(),
+    }
 }
