@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use cairn_core::entities::{KeyValue, Metric, ViewType};
 use cairn_core::search::{parse_filter, parse_order_by, SearchKind};
-use cairn_store::sqlite::SqliteStore;
+use cairn_store::sqlite::{SqliteOptions, SqliteStore};
 use cairn_store::{CreateExperiment, CreateRun, LogBatch, MetadataStore, PageRequest, SearchRuns};
 use tempfile::TempDir;
 
@@ -224,7 +224,81 @@ async fn timings() {
             .await
             .unwrap();
     }
-    println!("log_batch 1 metric: mean {:?}", started.elapsed() / 50);
+    println!(
+        "log_batch 1 metric (synchronous=FULL): mean {:?}",
+        started.elapsed() / 50
+    );
+
+    // The same with synchronous=NORMAL, to price durability.
+    let normal_dir = tempfile::tempdir().unwrap();
+    let normal = SqliteStore::connect_with(
+        normal_dir.path().join("normal.db").to_str().unwrap(),
+        SqliteOptions {
+            synchronous_full: false,
+            ..SqliteOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let normal_run = normal
+        .create_run(CreateRun {
+            experiment_id: "0".into(),
+            user_id: "u".into(),
+            run_name: "normal".into(),
+            start_time: 0,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+        .info
+        .run_id;
+    let started = Instant::now();
+    for index in 0..50_i64 {
+        normal
+            .log_batch(
+                &normal_run,
+                LogBatch {
+                    metrics: vec![Metric::new("single", 1.0, index, index)],
+                    ..LogBatch::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    println!(
+        "log_batch 1 metric (synchronous=NORMAL): mean {:?}",
+        started.elapsed() / 50
+    );
+    let mut samples = Vec::new();
+    for round in 0..20_i64 {
+        let metrics: Vec<Metric> = (0..1000_i64)
+            .map(|index| {
+                Metric::new(
+                    format!("m{}", index % 10),
+                    index as f64,
+                    round * 1000 + index,
+                    round * 1000 + index,
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        normal
+            .log_batch(
+                &normal_run,
+                LogBatch {
+                    metrics,
+                    ..LogBatch::default()
+                },
+            )
+            .await
+            .unwrap();
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    println!(
+        "log_batch 1000 metrics (synchronous=NORMAL): median {:?}",
+        samples[samples.len() / 2]
+    );
 
     // History of 100,000 points.
     let history_run = store
@@ -358,5 +432,44 @@ async fn timings() {
     println!(
         "search_runs 2000 runs, no filter, metric order, page of {found}: median {:?}",
         samples[2]
+    );
+    let small_page = SearchRuns {
+        page: PageRequest {
+            max_results: 100,
+            offset: 0,
+        },
+        ..unfiltered.clone()
+    };
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        found = store
+            .search_runs(small_page.clone())
+            .await
+            .unwrap()
+            .items
+            .len();
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    println!(
+        "search_runs 2000 runs, no filter, metric order, page of {found}: median {:?}",
+        samples[2]
+    );
+    let run_ids: Vec<String> = store
+        .search_runs(small_page.clone())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|run| run.info.run_id)
+        .collect();
+    let started = Instant::now();
+    for run_id in &run_ids {
+        store.get_run(run_id).await.unwrap();
+    }
+    println!(
+        "get_run: mean {:?}",
+        started.elapsed() / run_ids.len() as u32
     );
 }

@@ -15,6 +15,7 @@ mod experiments;
 mod filter;
 mod logged_models;
 mod names;
+mod packed;
 mod registry;
 mod runs;
 
@@ -40,8 +41,25 @@ use crate::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// How many reader connections the pool keeps at most.
-const MAX_READERS: u32 = 8;
+/// Tuning knobs of [`SqliteStore::connect_with`]; the defaults are what `connect` uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// `synchronous = FULL` (default): an acknowledged write survives power loss. `false` selects
+    /// `NORMAL`: in WAL mode the database stays consistent, but the last commits before a power cut
+    /// (not a process crash) may be lost.
+    pub synchronous_full: bool,
+    /// The most reader connections kept open.
+    pub max_readers: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous_full: true,
+            max_readers: 8,
+        }
+    }
+}
 
 /// The SQLite implementation of [`crate::MetadataStore`].
 #[derive(Debug, Clone)]
@@ -57,6 +75,11 @@ impl SqliteStore {
     /// `uri` is MLflow-style `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, or a plain path.
     /// The Default experiment ("0") is created if missing.
     pub async fn connect(uri: &str) -> Result<SqliteStore> {
+        Self::connect_with(uri, SqliteOptions::default()).await
+    }
+
+    /// [`SqliteStore::connect`] with explicit options.
+    pub async fn connect_with(uri: &str, store_options: SqliteOptions) -> Result<SqliteStore> {
         let path = database_path(uri)?;
         if let Some(parent) = path
             .parent()
@@ -70,7 +93,11 @@ impl SqliteStore {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(if store_options.synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("case_sensitive_like", "ON")
@@ -90,7 +117,7 @@ impl SqliteStore {
             .await
             .map_err(|error| Error::internal(format!("sqlite migration failed: {error}")))?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(MAX_READERS)
+            .max_connections(store_options.max_readers.max(1))
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)

@@ -85,6 +85,8 @@ fn version_not_found(name: &str, version: i64) -> Error {
     ))
 }
 
+type RegisteredModelRow = (String, i64, i64, Option<String>, Option<String>);
+
 type VersionRow = (
     String,
     i64,
@@ -249,7 +251,7 @@ async fn load_registered_models(
         return Ok(Vec::new());
     }
     let list = json_list(names);
-    let rows: Vec<(String, i64, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<RegisteredModelRow> = sqlx::query_as(
         "SELECT name, creation_time, last_updated_time, description, user_id FROM registered_models \
          WHERE name IN (SELECT value FROM json_each(?))",
     )

@@ -12,6 +12,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
+use super::packed::{parse_packed, PACKED_LINE};
 use super::{
     db_error, finish_page, json_list, limit_offset, load_value, names, new_uuid_hex, now_ms,
     parse_column, store_value, SqliteStore,
@@ -425,7 +426,7 @@ async fn insert_metrics(
     for chunk in metrics.chunks(METRIC_ROWS_PER_INSERT) {
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
-             dataset_digest) ",
+             dataset_digest, value_bits) ",
         );
         insert.push_values(chunk, |mut row, metric| {
             let (value, is_nan) = store_value(metric.value);
@@ -437,7 +438,8 @@ async fn insert_metrics(
                 .push_bind(is_nan)
                 .push_bind(&metric.model_id)
                 .push_bind(&metric.dataset_name)
-                .push_bind(&metric.dataset_digest);
+                .push_bind(&metric.dataset_digest)
+                .push_bind(metric.value.to_bits() as i64);
         });
         insert.push(" ON CONFLICT DO NOTHING");
         insert.build().execute(&mut *conn).await.map_err(db_error)?;
@@ -531,16 +533,6 @@ async fn insert_metrics(
     }
     Ok(())
 }
-
-type HistoryRow = (
-    i64,
-    i64,
-    f64,
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
 
 impl SqliteStore {
     pub(super) async fn create_run_impl(&self, request: CreateRun) -> Result<Run> {
@@ -791,42 +783,22 @@ impl SqliteStore {
         page: Option<PageRequest>,
     ) -> Result<Page<Metric>> {
         let mut conn = self.reader.acquire().await.map_err(db_error)?;
-        let columns = "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
-                       FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan";
-        let rows: Vec<HistoryRow> = match page {
-            None => sqlx::query_as(columns)
-                .bind(run_id)
-                .bind(metric_key)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_error)?,
-            Some(page) => {
-                let (limit, offset) = limit_offset(page);
-                sqlx::query_as(&format!("{columns} LIMIT ? OFFSET ?"))
-                    .bind(run_id)
-                    .bind(metric_key)
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db_error)?
-            }
+        let (limit, offset) = match page {
+            Some(page) => limit_offset(page),
+            None => (-1, 0),
         };
-        let metrics: Vec<Metric> = rows
-            .into_iter()
-            .map(
-                |(step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest)| Metric {
-                    key: metric_key.to_owned(),
-                    value: load_value(value, is_nan),
-                    timestamp,
-                    step,
-                    model_id,
-                    dataset_name,
-                    dataset_digest,
-                    run_id: None,
-                },
-            )
-            .collect();
+        let packed: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT group_concat(line, ';') FROM (SELECT {PACKED_LINE} AS line FROM metrics \
+             WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan LIMIT ? OFFSET ?)"
+        ))
+        .bind(run_id)
+        .bind(metric_key)
+        .bind(limit)
+        .bind(offset)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let metrics = parse_packed(packed.as_deref(), metric_key)?;
         Ok(match page {
             None => Page {
                 items: metrics,
