@@ -473,3 +473,76 @@ async fn timings() {
         started.elapsed() / run_ids.len() as u32
     );
 }
+
+/// Compares ways of reading a 100k-point history straight from SQL (for choosing the read path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn history_read_variants() {
+    let (store, dir) = fresh_store().await;
+    let run_id = store
+        .create_run(CreateRun {
+            experiment_id: "0".into(),
+            user_id: "u".into(),
+            run_name: "h".into(),
+            start_time: 0,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+        .info
+        .run_id;
+    for chunk in 0..100_i64 {
+        let metrics: Vec<Metric> = (0..1000_i64)
+            .map(|index| {
+                let step = chunk * 1000 + index;
+                Metric::new("loss", 1.0 / (step as f64 + 1.0), step, step)
+            })
+            .collect();
+        store
+            .log_batch(
+                &run_id,
+                LogBatch {
+                    metrics,
+                    ..LogBatch::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let pool = sqlx::SqlitePool::connect(dir.path().join("mlflow.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let variants = [
+        ("rows7", "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan"),
+        ("rows3", "SELECT step, timestamp, value_bits FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan"),
+        ("concat", "SELECT group_concat(step || ',' || timestamp || ',' || value_bits || ',' || is_nan, ';') FROM metrics WHERE run_uuid = ? AND key = ?"),
+        ("printf", "SELECT group_concat(printf('%d,%d,%d,%d', step, timestamp, value_bits, is_nan), ';') FROM metrics WHERE run_uuid = ? AND key = ?"),
+        ("count", "SELECT count(*) FROM metrics WHERE run_uuid = ? AND key = ?"),
+        ("sum", "SELECT sum(step + timestamp + value_bits + is_nan) FROM metrics WHERE run_uuid = ? AND key = ?"),
+    ];
+    for (name, sql) in variants {
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            if name.starts_with("rows") {
+                let rows = sqlx::query(sql)
+                    .bind(&run_id)
+                    .bind("loss")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                assert_eq!(rows.len(), 100_000);
+            } else {
+                let _: Option<sqlx::sqlite::SqliteRow> = sqlx::query(sql)
+                    .bind(&run_id)
+                    .bind("loss")
+                    .fetch_optional(&pool)
+                    .await
+                    .unwrap();
+            }
+            samples.push(started.elapsed());
+        }
+        samples.sort();
+        println!("{name}: median {:?}", samples[2]);
+    }
+}

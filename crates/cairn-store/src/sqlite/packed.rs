@@ -17,8 +17,8 @@ use cairn_core::{Error, Result};
 use super::store_value;
 
 /// The SQL expression of one packed line, over the columns of `metrics`.
-pub(super) const PACKED_LINE: &str = "printf('%d,%d,%s,%d', step, timestamp, \
-     IFNULL(value_bits, 'r' || printf('%!.17g', value)), is_nan) || \
+pub(super) const PACKED_LINE: &str = "step || ',' || timestamp || ',' || \
+     IFNULL(value_bits, 'r' || printf('%!.17g', value)) || ',' || is_nan || \
      (CASE WHEN model_id IS NULL AND dataset_name IS NULL AND dataset_digest IS NULL THEN '' ELSE \
        ',' || (CASE WHEN model_id IS NULL THEN '~' ELSE hex(model_id) END) || \
        ',' || (CASE WHEN dataset_name IS NULL THEN '~' ELSE hex(dataset_name) END) || \

@@ -42,6 +42,7 @@ macro_rules! store_test_suite {
             latest_metric_rules,
             metric_dedup_and_history_paging,
             metric_extra_fields_are_kept,
+            large_history_round_trip,
             history_bulk_interval,
             inputs_and_outputs,
             search_runs_filters,
@@ -930,6 +931,57 @@ pub async fn metric_extra_fields_are_kept(store: Store) {
     assert_eq!(history.items, vec![metric.clone()]);
     let fetched = store.get_run(&run_id).await.unwrap();
     assert_eq!(fetched.data.metrics, vec![metric]);
+}
+
+pub async fn large_history_round_trip(store: Store) {
+    let id = experiment(&store, "large").await;
+    let run_id = run(&store, &id, "r").await;
+    let mut expected = Vec::new();
+    for chunk in 0..20_i64 {
+        // Logged newest first, to check the history order does not depend on insertion order.
+        let metrics: Vec<Metric> = (0..1000_i64)
+            .rev()
+            .map(|index| {
+                let step = (19 - chunk) * 1000 + index;
+                let mut metric = Metric::new("loss", 1.0 / (step as f64 + 3.0), 7 * step, step);
+                if step % 997 == 0 {
+                    metric.value = f64::NAN;
+                    metric.model_id = Some(format!("m-{step}"));
+                    metric.dataset_digest = Some("d,;~".into());
+                }
+                metric
+            })
+            .collect();
+        expected.extend(metrics.iter().cloned());
+        log_metrics(&store, &run_id, metrics).await;
+    }
+    expected.sort_by_key(|metric| metric.step);
+    let history = store
+        .get_metric_history(&run_id, "loss", None)
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 20_000);
+    for (got, want) in history.items.iter().zip(&expected) {
+        assert_eq!((got.step, got.timestamp), (want.step, want.timestamp));
+        assert!(got.value == want.value || (got.value.is_nan() && want.value.is_nan()));
+        assert_eq!(got.model_id, want.model_id);
+        assert_eq!(got.dataset_name, want.dataset_name);
+        assert_eq!(got.dataset_digest, want.dataset_digest);
+    }
+    let paged = store
+        .get_metric_history(
+            &run_id,
+            "loss",
+            Some(PageRequest {
+                max_results: 15_000,
+                offset: 10_000,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(paged.items.len(), 10_000);
+    assert_eq!(paged.items[0].step, 10_000);
+    assert_eq!(paged.next_page_token, None);
 }
 
 pub async fn history_bulk_interval(store: Store) {
