@@ -115,17 +115,6 @@ type MetricRow = (
     Option<String>,
 );
 
-type DatasetRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
-
 fn info_from_row(row: InfoRow) -> Result<RunInfo> {
     let (
         run_id,
@@ -165,19 +154,112 @@ async fn load_run_info(conn: &mut SqliteConnection, run_id: &str) -> Result<RunI
     info_from_row(row.ok_or_else(|| run_not_found(run_id))?)
 }
 
+/// One query that returns every part of a set of runs, each part as a JSON array of rows
+/// (`json_group_array`): one round trip and one value per part instead of one sqlx row per item, which
+/// is what makes loading a 1000-run search page cheap. Metric values travel as their IEEE-754 bits.
+const LOAD_RUNS_SQL: &str = "WITH ids(run_uuid) AS (SELECT value FROM json_each(?1)) SELECT \
+    (SELECT json_group_array(json_array(r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, \
+        r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage)) \
+     FROM runs r WHERE r.run_uuid IN ids), \
+    (SELECT json_group_array(json_array(m.run_uuid, m.key, m.step, m.timestamp, m.value_bits, \
+        CASE WHEN m.value_bits IS NULL THEN printf('%!.17g', m.value) END, m.is_nan, m.model_id, \
+        m.dataset_name, m.dataset_digest)) \
+     FROM latest_metrics m WHERE m.run_uuid IN ids), \
+    (SELECT json_group_array(json_array(p.rowid, p.run_uuid, p.key, p.value)) \
+     FROM params p WHERE p.run_uuid IN ids), \
+    (SELECT json_group_array(json_array(t.rowid, t.run_uuid, t.key, t.value)) \
+     FROM tags t WHERE t.run_uuid IN ids), \
+    (SELECT json_group_array(json_array(i.rowid, i.run_uuid, d.dataset_uuid, d.name, d.digest, \
+        d.source_type, d.source, d.schema, d.profile)) \
+     FROM run_dataset_inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid \
+     WHERE i.run_uuid IN ids), \
+    (SELECT json_group_array(json_array(g.rowid, g.run_uuid, g.dataset_uuid, g.key, g.value)) \
+     FROM run_dataset_input_tags g WHERE g.run_uuid IN ids), \
+    (SELECT json_group_array(json_array(mi.rowid, mi.run_uuid, mi.model_id)) \
+     FROM run_model_inputs mi WHERE mi.run_uuid IN ids), \
+    (SELECT json_group_array(json_array(mo.rowid, mo.run_uuid, mo.model_id, mo.step)) \
+     FROM run_model_outputs mo WHERE mo.run_uuid IN ids)";
+
+type PackedParts = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+type PackedInfo = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+);
+
+type PackedMetric = (
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+type PackedDataset = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn unpack<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>> {
+    serde_json::from_str(json)
+        .map_err(|error| Error::internal(format!("unreadable packed rows: {error}")))
+}
+
+/// A metric value from its bits, or from its text for rows written before `value_bits` existed.
+pub(super) fn unpack_value(bits: Option<i64>, text: Option<&str>, is_nan: bool) -> Result<f64> {
+    if is_nan {
+        return Ok(f64::NAN);
+    }
+    match (bits, text) {
+        (Some(bits), _) => Ok(f64::from_bits(bits as u64)),
+        (None, Some(text)) => text
+            .parse::<f64>()
+            .map_err(|_| Error::internal(format!("unreadable metric value '{text}'"))),
+        (None, None) => Err(Error::internal("metric without a value")),
+    }
+}
+
 /// Loads whole runs, in the order of `run_ids` (missing ids are skipped).
 pub(super) async fn load_runs(conn: &mut SqliteConnection, run_ids: &[String]) -> Result<Vec<Run>> {
     if run_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = json_list(run_ids);
-    let infos: Vec<InfoRow> = sqlx::query_as(&format!(
-        "SELECT {INFO_COLUMNS} FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?))"
-    ))
-    .bind(&list)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
+    let parts: PackedParts = sqlx::query_as(LOAD_RUNS_SQL)
+        .bind(json_list(run_ids))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let (infos, metrics, params, tags, datasets, input_tags, model_inputs, model_outputs) = parts;
+
+    let infos: Vec<PackedInfo> = unpack(&infos)?;
     let mut runs: HashMap<String, Run> = HashMap::with_capacity(infos.len());
     for row in infos {
         let info = info_from_row(row)?;
@@ -192,21 +274,25 @@ pub(super) async fn load_runs(conn: &mut SqliteConnection, run_ids: &[String]) -
         );
     }
 
-    let metrics: Vec<MetricRow> = sqlx::query_as(
-        "SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
-         FROM latest_metrics WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY run_uuid, key",
-    )
-    .bind(&list)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    for (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) in
-        metrics
+    let mut metrics: Vec<PackedMetric> = unpack(&metrics)?;
+    metrics.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    for (
+        run_id,
+        key,
+        step,
+        timestamp,
+        bits,
+        text,
+        is_nan,
+        model_id,
+        dataset_name,
+        dataset_digest,
+    ) in metrics
     {
         if let Some(run) = runs.get_mut(&run_id) {
             run.data.metrics.push(Metric {
                 key,
-                value: load_value(value, is_nan),
+                value: unpack_value(bits, text.as_deref(), is_nan != 0)?,
                 timestamp,
                 step,
                 model_id,
@@ -217,16 +303,10 @@ pub(super) async fn load_runs(conn: &mut SqliteConnection, run_ids: &[String]) -
         }
     }
 
-    for (table, is_param) in [("params", true), ("tags", false)] {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
-            "SELECT run_uuid, key, value FROM {table} \
-             WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid"
-        ))
-        .bind(&list)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        for (run_id, key, value) in rows {
+    for (json, is_param) in [(&params, true), (&tags, false)] {
+        let mut rows: Vec<(i64, String, String, String)> = unpack(json)?;
+        rows.sort_by_key(|row| row.0);
+        for (_, run_id, key, value) in rows {
             if let Some(run) = runs.get_mut(&run_id) {
                 let target = if is_param {
                     &mut run.data.params
@@ -238,31 +318,20 @@ pub(super) async fn load_runs(conn: &mut SqliteConnection, run_ids: &[String]) -
         }
     }
 
-    let datasets: Vec<DatasetRow> = sqlx::query_as(
-        "SELECT i.run_uuid, d.dataset_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile \
-         FROM run_dataset_inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid \
-         WHERE i.run_uuid IN (SELECT value FROM json_each(?)) ORDER BY i.rowid",
-    )
-    .bind(&list)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
+    let mut datasets: Vec<PackedDataset> = unpack(&datasets)?;
     if !datasets.is_empty() {
-        let input_tags: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT run_uuid, dataset_uuid, key, value FROM run_dataset_input_tags \
-             WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-        )
-        .bind(&list)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_error)?;
+        datasets.sort_by_key(|row| row.0);
+        let mut input_tags: Vec<(i64, String, String, String, String)> = unpack(&input_tags)?;
+        input_tags.sort_by_key(|row| row.0);
         let mut tags: HashMap<(String, String), Vec<KeyValue>> = HashMap::new();
-        for (run_id, dataset_uuid, key, value) in input_tags {
+        for (_, run_id, dataset_uuid, key, value) in input_tags {
             tags.entry((run_id, dataset_uuid))
                 .or_default()
                 .push(KeyValue { key, value });
         }
-        for (run_id, dataset_uuid, name, digest, source_type, source, schema, profile) in datasets {
+        for (_, run_id, dataset_uuid, name, digest, source_type, source, schema, profile) in
+            datasets
+        {
             let input_tags = tags
                 .remove(&(run_id.clone(), dataset_uuid))
                 .unwrap_or_default();
@@ -282,28 +351,16 @@ pub(super) async fn load_runs(conn: &mut SqliteConnection, run_ids: &[String]) -
         }
     }
 
-    let model_inputs: Vec<(String, String)> = sqlx::query_as(
-        "SELECT run_uuid, model_id FROM run_model_inputs \
-         WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-    )
-    .bind(&list)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    for (run_id, model_id) in model_inputs {
+    let mut model_inputs: Vec<(i64, String, String)> = unpack(&model_inputs)?;
+    model_inputs.sort_by_key(|row| row.0);
+    for (_, run_id, model_id) in model_inputs {
         if let Some(run) = runs.get_mut(&run_id) {
             run.inputs.model_inputs.push(ModelInput { model_id });
         }
     }
-    let model_outputs: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT run_uuid, model_id, step FROM run_model_outputs \
-         WHERE run_uuid IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-    )
-    .bind(&list)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    for (run_id, model_id, step) in model_outputs {
+    let mut model_outputs: Vec<(i64, String, String, i64)> = unpack(&model_outputs)?;
+    model_outputs.sort_by_key(|row| row.0);
+    for (_, run_id, model_id, step) in model_outputs {
         if let Some(run) = runs.get_mut(&run_id) {
             run.outputs
                 .model_outputs
@@ -464,7 +521,7 @@ async fn insert_metrics(
     for chunk in latest.chunks(METRIC_ROWS_PER_INSERT) {
         let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
-             dataset_name, dataset_digest) ",
+             dataset_name, dataset_digest, value_bits) ",
         );
         upsert.push_values(chunk, |mut row, metric| {
             let (value, is_nan) = store_value(metric.value);
@@ -476,12 +533,14 @@ async fn insert_metrics(
                 .push_bind(is_nan)
                 .push_bind(&metric.model_id)
                 .push_bind(&metric.dataset_name)
-                .push_bind(&metric.dataset_digest);
+                .push_bind(&metric.dataset_digest)
+                .push_bind(metric.value.to_bits() as i64);
         });
         upsert.push(
             " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
              value = excluded.value, is_nan = excluded.is_nan, model_id = excluded.model_id, \
-             dataset_name = excluded.dataset_name, dataset_digest = excluded.dataset_digest \
+             dataset_name = excluded.dataset_name, dataset_digest = excluded.dataset_digest, \
+             value_bits = excluded.value_bits \
              WHERE (excluded.step, excluded.timestamp, excluded.value) > \
                    (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
         );
