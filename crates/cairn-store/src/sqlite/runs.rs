@@ -596,6 +596,73 @@ async fn insert_metrics(
     Ok(())
 }
 
+/// How many step ranges a whole-history read is split into, and the smallest step span worth splitting.
+const HISTORY_PARALLEL_RANGES: i64 = 4;
+const HISTORY_PARALLEL_MIN_STEPS: i64 = 8192;
+
+/// Splits the inclusive step range `[first, last]` into at most `parts` inclusive ranges.
+fn step_ranges(first: i64, last: i64, parts: i64, min_span: i64) -> Vec<(i64, i64)> {
+    let span = i128::from(last) - i128::from(first) + 1;
+    if span < i128::from(min_span) || parts <= 1 {
+        return vec![(first, last)];
+    }
+    let width = span / i128::from(parts);
+    let mut ranges = Vec::new();
+    let mut low = i128::from(first);
+    for index in 0..parts {
+        let high = if index == parts - 1 {
+            i128::from(last)
+        } else {
+            low + width - 1
+        };
+        // Both ends lie within [first, last], so they fit an i64.
+        ranges.push((
+            i64::try_from(low).unwrap_or(first),
+            i64::try_from(high).unwrap_or(last),
+        ));
+        low = high + 1;
+    }
+    ranges
+}
+
+/// The packed points of one metric whose step lies in `steps` (inclusive), in history order,
+/// with `LIMIT`/`OFFSET` applied.
+async fn packed_history(
+    pool: &sqlx::SqlitePool,
+    run_id: &str,
+    metric_key: &str,
+    steps: (i64, i64),
+    (limit, offset): (i64, i64),
+) -> Result<Option<String>> {
+    sqlx::query_scalar(&format!(
+        "SELECT group_concat(line, ';') FROM (SELECT {PACKED_LINE} AS line FROM metrics \
+         WHERE run_uuid = ? AND key = ? AND step BETWEEN ? AND ? \
+         ORDER BY step, timestamp, value, is_nan LIMIT ? OFFSET ?)"
+    ))
+    .bind(run_id)
+    .bind(metric_key)
+    .bind(steps.0)
+    .bind(steps.1)
+    .bind(limit)
+    .bind(offset)
+    .fetch_one(pool)
+    .await
+    .map_err(db_error)
+}
+
+/// Parses packed points; big ones off the async runtime (100k points: ~10-20 ms of CPU).
+async fn parse_history(packed: Option<String>, metric_key: &str) -> Result<Vec<Metric>> {
+    match packed {
+        Some(packed) if packed.len() > PARSE_INLINE_MAX_BYTES => {
+            let key = metric_key.to_owned();
+            tokio::task::spawn_blocking(move || parse_packed(Some(&packed), &key))
+                .await
+                .map_err(|error| Error::internal(format!("history parse task failed: {error}")))?
+        }
+        packed => parse_packed(packed.as_deref(), metric_key),
+    }
+}
+
 impl SqliteStore {
     pub(super) async fn create_run_impl(&self, request: CreateRun) -> Result<Run> {
         let tag_name = request
@@ -844,40 +911,67 @@ impl SqliteStore {
         metric_key: &str,
         page: Option<PageRequest>,
     ) -> Result<Page<Metric>> {
-        let mut conn = self.reader.acquire().await.map_err(db_error)?;
-        let (limit, offset) = match page {
-            Some(page) => limit_offset(page),
-            None => (-1, 0),
-        };
-        let packed: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT group_concat(line, ';') FROM (SELECT {PACKED_LINE} AS line FROM metrics \
-             WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value, is_nan LIMIT ? OFFSET ?)"
-        ))
+        if let Some(page) = page {
+            let (limit, offset) = limit_offset(page);
+            let packed = packed_history(
+                &self.reader,
+                run_id,
+                metric_key,
+                (i64::MIN, i64::MAX),
+                (limit, offset),
+            )
+            .await?;
+            let metrics = parse_history(packed, metric_key).await?;
+            return Ok(finish_page(metrics, page));
+        }
+        // The whole history: split by step range over several reader connections, read and parse
+        // the ranges in parallel, and join them in order. (Each range is its own snapshot; points are
+        // only ever added, so a concurrent write shows up in some ranges only: a read a moment later.)
+        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step LIMIT 1), \
+                    (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step DESC LIMIT 1)",
+        )
         .bind(run_id)
         .bind(metric_key)
-        .bind(limit)
-        .bind(offset)
-        .fetch_one(&mut *conn)
+        .fetch_one(&self.reader)
         .await
         .map_err(db_error)?;
-        let metrics = match packed {
-            // Big histories are parsed off the async runtime (100k points: ~10-20 ms of CPU).
-            Some(packed) if packed.len() > PARSE_INLINE_MAX_BYTES => {
-                let key = metric_key.to_owned();
-                tokio::task::spawn_blocking(move || parse_packed(Some(&packed), &key))
-                    .await
-                    .map_err(|error| {
-                        Error::internal(format!("history parse task failed: {error}"))
-                    })??
-            }
-            packed => parse_packed(packed.as_deref(), metric_key)?,
-        };
-        Ok(match page {
-            None => Page {
-                items: metrics,
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(Page {
+                items: Vec::new(),
                 next_page_token: None,
-            },
-            Some(page) => finish_page(metrics, page),
+            });
+        };
+        let ranges = step_ranges(
+            first,
+            last,
+            HISTORY_PARALLEL_RANGES,
+            HISTORY_PARALLEL_MIN_STEPS,
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, range) in ranges.into_iter().enumerate() {
+            let pool = self.reader.clone();
+            let run_id = run_id.to_owned();
+            let key = metric_key.to_owned();
+            tasks.spawn(async move {
+                let packed = packed_history(&pool, &run_id, &key, range, (-1, 0)).await?;
+                Ok::<_, Error>((index, parse_history(packed, &key).await?))
+            });
+        }
+        let mut parts = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let part = joined
+                .map_err(|error| Error::internal(format!("history read task failed: {error}")))??;
+            parts.push(part);
+        }
+        parts.sort_by_key(|(index, _)| *index);
+        let mut items = Vec::with_capacity(parts.iter().map(|(_, part)| part.len()).sum());
+        for (_, part) in parts {
+            items.extend(part);
+        }
+        Ok(Page {
+            items,
+            next_page_token: None,
         })
     }
 
@@ -1027,6 +1121,24 @@ fn sample_steps(steps: &[i64], max_results: usize) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_ranges_cover_exactly() {
+        assert_eq!(step_ranges(0, 99, 4, 8192), vec![(0, 99)]);
+        let ranges = step_ranges(0, 99_999, 4, 8192);
+        assert_eq!(ranges.len(), 4);
+        assert_eq!(ranges[0].0, 0);
+        assert_eq!(ranges[3].1, 99_999);
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].1 + 1, pair[1].0);
+        }
+        let extreme = step_ranges(i64::MIN, i64::MAX, 4, 8192);
+        assert_eq!(extreme.first().unwrap().0, i64::MIN);
+        assert_eq!(extreme.last().unwrap().1, i64::MAX);
+        for pair in extreme.windows(2) {
+            assert_eq!(pair[0].1 + 1, pair[1].0);
+        }
+    }
 
     #[test]
     fn sampling_keeps_ends() {
