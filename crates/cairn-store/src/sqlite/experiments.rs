@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use cairn_core::entities::{Experiment, KeyValue, LifecycleStage, Page, ViewType};
-use cairn_core::{Error, Result};
+use cairn_core::{Error, ErrorKind, Result};
 use sqlx::SqliteConnection;
 
 use super::filter::{self, ColumnType, KeyValueTable, Sql, Target};
@@ -252,19 +252,18 @@ impl SqliteStore {
         let mut tx = self.write().await?;
         let (id, _, stage) = experiment_header(&mut tx, experiment_id).await?;
         let now = now_ms();
+        // As MLflow: delete looks among active experiments, restore among deleted ones.
+        let wanted = if delete {
+            LifecycleStage::Active
+        } else {
+            LifecycleStage::Deleted
+        };
+        if stage != wanted {
+            return Err(experiment_not_found(experiment_id));
+        }
         let (new_stage, deleted_time) = if delete {
-            if stage == LifecycleStage::Deleted {
-                return Err(Error::invalid(format!(
-                    "The experiment {experiment_id} must be in the 'active' state. Current state is deleted."
-                )));
-            }
             ("deleted", Some(now))
         } else {
-            if stage == LifecycleStage::Active {
-                return Err(Error::invalid(format!(
-                    "The experiment {experiment_id} must be in the 'deleted' state. Current state is active."
-                )));
-            }
             ("active", None)
         };
         sqlx::query(
@@ -295,7 +294,13 @@ impl SqliteStore {
         new_name: &str,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        let (id, _) = active_experiment(&mut tx, experiment_id).await?;
+        let (id, _, stage) = experiment_header(&mut tx, experiment_id).await?;
+        if stage != LifecycleStage::Active {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "Cannot rename a non-active experiment.",
+            ));
+        }
         let clash: Option<i64> =
             sqlx::query_scalar("SELECT experiment_id FROM experiments WHERE name = ?")
                 .bind(new_name)

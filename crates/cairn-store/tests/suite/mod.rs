@@ -360,10 +360,27 @@ pub async fn experiment_delete_hides_runs(store: Store) {
         .unwrap();
     assert_eq!(deleted_only.items.len(), 1);
 
+    // As MLflow: deleting a deleted experiment or renaming it is refused.
+    assert_error(
+        store.delete_experiment(&id).await,
+        ErrorKind::ResourceDoesNotExist,
+        &format!("No Experiment with id={id} exists"),
+    );
+    assert_error(
+        store.rename_experiment(&id, "other-name").await,
+        ErrorKind::InvalidState,
+        "Cannot rename a non-active experiment.",
+    );
+
     store.restore_experiment(&id).await.unwrap();
     assert_eq!(
         store.get_experiment(&id).await.unwrap().lifecycle_stage,
         LifecycleStage::Active
+    );
+    assert_error(
+        store.restore_experiment(&id).await,
+        ErrorKind::ResourceDoesNotExist,
+        &format!("No Experiment with id={id} exists"),
     );
     assert_eq!(search_runs(&store, &[&id], "", &[]).await, vec!["r"]);
 }
