@@ -8,6 +8,11 @@
 //!   what needs data: existence, uniqueness, param immutability, lifecycle state.
 //! - A method that returns `Ok` has made its write durable.
 //! - Errors are `cairn_core::Error` with the kind and MLflow's wording.
+//! - Behaviour is pinned by the shared suite in `tests/suite/mod.rs` (`store_test_suite!`): a new backend
+//!   instantiates it with its own factory, as `tests/sqlite.rs` does.
+//!
+//! Schema changes are versioned migrations under `migrations/<backend>/`, embedded in the binary and
+//! applied on connect; an applied migration is never edited, a change is a new file.
 
 pub mod sqlite;
 
