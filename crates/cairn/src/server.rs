@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use cairn_artifacts::ObjectArtifactStore;
 use cairn_server::AppState;
-use cairn_store::sqlite::SqliteStore;
+use cairn_store::sqlite::{SqliteOptions, SqliteStore};
 use clap::Args;
 use tracing_subscriber::EnvFilter;
 
@@ -31,9 +31,20 @@ pub struct ServerArgs {
     #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
     artifacts_destination: Option<String>,
 
+    /// SQLite durability: `full` fsyncs every commit (an acknowledged write survives power loss);
+    /// `normal` survives process crashes but may lose the last commits on power loss, for lower latency.
+    #[arg(long, env = "CAIRN_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
+    sqlite_synchronous: Synchronous,
+
     /// Log filter, in `tracing` syntax (e.g. `info`, `cairn_server=debug`).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Synchronous {
+    Full,
+    Normal,
 }
 
 const DATA_FOLDER: &str = "cairn-data";
@@ -65,7 +76,11 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
     if !backend_store_uri.starts_with("sqlite:") {
         bail!("unsupported --backend-store-uri '{backend_store_uri}': only sqlite:/// is supported for now");
     }
-    let store = SqliteStore::connect(&backend_store_uri)
+    let options = SqliteOptions {
+        synchronous_full: args.sqlite_synchronous == Synchronous::Full,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::connect_with(&backend_store_uri, options)
         .await
         .with_context(|| format!("opening the metadata store at {backend_store_uri}"))?;
     let artifacts = ObjectArtifactStore::open(&artifacts_destination)
