@@ -41,7 +41,11 @@ const EXPERIMENTS: Target = Target {
 };
 
 /// The integer id of an experiment id string; `None` if it cannot name an experiment.
+/// An empty id means the Default experiment, as in MLflow's SQL store.
 pub(super) fn parse_experiment_id(experiment_id: &str) -> Option<i64> {
+    if experiment_id.is_empty() {
+        return Some(0);
+    }
     experiment_id.parse::<i64>().ok()
 }
 

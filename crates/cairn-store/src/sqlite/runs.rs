@@ -683,12 +683,11 @@ impl SqliteStore {
             }
             (false, _) => request.run_name.clone(),
         };
-        let mut tags: Vec<KeyValue> = request
-            .tags
-            .into_iter()
-            .filter(|tag| tag.key != RUN_NAME_TAG)
-            .collect();
-        tags.push(KeyValue::new(RUN_NAME_TAG, run_name.clone()));
+        // As MLflow: the given tags in their order, plus `mlflow.runName` if they lack it.
+        let mut tags = request.tags;
+        if !tags.iter().any(|tag| tag.key == RUN_NAME_TAG) {
+            tags.push(KeyValue::new(RUN_NAME_TAG, run_name.clone()));
+        }
 
         let mut tx = self.write().await?;
         let (experiment_id, artifact_location) =

@@ -548,6 +548,32 @@ pub async fn run_create_names_and_artifact_uri(store: Store) {
         .await
         .unwrap();
     assert_eq!(from_tag.info.run_name, "tagged");
+    assert_error(
+        store
+            .create_run(CreateRun {
+                experiment_id: id.clone(),
+                user_id: "u".into(),
+                run_name: "a".into(),
+                start_time: 1,
+                tags: vec![kv("mlflow.runName", "b")],
+            })
+            .await,
+        ErrorKind::InvalidParameterValue,
+        "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values \
+         (run_name='a', mlflow.runName='b').",
+    );
+    // An empty experiment id means the Default experiment, as in MLflow.
+    let in_default = store
+        .create_run(CreateRun {
+            experiment_id: String::new(),
+            user_id: "u".into(),
+            run_name: "d".into(),
+            start_time: 1,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_default.info.experiment_id, "0");
 
     assert_error(
         store.get_run("0123456789abcdef0123456789abcdef").await,
