@@ -339,7 +339,6 @@ impl SqliteStore {
         let mut tx = self.write().await?;
         let (id, _) = active_experiment(&mut tx, experiment_id).await?;
         upsert_tag(&mut tx, id, &tag).await?;
-        touch(&mut tx, id).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -363,7 +362,6 @@ impl SqliteStore {
                 "No tag with name: {key} in experiment with id {experiment_id}"
             )));
         }
-        touch(&mut tx, id).await?;
         tx.commit().await.map_err(db_error)
     }
 }
@@ -379,15 +377,5 @@ async fn upsert_tag(conn: &mut SqliteConnection, id: i64, tag: &KeyValue) -> Res
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
-    Ok(())
-}
-
-async fn touch(conn: &mut SqliteConnection, id: i64) -> Result<()> {
-    sqlx::query("UPDATE experiments SET last_update_time = ? WHERE experiment_id = ?")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
     Ok(())
 }
