@@ -37,7 +37,7 @@ const EXPERIMENTS: Target = Target {
     }),
     metrics: None,
     datasets: None,
-    tag_not_equal_matches_missing: false,
+    prompt_exclusion: None,
 };
 
 /// The integer id of an experiment id string; `None` if it cannot name an experiment.

@@ -105,9 +105,29 @@ pub(crate) struct Target {
     pub metrics: Option<MetricSource>,
     /// The correlation of `run_dataset_inputs` (alias `{t}`) for `datasets.*` (runs only).
     pub datasets: Option<&'static str>,
-    /// `tags.k != 'v'` also matches things without the tag (the registry's semantics, which the client
-    /// relies on with ``tags.`mlflow.prompt.is_prompt` != 'true'``); otherwise the tag must exist.
-    pub tag_not_equal_matches_missing: bool,
+    /// The registry's prompt rule (MLflow `_update_query_to_exclude_prompts`): unless the filter asks
+    /// for prompts (``tags.`mlflow.prompt.is_prompt` = 'true'`` or `!= 'false'`), clauses on that tag
+    /// are dropped and this condition (which excludes prompts) is added instead.
+    pub prompt_exclusion: Option<&'static str>,
+}
+
+/// The tag that marks registered prompts.
+const IS_PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
+
+/// Whether a registry filter asks for prompts (MLflow `_is_querying_prompt`).
+fn is_querying_prompt(filter: &Filter) -> bool {
+    filter
+        .clauses
+        .iter()
+        .find(|clause| clause.ident.entity == Entity::Tag && clause.ident.key == IS_PROMPT_TAG)
+        .is_some_and(|clause| {
+            let value = match &clause.value {
+                Value::String(value) => value.to_lowercase(),
+                _ => return false,
+            };
+            (clause.comparator == Comparator::Eq && value == "true")
+                || (clause.comparator == Comparator::NotEq && value == "false")
+        })
 }
 
 /// The compiled pieces of a search: joins (for ordering), `AND ...` conditions and `ORDER BY` terms.
@@ -135,7 +155,20 @@ fn unsupported(target: &Target, what: &str) -> Error {
 /// Compiles a filter and an order to SQL for `target`.
 pub(crate) fn compile(target: &Target, filter: &Filter, order_by: &[OrderBy]) -> Result<Compiled> {
     let mut compiled = Compiled::default();
+    let exclude_prompts = match target.prompt_exclusion {
+        Some(exclusion) if !is_querying_prompt(filter) => {
+            compiled.conditions.push(" AND ").push(exclusion);
+            true
+        }
+        _ => false,
+    };
     for (index, clause) in filter.clauses.iter().enumerate() {
+        if exclude_prompts
+            && clause.ident.entity == Entity::Tag
+            && clause.ident.key == IS_PROMPT_TAG
+        {
+            continue;
+        }
         compiled.conditions.push(" AND ");
         compile_clause(target, clause, index, &mut compiled.conditions)?;
     }
@@ -168,13 +201,6 @@ fn compile_clause(target: &Target, clause: &Clause, index: usize, sql: &mut Sql)
                 target.tags
             }
             .ok_or_else(|| unsupported(target, "this entity"))?;
-            if clause.ident.entity == Entity::Tag
-                && clause.comparator == Comparator::NotEq
-                && target.tag_not_equal_matches_missing
-            {
-                sql.push("NOT ");
-                return key_value_clause(sql, table, &alias, key, Comparator::Eq, &clause.value);
-            }
             key_value_clause(sql, table, &alias, key, clause.comparator, &clause.value)
         }
         Entity::Metric => {
@@ -545,7 +571,7 @@ mod tests {
             correlation: "{t}.run_uuid = r.run_uuid",
         })),
         datasets: None,
-        tag_not_equal_matches_missing: false,
+        prompt_exclusion: None,
     };
 
     fn clause(entity: Entity, key: &str, comparator: Comparator, value: Value) -> Clause {

@@ -48,7 +48,7 @@ const LOGGED_MODELS: Target = Target {
         correlation: "{t}.model_id = lm.model_id",
     })),
     datasets: None,
-    tag_not_equal_matches_missing: false,
+    prompt_exclusion: None,
 };
 
 fn model_not_found(model_id: &str) -> Error {

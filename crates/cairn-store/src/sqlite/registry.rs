@@ -39,7 +39,10 @@ const REGISTERED_MODELS: Target = Target {
     }),
     metrics: None,
     datasets: None,
-    tag_not_equal_matches_missing: true,
+    prompt_exclusion: Some(
+        "NOT EXISTS (SELECT 1 FROM registered_model_tags p WHERE p.name = rm.name \
+         AND p.key = 'mlflow.prompt.is_prompt' AND p.value = 'true')",
+    ),
 };
 
 fn model_version_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
@@ -72,7 +75,10 @@ const MODEL_VERSIONS: Target = Target {
     }),
     metrics: None,
     datasets: None,
-    tag_not_equal_matches_missing: true,
+    prompt_exclusion: Some(
+        "NOT EXISTS (SELECT 1 FROM model_version_tags p WHERE p.name = mv.name \
+         AND p.key = 'mlflow.prompt.is_prompt' AND p.value = 'true')",
+    ),
 };
 
 pub(super) fn registered_model_not_found(name: &str) -> Error {
@@ -485,14 +491,13 @@ impl SqliteStore {
         let mut tx = self.write().await?;
         require_registered_model(&mut tx, name).await?;
         let now = now_ms();
-        if let Some(description) = description {
-            sqlx::query("UPDATE registered_models SET description = ? WHERE name = ?")
-                .bind(description)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
+        // As MLflow: the description is replaced, `None` clears it.
+        sqlx::query("UPDATE registered_models SET description = ? WHERE name = ?")
+            .bind(description)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         touch_registered_model(&mut tx, name, now).await?;
         let model = load_registered_model(&mut tx, name).await?;
         tx.commit().await.map_err(db_error)?;
@@ -639,15 +644,14 @@ impl SqliteStore {
         let mut tx = self.write().await?;
         require_version(&mut tx, name, version).await?;
         let now = now_ms();
-        if let Some(description) = description {
-            sqlx::query("UPDATE model_versions SET description = ? WHERE name = ? AND version = ?")
-                .bind(description)
-                .bind(name)
-                .bind(version)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
+        // As MLflow: the description is replaced, `None` clears it.
+        sqlx::query("UPDATE model_versions SET description = ? WHERE name = ? AND version = ?")
+            .bind(description)
+            .bind(name)
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         sqlx::query(
             "UPDATE model_versions SET last_updated_time = ? WHERE name = ? AND version = ?",
         )
@@ -697,8 +701,11 @@ impl SqliteStore {
         sql.append(compiled.joins);
         sql.push(&format!(" WHERE mv.current_stage != '{DELETED_STAGE}'"));
         sql.append(compiled.conditions);
+        // As MLflow: by default `last_updated_timestamp DESC`; then name ASC, version DESC.
         sql.push(" ORDER BY ");
-        if !compiled.order.text.is_empty() {
+        if compiled.order.text.is_empty() {
+            sql.push("mv.last_updated_time DESC, ");
+        } else {
             sql.append(compiled.order);
             sql.push(", ");
         }
@@ -802,7 +809,6 @@ impl SqliteStore {
         version: i64,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        require_registered_model(&mut tx, name).await?;
         require_version(&mut tx, name, version).await?;
         sqlx::query(
             "INSERT INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?) \
@@ -839,7 +845,6 @@ impl SqliteStore {
         alias: &str,
     ) -> Result<ModelVersion> {
         let mut tx = self.read().await?;
-        require_registered_model(&mut tx, name).await?;
         let version: Option<i64> = sqlx::query_scalar(
             "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
         )
@@ -848,9 +853,9 @@ impl SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        let version = version.ok_or_else(|| {
-            Error::not_found(format!("Registered model alias {alias} not found."))
-        })?;
+        // MLflow answers INVALID_PARAMETER_VALUE here, not RESOURCE_DOES_NOT_EXIST.
+        let version = version
+            .ok_or_else(|| Error::invalid(format!("Registered model alias {alias} not found.")))?;
         load_version(&mut tx, name, version).await
     }
 

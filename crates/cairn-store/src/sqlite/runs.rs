@@ -58,7 +58,7 @@ const RUNS: Target = Target {
         correlation: "{t}.run_uuid = r.run_uuid",
     })),
     datasets: Some("{t}.run_uuid = r.run_uuid"),
-    tag_not_equal_matches_missing: false,
+    prompt_exclusion: None,
 };
 
 pub(super) fn run_not_found(run_id: &str) -> Error {
