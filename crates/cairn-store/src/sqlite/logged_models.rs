@@ -196,6 +196,16 @@ async fn live_model(conn: &mut SqliteConnection, model_id: &str) -> Result<()> {
     }
 }
 
+/// The model must exist; deleted ones count (as MLflow's writes use `session.get`).
+async fn existing_model(conn: &mut SqliteConnection, model_id: &str) -> Result<()> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM logged_models WHERE model_id = ?")
+        .bind(model_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    found.map(|_| ()).ok_or_else(|| model_not_found(model_id))
+}
+
 async fn load_one(conn: &mut SqliteConnection, model_id: &str) -> Result<LoggedModel> {
     load_logged_models(conn, &[model_id.to_owned()])
         .await?
@@ -221,16 +231,6 @@ async fn upsert_key_values(
     });
     insert.push(" ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value");
     insert.build().execute(&mut *conn).await.map_err(db_error)?;
-    Ok(())
-}
-
-async fn touch(conn: &mut SqliteConnection, model_id: &str) -> Result<()> {
-    sqlx::query("UPDATE logged_models SET last_updated_timestamp = ? WHERE model_id = ?")
-        .bind(now_ms())
-        .bind(model_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
     Ok(())
 }
 
@@ -289,7 +289,7 @@ impl SqliteStore {
         status: LoggedModelStatus,
     ) -> Result<LoggedModel> {
         let mut tx = self.write().await?;
-        live_model(&mut tx, model_id).await?;
+        existing_model(&mut tx, model_id).await?;
         sqlx::query(
             "UPDATE logged_models SET status = ?, last_updated_timestamp = ? WHERE model_id = ?",
         )
@@ -306,7 +306,7 @@ impl SqliteStore {
 
     pub(super) async fn delete_logged_model_impl(&self, model_id: &str) -> Result<()> {
         let mut tx = self.write().await?;
-        live_model(&mut tx, model_id).await?;
+        existing_model(&mut tx, model_id).await?;
         sqlx::query(
             "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp = ? \
              WHERE model_id = ?",
@@ -325,9 +325,8 @@ impl SqliteStore {
         tags: Vec<KeyValue>,
     ) -> Result<LoggedModel> {
         let mut tx = self.write().await?;
-        live_model(&mut tx, model_id).await?;
+        existing_model(&mut tx, model_id).await?;
         upsert_key_values(&mut tx, "logged_model_tags", model_id, &tags).await?;
-        touch(&mut tx, model_id).await?;
         let model = load_one(&mut tx, model_id).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(model)
@@ -339,7 +338,7 @@ impl SqliteStore {
         key: &str,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        live_model(&mut tx, model_id).await?;
+        existing_model(&mut tx, model_id).await?;
         let deleted = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?")
             .bind(model_id)
             .bind(key)
@@ -352,7 +351,6 @@ impl SqliteStore {
                 "No tag with key '{key}' found for model with ID '{model_id}'."
             )));
         }
-        touch(&mut tx, model_id).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -362,9 +360,8 @@ impl SqliteStore {
         params: Vec<KeyValue>,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        live_model(&mut tx, model_id).await?;
+        existing_model(&mut tx, model_id).await?;
         upsert_key_values(&mut tx, "logged_model_params", model_id, &params).await?;
-        touch(&mut tx, model_id).await?;
         tx.commit().await.map_err(db_error)
     }
 
