@@ -148,6 +148,121 @@ async fn two_stores_on_one_file_do_not_deadlock() {
     assert_eq!(versions, (1..=10).collect::<Vec<i64>>());
 }
 
+/// The child half of `acknowledged_writes_survive_sigkill`: writes until killed, printing what was
+/// acknowledged. Does nothing unless started by that test.
+#[tokio::test]
+#[ignore]
+async fn crash_child() {
+    let Ok(uri) = std::env::var("CAIRN_STORE_CRASH_DB") else {
+        return;
+    };
+    let store = SqliteStore::connect(&uri).await.unwrap();
+    let run_id = store
+        .create_run(CreateRun {
+            experiment_id: "0".into(),
+            user_id: "u".into(),
+            run_name: "crash".into(),
+            start_time: 0,
+            tags: vec![],
+        })
+        .await
+        .unwrap()
+        .info
+        .run_id;
+    println!("run {run_id}");
+    let started = Instant::now();
+    let mut step = 0_i64;
+    while started.elapsed().as_secs() < 60 {
+        let metrics = (0..10_i64)
+            .map(|index| Metric::new("m", index as f64, step, step * 10 + index))
+            .collect();
+        store
+            .log_batch(
+                &run_id,
+                LogBatch {
+                    metrics,
+                    params: vec![],
+                    tags: vec![KeyValue::new("last", step.to_string())],
+                },
+            )
+            .await
+            .unwrap();
+        println!("ack {step}");
+        step += 1;
+    }
+}
+
+/// A write that returned `Ok` survives the process being killed with SIGKILL mid-stream.
+#[tokio::test]
+async fn acknowledged_writes_survive_sigkill() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().join("crash.db").to_str().unwrap().to_owned();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CAIRN_STORE_CRASH_DB", &uri)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut run_id = None;
+    let mut last_ack = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        // libtest prints `test crash_child ... ` in front of the first line.
+        if let Some((_, id)) = line.split_once("run ") {
+            run_id = Some(id.trim().to_owned());
+        } else if let Some(step) = line.strip_prefix("ack ") {
+            let step: i64 = step.trim().parse().unwrap();
+            last_ack = Some(step);
+            if step >= 150 {
+                // SIGKILL on Unix: no destructors, no checkpoint, the writer may be mid-transaction.
+                child.kill().unwrap();
+                break;
+            }
+        }
+    }
+    child.wait().unwrap();
+    let run_id = run_id.expect("the child started");
+    let last_ack = last_ack.expect("the child acknowledged writes");
+
+    let store = SqliteStore::connect(&uri).await.unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let last_tag: i64 = run
+        .data
+        .tags
+        .iter()
+        .find(|tag| tag.key == "last")
+        .unwrap()
+        .value
+        .parse()
+        .unwrap();
+    assert!(
+        last_tag >= last_ack,
+        "tag {last_tag} < acknowledged {last_ack}"
+    );
+    let history = store.get_metric_history(&run_id, "m", None).await.unwrap();
+    let steps: std::collections::HashSet<i64> = history.items.iter().map(|m| m.step).collect();
+    for step in 0..=last_ack {
+        for index in 0..10 {
+            assert!(
+                steps.contains(&(step * 10 + index)),
+                "lost step {}",
+                step * 10 + index
+            );
+        }
+    }
+}
+
 /// Measures the operations the speed targets name. Run in release mode:
 /// `cargo test -p cairn-store --release --test sqlite -- --ignored --nocapture timings`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
