@@ -92,6 +92,18 @@ def test_missing_registered_model_name(api):
     assert_error(r, 400, "INVALID_PARAMETER_VALUE")
 
 
+def test_rename_experiment_requires_new_name(api):
+    eid = api.create_experiment(unique("norename"))
+    r = api.post(f"{API}/experiments/update", {"experiment_id": eid})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'new_name'")
+
+
+def test_non_integer_experiment_id(api):
+    # the SQL store's ids are integers; stock MLflow answers 400, not 404
+    r = api.get(f"{API}/experiments/get", params={"experiment_id": "abc"})
+    assert_error(r, 400, "INVALID_PARAMETER_VALUE")
+
+
 # ---------- unknown ids ----------
 
 
