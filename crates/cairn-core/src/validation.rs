@@ -40,7 +40,6 @@ pub const SEARCH_LOGGED_MODELS_DEFAULT: u64 = 100;
 pub const HISTORY_BULK_MAX_RUN_IDS: usize = 100;
 pub const HISTORY_BULK_MAX_RESULTS: u64 = 2500;
 
-static KEY_CHARS: LazyLock<Regex> = LazyLock::new(|| compile(r"^[/\w.\- :]*$"));
 static RUN_ID: LazyLock<Regex> = LazyLock::new(|| compile(r"^[a-zA-Z0-9][\w\-]{0,255}$"));
 static EXPERIMENT_ID: LazyLock<Regex> = LazyLock::new(|| compile(r"^[a-zA-Z0-9][\w\-]{0,63}$"));
 static ALIAS_CHARS: LazyLock<Regex> = LazyLock::new(|| compile(r"^[\w\-]*$"));
@@ -60,7 +59,7 @@ fn invalid_value(value: &str, param: &str, why: &str) -> Error {
 /// Param, metric and run-tag keys: MLflow's character class, at most 250 characters, and a path that
 /// `normpath` would not change (no `a//b`, `a/./b`, trailing `/`, leading `/` or `..`).
 pub fn validate_key(key: &str, param: &str) -> Result<()> {
-    if !KEY_CHARS.is_match(key) {
+    if !key.chars().all(is_key_char) {
         return Err(invalid_value(
             key,
             param,
@@ -75,6 +74,12 @@ pub fn validate_key(key: &str, param: &str) -> Result<()> {
         ));
     }
     validate_length(key, param, MAX_ENTITY_KEY_LENGTH)
+}
+
+/// MLflow's `^[/\w.\- :]*$`, where `\w` is Unicode-aware as in Python: letters, digits, `_`.
+/// Checked by hand: this runs for every metric of every batch.
+fn is_key_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '-' | ' ' | ':')
 }
 
 fn is_normalized_path(key: &str) -> bool {
@@ -197,10 +202,13 @@ pub fn validate_alias(alias: &str) -> Result<()> {
 
 pub fn validate_metric(metric: &Metric) -> Result<()> {
     validate_key(&metric.key, "key")?;
-    if metric.timestamp < 0 {
+    validate_metric_timestamp(metric.timestamp)
+}
+
+pub fn validate_metric_timestamp(timestamp: i64) -> Result<()> {
+    if timestamp < 0 {
         return Err(Error::invalid(format!(
-            "Invalid value {} for parameter 'timestamp' supplied: must be a non-negative integer",
-            metric.timestamp
+            "Invalid value {timestamp} for parameter 'timestamp' supplied: must be a non-negative integer"
         )));
     }
     Ok(())

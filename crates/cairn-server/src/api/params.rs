@@ -233,6 +233,31 @@ impl Params {
     }
 }
 
+impl Params {
+    /// Reads a JSON body; its fields win over query fields (both are allowed on DELETE).
+    pub fn add_json_body(&mut self, body: &[u8]) -> Result<(), ApiError> {
+        self.body_len = body.len();
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let parsed: Value = serde_json::from_slice(body).map_err(|error| {
+            ApiError::invalid(format!("Malformed JSON in request body: {error}"))
+        })?;
+        let Value::Object(fields) = parsed else {
+            return Err(ApiError::invalid("The request body must be a JSON object"));
+        };
+        self.from_query = false;
+        self.fields.extend(fields);
+        Ok(())
+    }
+
+    pub fn from_json_body(body: &[u8]) -> Result<Self, ApiError> {
+        let mut params = Params::default();
+        params.add_json_body(body)?;
+        Ok(params)
+    }
+}
+
 fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
 }
@@ -252,21 +277,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .map_err(|rejection| {
                 ApiError::invalid(format!("Could not read the request body: {rejection}"))
             })?;
-        params.body_len = body.len();
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(params);
-        }
-        let parsed: Value = serde_json::from_slice(&body).map_err(|error| {
-            ApiError::invalid(format!("Malformed JSON in request body: {error}"))
-        })?;
-        let Value::Object(fields) = parsed else {
-            return Err(ApiError::invalid("The request body must be a JSON object"));
-        };
-        // Body fields win over query fields; both are allowed on DELETE.
-        params.from_query = false;
-        let mut merged = std::mem::take(&mut params.fields);
-        merged.extend(fields);
-        params.fields = merged;
+        params.add_json_body(&body)?;
         Ok(params)
     }
 }

@@ -1,5 +1,8 @@
 //! Runs: lifecycle, tags, params, metrics, batches, inputs/outputs, search and metric history.
 
+use std::collections::HashSet;
+
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
@@ -155,14 +158,54 @@ pub async fn log_param(State(state): State<AppState>, params: Params) -> ApiResu
     Ok(empty())
 }
 
-pub async fn log_batch(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
-    if params.body_len > validation::MAX_BATCH_LOG_REQUEST_SIZE {
+pub async fn log_batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    if body.len() > validation::MAX_BATCH_LOG_REQUEST_SIZE {
         return Err(ApiError::invalid(format!(
             "Batched logging API requests must be at most {} bytes, got a request of size {} bytes.",
             validation::MAX_BATCH_LOG_REQUEST_SIZE,
-            params.body_len
+            body.len()
         )));
     }
+    let (run_id, batch) = match fast_batch::read(&body) {
+        Some(read) => read,
+        // The fast reader declined: read again field by field for MLflow's exact error messages.
+        None => read_batch(&Params::from_json_body(&body)?)?,
+    };
+    validation::validate_batch_limits(batch.metrics.len(), batch.params.len(), batch.tags.len())?;
+    let mut checked_keys = HashSet::new();
+    for metric in &batch.metrics {
+        if checked_keys.insert(metric.key.as_str()) {
+            validation::validate_key(&metric.key, "key")?;
+        }
+        validation::validate_metric_timestamp(metric.timestamp)?;
+    }
+    let params = batch
+        .params
+        .into_iter()
+        .map(validation::normalize_param)
+        .collect::<Result<Vec<_>, _>>()?;
+    validation::validate_no_duplicate_params(&params)?;
+    let tags = batch
+        .tags
+        .into_iter()
+        .map(validation::normalize_run_tag)
+        .collect::<Result<Vec<_>, _>>()?;
+    state
+        .store
+        .log_batch(
+            &run_id,
+            LogBatch {
+                metrics: batch.metrics,
+                params,
+                tags,
+            },
+        )
+        .await?;
+    Ok(empty())
+}
+
+/// The slow, exact reader of a log-batch body.
+fn read_batch(params: &Params) -> Result<(String, LogBatch), Error> {
     let run_id = params.run_id()?;
     let metric_params = params.objects("metrics")?;
     let raw_params = params.key_values("params")?;
@@ -172,27 +215,162 @@ pub async fn log_batch(State(state): State<AppState>, params: Params) -> ApiResu
         .iter()
         .map(metric_from)
         .collect::<Result<Vec<_>, _>>()?;
-    let batch_params = raw_params
-        .into_iter()
-        .map(validation::normalize_param)
-        .collect::<Result<Vec<_>, _>>()?;
-    validation::validate_no_duplicate_params(&batch_params)?;
-    let tags = raw_tags
-        .into_iter()
-        .map(validation::normalize_run_tag)
-        .collect::<Result<Vec<_>, _>>()?;
-    state
-        .store
-        .log_batch(
-            &run_id,
+    Ok((
+        run_id,
+        LogBatch {
+            metrics,
+            params: raw_params,
+            tags: raw_tags,
+        },
+    ))
+}
+
+/// log-batch bodies read straight into types, without building a JSON tree: the hot path of every
+/// training loop. It declines (returns `None`) on anything unusual, and the exact reader takes over.
+mod fast_batch {
+    use std::fmt;
+
+    use cairn_core::entities::{KeyValue, Metric};
+    use cairn_store::LogBatch;
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Body {
+        run_id: Option<String>,
+        run_uuid: Option<String>,
+        #[serde(default)]
+        metrics: Vec<WireMetric>,
+        #[serde(default)]
+        params: Vec<WireKeyValue>,
+        #[serde(default)]
+        tags: Vec<WireKeyValue>,
+    }
+
+    #[derive(Deserialize)]
+    struct WireMetric {
+        key: String,
+        value: Double,
+        timestamp: Int,
+        step: Option<Int>,
+        model_id: Option<String>,
+        dataset_name: Option<String>,
+        dataset_digest: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct WireKeyValue {
+        key: String,
+        value: Option<String>,
+    }
+
+    /// A protobuf-JSON double: a number or "NaN" / "Infinity" / "-Infinity".
+    struct Double(f64);
+    /// A protobuf-JSON int64: an integral number or a decimal string.
+    struct Int(i64);
+
+    impl<'de> Deserialize<'de> for Double {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct DoubleVisitor;
+            impl Visitor<'_> for DoubleVisitor {
+                type Value = Double;
+                fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                    formatter.write_str("a number")
+                }
+                fn visit_f64<E: de::Error>(self, value: f64) -> Result<Double, E> {
+                    Ok(Double(value))
+                }
+                fn visit_i64<E: de::Error>(self, value: i64) -> Result<Double, E> {
+                    Ok(Double(value as f64))
+                }
+                fn visit_u64<E: de::Error>(self, value: u64) -> Result<Double, E> {
+                    Ok(Double(value as f64))
+                }
+                fn visit_str<E: de::Error>(self, value: &str) -> Result<Double, E> {
+                    match value {
+                        "NaN" => Ok(Double(f64::NAN)),
+                        "Infinity" => Ok(Double(f64::INFINITY)),
+                        "-Infinity" => Ok(Double(f64::NEG_INFINITY)),
+                        _ => Err(E::custom("not a protobuf double")),
+                    }
+                }
+            }
+            deserializer.deserialize_any(DoubleVisitor)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Int {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct IntVisitor;
+            impl Visitor<'_> for IntVisitor {
+                type Value = Int;
+                fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                    formatter.write_str("an integer")
+                }
+                fn visit_i64<E: de::Error>(self, value: i64) -> Result<Int, E> {
+                    Ok(Int(value))
+                }
+                fn visit_u64<E: de::Error>(self, value: u64) -> Result<Int, E> {
+                    i64::try_from(value)
+                        .map(Int)
+                        .map_err(|_| E::custom("out of range"))
+                }
+                fn visit_str<E: de::Error>(self, value: &str) -> Result<Int, E> {
+                    value
+                        .parse()
+                        .map(Int)
+                        .map_err(|_| E::custom("not an int64"))
+                }
+            }
+            deserializer.deserialize_any(IntVisitor)
+        }
+    }
+
+    fn non_empty(value: Option<String>) -> Option<String> {
+        value.filter(|text| !text.is_empty())
+    }
+
+    pub fn read(body: &[u8]) -> Option<(String, LogBatch)> {
+        let body: Body = serde_json::from_slice(body).ok()?;
+        let run_id = non_empty(body.run_id).or_else(|| non_empty(body.run_uuid))?;
+        let mut metrics = Vec::with_capacity(body.metrics.len());
+        for metric in body.metrics {
+            if metric.key.is_empty() {
+                return None;
+            }
+            metrics.push(Metric {
+                key: metric.key,
+                value: metric.value.0,
+                timestamp: metric.timestamp.0,
+                step: metric.step.map_or(0, |step| step.0),
+                model_id: non_empty(metric.model_id),
+                dataset_name: non_empty(metric.dataset_name),
+                dataset_digest: non_empty(metric.dataset_digest),
+                run_id: None,
+            });
+        }
+        let key_values = |items: Vec<WireKeyValue>| -> Option<Vec<KeyValue>> {
+            items
+                .into_iter()
+                .map(|item| {
+                    (!item.key.is_empty()).then(|| KeyValue {
+                        key: item.key,
+                        value: item.value.unwrap_or_default(),
+                    })
+                })
+                .collect()
+        };
+        let params = key_values(body.params)?;
+        let tags = key_values(body.tags)?;
+        Some((
+            run_id,
             LogBatch {
                 metrics,
-                params: batch_params,
+                params,
                 tags,
             },
-        )
-        .await?;
-    Ok(empty())
+        ))
+    }
 }
 
 fn sized(value: String, field: &str, limit: usize) -> Result<String, Error> {
