@@ -107,6 +107,7 @@ class CairnServer:
         t0 = time.monotonic()
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
+        env.setdefault("NO_COLOR", "1")
         self.proc = subprocess.Popen(
             self.command(),
             stdout=log,

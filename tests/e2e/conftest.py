@@ -25,6 +25,19 @@ from mlflow import MlflowClient  # noqa: E402
 
 from cairn_helpers import Api, CairnServer, unique  # noqa: E402
 
+_SESSION_SERVER: CairnServer | None = None
+LOG_TAIL_LINES = 40
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the tail of the shared server's log to every failing test's report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and _SESSION_SERVER is not None:
+        tail = "\n".join(_SESSION_SERVER.log_text().splitlines()[-LOG_TAIL_LINES:])
+        rep.sections.append((f"cairn server log (last {LOG_TAIL_LINES} lines)", tail))
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
@@ -32,6 +45,8 @@ def server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("cairn-server")
     srv = CairnServer(workdir)
     srv.start()
+    global _SESSION_SERVER
+    _SESSION_SERVER = srv
     os.environ["MLFLOW_TRACKING_URI"] = srv.url
     mlflow.set_tracking_uri(srv.url)
     mlflow.set_registry_uri(srv.url)
