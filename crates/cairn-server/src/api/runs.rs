@@ -484,7 +484,7 @@ pub async fn log_model(State(state): State<AppState>, params: Params) -> ApiResu
     Ok(empty())
 }
 
-pub async fn search(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+pub async fn search(State(state): State<AppState>, params: Params) -> ApiResult<Response> {
     let max_results = validation::max_results(
         params.i64("max_results")?,
         validation::SEARCH_MAX_RESULTS_DEFAULT,
@@ -504,8 +504,7 @@ pub async fn search(State(state): State<AppState>, params: Params) -> ApiResult<
         },
     };
     let page = state.store.search_runs(request).await?;
-    let runs = page.items.iter().map(wire::run).collect();
-    Ok(Json(wire::page("runs", runs, page.next_page_token)))
+    Ok(wire::run_page(&page.items, page.next_page_token.as_deref()))
 }
 
 pub async fn get_history(State(state): State<AppState>, params: Params) -> ApiResult<Response> {

@@ -69,24 +69,6 @@ pub fn experiment(experiment: &Experiment) -> Value {
     Value::Object(object)
 }
 
-pub fn run_info(info: &RunInfo) -> Value {
-    let mut object = Map::new();
-    object.insert("run_uuid".into(), info.run_id.clone().into());
-    object.insert("experiment_id".into(), info.experiment_id.clone().into());
-    object.insert("run_name".into(), info.run_name.clone().into());
-    object.insert("user_id".into(), info.user_id.clone().into());
-    object.insert("status".into(), info.status.as_str().into());
-    object.insert("start_time".into(), info.start_time.into());
-    put_opt(&mut object, "end_time", info.end_time);
-    object.insert("artifact_uri".into(), info.artifact_uri.clone().into());
-    object.insert(
-        "lifecycle_stage".into(),
-        info.lifecycle_stage.as_str().into(),
-    );
-    object.insert("run_id".into(), info.run_id.clone().into());
-    Value::Object(object)
-}
-
 pub fn metric(metric: &Metric) -> Value {
     let mut object = Map::new();
     object.insert("key".into(), metric.key.clone().into());
@@ -102,61 +84,6 @@ pub fn metric(metric: &Metric) -> Value {
 
 pub fn metrics(values: &[Metric]) -> Vec<Value> {
     values.iter().map(metric).collect()
-}
-
-pub fn dataset(dataset: &Dataset) -> Value {
-    let mut object = Map::new();
-    object.insert("name".into(), dataset.name.clone().into());
-    object.insert("digest".into(), dataset.digest.clone().into());
-    object.insert("source_type".into(), dataset.source_type.clone().into());
-    object.insert("source".into(), dataset.source.clone().into());
-    put_opt(&mut object, "schema", dataset.schema.clone());
-    put_opt(&mut object, "profile", dataset.profile.clone());
-    Value::Object(object)
-}
-
-fn dataset_input(input: &DatasetInput) -> Value {
-    let mut object = Map::new();
-    put_list(&mut object, "tags", key_values(&input.tags));
-    object.insert("dataset".into(), dataset(&input.dataset));
-    Value::Object(object)
-}
-
-pub fn run(run: &Run) -> Value {
-    let mut data = Map::new();
-    put_list(&mut data, "metrics", metrics(&run.data.metrics));
-    put_list(&mut data, "params", key_values(&run.data.params));
-    put_list(&mut data, "tags", key_values(&run.data.tags));
-    let mut inputs = Map::new();
-    put_list(
-        &mut inputs,
-        "dataset_inputs",
-        run.inputs
-            .dataset_inputs
-            .iter()
-            .map(dataset_input)
-            .collect(),
-    );
-    put_list(
-        &mut inputs,
-        "model_inputs",
-        run.inputs
-            .model_inputs
-            .iter()
-            .map(|input| json!({"model_id": input.model_id}))
-            .collect(),
-    );
-    let mut outputs = Map::new();
-    put_list(
-        &mut outputs,
-        "model_outputs",
-        run.outputs
-            .model_outputs
-            .iter()
-            .map(|output| json!({"model_id": output.model_id, "step": output.step}))
-            .collect(),
-    );
-    json!({"info": run_info(&run.info), "data": data, "inputs": inputs, "outputs": outputs})
 }
 
 pub fn logged_model(model: &LoggedModel) -> Value {
@@ -348,14 +275,237 @@ pub fn metric_page(metrics: &[Metric], next_page_token: Option<&str>) -> Respons
         }
     }
     // ~64 bytes a point.
-    let mut bytes = Vec::with_capacity(64 * metrics.len() + 64);
-    match serde_json::to_writer(
-        &mut bytes,
+    json_bytes(
         &Body {
             metrics,
             next_page_token,
         },
-    ) {
+        64 * metrics.len() + 64,
+    )
+}
+
+/// A list of `{key, value}` messages.
+struct KeyValues<'a>(&'a [KeyValue]);
+
+impl Serialize for KeyValues<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for pair in self.0 {
+            let mut map = ValueMap::new();
+            map.push("key", &pair.key);
+            map.push("value", &pair.value);
+            seq.serialize_element(&map)?;
+        }
+        seq.end()
+    }
+}
+
+/// A small ordered map of borrowed string fields.
+struct ValueMap<'a>(Vec<(&'static str, &'a str)>);
+
+impl<'a> ValueMap<'a> {
+    fn new() -> Self {
+        Self(Vec::with_capacity(2))
+    }
+    fn push(&mut self, key: &'static str, value: &'a str) {
+        self.0.push((key, value));
+    }
+}
+
+impl Serialize for ValueMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+struct RunInfoRef<'a>(&'a RunInfo);
+
+impl Serialize for RunInfoRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let info = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("run_uuid", &info.run_id)?;
+        map.serialize_entry("experiment_id", &info.experiment_id)?;
+        map.serialize_entry("run_name", &info.run_name)?;
+        map.serialize_entry("user_id", &info.user_id)?;
+        map.serialize_entry("status", info.status.as_str())?;
+        map.serialize_entry("start_time", &info.start_time)?;
+        if let Some(end_time) = info.end_time {
+            map.serialize_entry("end_time", &end_time)?;
+        }
+        map.serialize_entry("artifact_uri", &info.artifact_uri)?;
+        map.serialize_entry("lifecycle_stage", info.lifecycle_stage.as_str())?;
+        map.serialize_entry("run_id", &info.run_id)?;
+        map.end()
+    }
+}
+
+struct DatasetRef<'a>(&'a Dataset);
+
+impl Serialize for DatasetRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let dataset = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &dataset.name)?;
+        map.serialize_entry("digest", &dataset.digest)?;
+        map.serialize_entry("source_type", &dataset.source_type)?;
+        map.serialize_entry("source", &dataset.source)?;
+        if let Some(schema) = &dataset.schema {
+            map.serialize_entry("schema", schema)?;
+        }
+        if let Some(profile) = &dataset.profile {
+            map.serialize_entry("profile", profile)?;
+        }
+        map.end()
+    }
+}
+
+struct DatasetInputs<'a>(&'a [DatasetInput]);
+
+impl Serialize for DatasetInputs<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct One<'a>(&'a DatasetInput);
+        impl Serialize for One<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(None)?;
+                if !self.0.tags.is_empty() {
+                    map.serialize_entry("tags", &KeyValues(&self.0.tags))?;
+                }
+                map.serialize_entry("dataset", &DatasetRef(&self.0.dataset))?;
+                map.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for input in self.0 {
+            seq.serialize_element(&One(input))?;
+        }
+        seq.end()
+    }
+}
+
+struct RunRef<'a>(&'a Run);
+
+impl Serialize for RunRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Data<'a>(&'a Run);
+        impl Serialize for Data<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let data = &self.0.data;
+                let mut map = serializer.serialize_map(None)?;
+                if !data.metrics.is_empty() {
+                    map.serialize_entry("metrics", &MetricList(&data.metrics))?;
+                }
+                if !data.params.is_empty() {
+                    map.serialize_entry("params", &KeyValues(&data.params))?;
+                }
+                if !data.tags.is_empty() {
+                    map.serialize_entry("tags", &KeyValues(&data.tags))?;
+                }
+                map.end()
+            }
+        }
+        struct Inputs<'a>(&'a Run);
+        impl Serialize for Inputs<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let inputs = &self.0.inputs;
+                let mut map = serializer.serialize_map(None)?;
+                if !inputs.dataset_inputs.is_empty() {
+                    map.serialize_entry("dataset_inputs", &DatasetInputs(&inputs.dataset_inputs))?;
+                }
+                if !inputs.model_inputs.is_empty() {
+                    let models: Vec<Value> = inputs
+                        .model_inputs
+                        .iter()
+                        .map(|input| json!({"model_id": input.model_id}))
+                        .collect();
+                    map.serialize_entry("model_inputs", &models)?;
+                }
+                map.end()
+            }
+        }
+        struct Outputs<'a>(&'a Run);
+        impl Serialize for Outputs<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let outputs = &self.0.outputs;
+                let mut map = serializer.serialize_map(None)?;
+                if !outputs.model_outputs.is_empty() {
+                    let models: Vec<Value> = outputs
+                        .model_outputs
+                        .iter()
+                        .map(|output| json!({"model_id": output.model_id, "step": output.step}))
+                        .collect();
+                    map.serialize_entry("model_outputs", &models)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("info", &RunInfoRef(&self.0.info))?;
+        map.serialize_entry("data", &Data(self.0))?;
+        map.serialize_entry("inputs", &Inputs(self.0))?;
+        map.serialize_entry("outputs", &Outputs(self.0))?;
+        map.end()
+    }
+}
+
+fn to_value<T: Serialize>(value: T) -> Value {
+    // Serializing these wrappers into a `Value` cannot fail: every key is a string.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+pub fn run_info(info: &RunInfo) -> Value {
+    to_value(RunInfoRef(info))
+}
+
+pub fn run(run: &Run) -> Value {
+    to_value(RunRef(run))
+}
+
+/// `{"runs": [...], "next_page_token": ...}`, written directly to bytes: search pages hold thousands of runs.
+pub fn run_page(runs: &[Run], next_page_token: Option<&str>) -> Response {
+    struct Body<'a> {
+        runs: &'a [Run],
+        next_page_token: Option<&'a str>,
+    }
+    impl Serialize for Body<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            struct Runs<'a>(&'a [Run]);
+            impl Serialize for Runs<'_> {
+                fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                    for run in self.0 {
+                        seq.serialize_element(&RunRef(run))?;
+                    }
+                    seq.end()
+                }
+            }
+            let mut map = serializer.serialize_map(None)?;
+            if !self.runs.is_empty() {
+                map.serialize_entry("runs", &Runs(self.runs))?;
+            }
+            if let Some(token) = self.next_page_token {
+                map.serialize_entry("next_page_token", token)?;
+            }
+            map.end()
+        }
+    }
+    json_bytes(
+        &Body {
+            runs,
+            next_page_token,
+        },
+        512 * runs.len() + 64,
+    )
+}
+
+/// A JSON response serialized straight to bytes.
+fn json_bytes<T: Serialize>(body: &T, capacity: usize) -> Response {
+    let mut bytes = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut bytes, body) {
         Ok(()) => (
             [(
                 header::CONTENT_TYPE,
