@@ -62,6 +62,7 @@ class CairnServer:
     log_path: Path = field(init=False)
     proc: subprocess.Popen | None = None
     starts: int = 0
+    extra_args: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -89,6 +90,7 @@ class CairnServer:
             f"sqlite:///{self.db_path}",
             "--artifacts-destination",
             str(self.artifact_root),
+            *self.extra_args,
         ]
 
     def log_text(self) -> str:

@@ -12,6 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from cairn_helpers import Api, CairnServer, now_ms
@@ -33,8 +34,14 @@ def batch_body(run_id: str, i: int) -> dict:
     }
 
 
-def test_acknowledged_batches_survive_sigkill(tmp_path):
-    srv = CairnServer(tmp_path / "durable")
+@pytest.mark.parametrize(
+    "extra_args",
+    [[], ["--sqlite-synchronous", "normal"]],
+    ids=["default", "sync-normal"],
+)
+def test_acknowledged_batches_survive_sigkill(tmp_path, extra_args):
+    """--sqlite-synchronous normal may lose commits on power loss, but never on a process kill."""
+    srv = CairnServer(tmp_path / "durable", extra_args=extra_args)
     srv.start()
     try:
         api = Api(srv.url)
