@@ -3,6 +3,8 @@
 //! The Python suite (`tests/e2e`) drives the real binary with the real `mlflow` client; these tests pin the
 //! server's own contract: MLflow's error format and statuses, field reading, and path safety.
 
+#![allow(clippy::unwrap_used)] // a test helper that fails is a failed test
+
 use std::sync::Arc;
 
 use axum::body::Body;
