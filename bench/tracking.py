@@ -5,9 +5,10 @@
     .venv/bin/python bench/tracking.py --quick    # small sizes, for a smoke check
     .venv/bin/python bench/tracking.py --only cairn
 
-Both servers run over fresh SQLite databases in a temp dir and are driven by one
-requests.Session each doing identical work. Results go to stdout (a table with the
-ratio cairn/mlflow) and to bench/results/tracking-<UTC timestamp>.json.
+Every server runs over a fresh SQLite database in a temp dir and gets identical work: set-up through
+a requests.Session, timed calls through a bare keep-alive http.client connection. Results go to stdout
+(a table with how many times better cairn is) and to bench/results/tracking-<UTC timestamp>.json.
+See bench/README.md.
 """
 
 from __future__ import annotations
