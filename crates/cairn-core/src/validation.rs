@@ -2,10 +2,6 @@
 //!
 //! Each check returns the MLflow wording so that clients matching on messages keep working.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use crate::entities::{KeyValue, Metric};
 use crate::error::{Error, Result};
 
@@ -40,14 +36,20 @@ pub const SEARCH_LOGGED_MODELS_DEFAULT: u64 = 100;
 pub const HISTORY_BULK_MAX_RUN_IDS: usize = 100;
 pub const HISTORY_BULK_MAX_RESULTS: u64 = 2500;
 
-static RUN_ID: LazyLock<Regex> = LazyLock::new(|| compile(r"^[a-zA-Z0-9][\w\-]{0,255}$"));
-static EXPERIMENT_ID: LazyLock<Regex> = LazyLock::new(|| compile(r"^[a-zA-Z0-9][\w\-]{0,63}$"));
-static ALIAS_CHARS: LazyLock<Regex> = LazyLock::new(|| compile(r"^[\w\-]*$"));
-static RESERVED_VERSION_ALIAS: LazyLock<Regex> = LazyLock::new(|| compile(r"^[vV]\d+$"));
+/// Python's Unicode `\w`: letters, digits and `_`.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
 
-fn compile(pattern: &str) -> Regex {
-    // The patterns are constants; a failure here is a bug caught by the tests below.
-    Regex::new(pattern).unwrap_or_else(|error| panic!("bad built-in pattern {pattern}: {error}"))
+/// `^[a-zA-Z0-9][\w\-]{0,max_rest}$`, MLflow's id pattern.
+fn is_id(id: &str, max_rest: usize) -> bool {
+    let mut chars = id.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    first.is_ascii_alphanumeric()
+        && chars.clone().count() <= max_rest
+        && chars.all(|c| is_word_char(c) || c == '-')
 }
 
 fn invalid_value(value: &str, param: &str, why: &str) -> Error {
@@ -112,7 +114,7 @@ pub fn truncate(value: &str, limit: usize) -> String {
 }
 
 pub fn validate_run_id(run_id: &str) -> Result<()> {
-    if RUN_ID.is_match(run_id) {
+    if is_id(run_id, 255) {
         Ok(())
     } else {
         Err(invalid_value(run_id, "run_id", "Invalid run ID"))
@@ -120,7 +122,7 @@ pub fn validate_run_id(run_id: &str) -> Result<()> {
 }
 
 pub fn validate_experiment_id(experiment_id: &str) -> Result<()> {
-    if EXPERIMENT_ID.is_match(experiment_id) {
+    if is_id(experiment_id, 63) {
         Ok(())
     } else {
         Err(invalid_value(
@@ -187,17 +189,25 @@ pub fn validate_alias(alias: &str) -> Result<()> {
         return Err(Error::missing("alias"));
     }
     validate_length(alias, "alias", MAX_REGISTERED_MODEL_ALIAS_LENGTH)?;
-    if !ALIAS_CHARS.is_match(alias) {
+    if !alias.chars().all(|c| is_word_char(c) || c == '-') {
         return Err(Error::invalid(format!(
             "Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-)."
         )));
     }
-    if alias.eq_ignore_ascii_case("latest") || RESERVED_VERSION_ALIAS.is_match(alias) {
+    if alias.eq_ignore_ascii_case("latest") || is_reserved_version_alias(alias) {
         return Err(Error::invalid(format!(
             "Version alias name '{alias}' is reserved."
         )));
     }
     Ok(())
+}
+
+/// `^[vV]\d+$`: `v1`, `V12` name versions and cannot be aliases.
+fn is_reserved_version_alias(alias: &str) -> bool {
+    match alias.strip_prefix(['v', 'V']) {
+        Some(digits) => !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()),
+        None => false,
+    }
 }
 
 pub fn validate_metric(metric: &Metric) -> Result<()> {
@@ -364,6 +374,11 @@ mod tests {
     #[test]
     fn ids() {
         assert!(validate_run_id("94b4537f34c441139c346b2299f835ac").is_ok());
+        assert!(validate_run_id(&"a".repeat(256)).is_ok());
+        assert!(validate_run_id(&"a".repeat(257)).is_err());
+        assert!(validate_run_id("").is_err());
+        assert!(validate_run_id("_abc").is_err());
+        assert!(validate_experiment_id(&"1".repeat(65)).is_err());
         assert!(validate_run_id("../etc").is_err());
         assert!(validate_experiment_id("0").is_ok());
         assert!(validate_experiment_id("-1").is_err());
