@@ -97,13 +97,12 @@ pub async fn restore(State(state): State<AppState>, params: Params) -> ApiResult
 
 pub async fn update(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
     let experiment_id = params.required_string("experiment_id")?;
-    if let Some(new_name) = params.string("new_name")? {
-        validation::validate_experiment_name(&new_name)?;
-        state
-            .store
-            .rename_experiment(&experiment_id, &new_name)
-            .await?;
-    }
+    let new_name = params.required_string("new_name")?;
+    validation::validate_experiment_name(&new_name)?;
+    state
+        .store
+        .rename_experiment(&experiment_id, &new_name)
+        .await?;
     Ok(empty())
 }
 

@@ -49,6 +49,13 @@ pub(super) fn parse_experiment_id(experiment_id: &str) -> Option<i64> {
     experiment_id.parse::<i64>().ok()
 }
 
+/// This store's experiment ids are integers; anything else is a malformed request (a 400, as MLflow).
+pub(super) fn invalid_experiment_id(experiment_id: &str) -> Error {
+    Error::invalid(format!(
+        "Invalid value '{experiment_id}' for parameter 'experiment_id': experiment ids are integers"
+    ))
+}
+
 pub(super) fn experiment_not_found(experiment_id: &str) -> Error {
     Error::not_found(format!("No Experiment with id={experiment_id} exists"))
 }
@@ -59,7 +66,7 @@ pub(super) async fn experiment_header(
     experiment_id: &str,
 ) -> Result<(i64, String, LifecycleStage)> {
     let id =
-        parse_experiment_id(experiment_id).ok_or_else(|| experiment_not_found(experiment_id))?;
+        parse_experiment_id(experiment_id).ok_or_else(|| invalid_experiment_id(experiment_id))?;
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?",
     )
@@ -189,7 +196,7 @@ impl SqliteStore {
 
     pub(super) async fn get_experiment_impl(&self, experiment_id: &str) -> Result<Experiment> {
         let id = parse_experiment_id(experiment_id)
-            .ok_or_else(|| experiment_not_found(experiment_id))?;
+            .ok_or_else(|| invalid_experiment_id(experiment_id))?;
         let mut tx = self.read().await?;
         load_experiments(&mut tx, &[id])
             .await?

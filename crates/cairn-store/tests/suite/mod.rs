@@ -252,8 +252,9 @@ pub async fn experiment_crud_and_errors(store: Store) {
     );
     assert_error(
         store.get_experiment("not-a-number").await,
-        ErrorKind::ResourceDoesNotExist,
-        "No Experiment with id=not-a-number exists",
+        // Ids are integers here; stock MLflow's SQL store answers a malformed one with a 400 too.
+        ErrorKind::InvalidParameterValue,
+        "Invalid value 'not-a-number' for parameter 'experiment_id': experiment ids are integers",
     );
     assert_error(
         store.get_experiment_by_name("nope").await,
