@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
@@ -158,7 +159,16 @@ pub async fn log_param(State(state): State<AppState>, params: Params) -> ApiResu
     Ok(empty())
 }
 
-pub async fn log_batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn log_batch(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body.map_err(|rejection| {
+        ApiError::invalid(format!(
+            "Batched logging API requests must be at most {} bytes: {rejection}",
+            validation::MAX_BATCH_LOG_REQUEST_SIZE
+        ))
+    })?;
     if body.len() > validation::MAX_BATCH_LOG_REQUEST_SIZE {
         return Err(ApiError::invalid(format!(
             "Batched logging API requests must be at most {} bytes, got a request of size {} bytes.",
