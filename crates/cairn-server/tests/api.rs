@@ -364,3 +364,34 @@ async fn artifact_traversal_is_refused() {
         String::from_utf8_lossy(&bytes)
     );
 }
+
+#[tokio::test]
+async fn log_batch_over_one_megabyte_is_refused() {
+    let server = server().await;
+    let run_id = server.create_run().await;
+    // 100 tags of 12 kB: within the entity limits, over MLflow's 1,000,000-byte request limit.
+    let tags: Vec<Value> = (0..100)
+        .map(|index| json!({"key": format!("t{index}"), "value": "x".repeat(12_000)}))
+        .collect();
+    let (status, body) = server
+        .post("/runs/log-batch", json!({"run_id": run_id, "tags": tags}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "Batched logging API requests must be at most 1000000 bytes",
+    );
+    let (status, body) = server.get(&format!("/runs/get?run_id={run_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let tags = body["run"]["data"]["tags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tags.iter()
+            .all(|tag| !tag["key"].as_str().unwrap_or_default().starts_with('t')),
+        "nothing was written"
+    );
+}
