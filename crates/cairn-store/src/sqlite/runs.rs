@@ -157,6 +157,9 @@ async fn load_run_info(conn: &mut SqliteConnection, run_id: &str) -> Result<RunI
 /// One query that returns every part of a set of runs, each part as a JSON array of rows
 /// (`json_group_array`): one round trip and one value per part instead of one sqlx row per item, which
 /// is what makes loading a 1000-run search page cheap. Metric values travel as their IEEE-754 bits.
+/// The parts most stores leave empty (dataset and model inputs/outputs) are skipped with a
+/// `CASE WHEN EXISTS` on the whole table: each `IN ids` costs a pass over the id list even when the
+/// table is empty (~0.2 ms for 500 ids).
 const LOAD_RUNS_SQL: &str = "WITH ids(run_uuid) AS (SELECT value FROM json_each(?1)) SELECT \
     (SELECT json_group_array(json_array(r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, \
         r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage)) \
@@ -169,16 +172,20 @@ const LOAD_RUNS_SQL: &str = "WITH ids(run_uuid) AS (SELECT value FROM json_each(
      FROM params p WHERE p.run_uuid IN ids), \
     (SELECT json_group_array(json_array(t.rowid, t.run_uuid, t.key, t.value)) \
      FROM tags t WHERE t.run_uuid IN ids), \
-    (SELECT json_group_array(json_array(i.rowid, i.run_uuid, d.dataset_uuid, d.name, d.digest, \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_dataset_inputs) THEN \
+     (SELECT json_group_array(json_array(i.rowid, i.run_uuid, d.dataset_uuid, d.name, d.digest, \
         d.source_type, d.source, d.schema, d.profile)) \
      FROM run_dataset_inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid \
-     WHERE i.run_uuid IN ids), \
-    (SELECT json_group_array(json_array(g.rowid, g.run_uuid, g.dataset_uuid, g.key, g.value)) \
-     FROM run_dataset_input_tags g WHERE g.run_uuid IN ids), \
-    (SELECT json_group_array(json_array(mi.rowid, mi.run_uuid, mi.model_id)) \
-     FROM run_model_inputs mi WHERE mi.run_uuid IN ids), \
-    (SELECT json_group_array(json_array(mo.rowid, mo.run_uuid, mo.model_id, mo.step)) \
-     FROM run_model_outputs mo WHERE mo.run_uuid IN ids)";
+     WHERE i.run_uuid IN ids) ELSE '[]' END), \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_dataset_input_tags) THEN \
+     (SELECT json_group_array(json_array(g.rowid, g.run_uuid, g.dataset_uuid, g.key, g.value)) \
+     FROM run_dataset_input_tags g WHERE g.run_uuid IN ids) ELSE '[]' END), \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_model_inputs) THEN \
+     (SELECT json_group_array(json_array(mi.rowid, mi.run_uuid, mi.model_id)) \
+     FROM run_model_inputs mi WHERE mi.run_uuid IN ids) ELSE '[]' END), \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_model_outputs) THEN \
+     (SELECT json_group_array(json_array(mo.rowid, mo.run_uuid, mo.model_id, mo.step)) \
+     FROM run_model_outputs mo WHERE mo.run_uuid IN ids) ELSE '[]' END)";
 
 type PackedParts = (
     String,
