@@ -346,10 +346,21 @@ async fn artifact_traversal_is_refused() {
             }
         }
     }
-    let (status, body) = server
-        .get("/../2.0/mlflow-artifacts/artifacts?path=../etc")
+    let (status, bytes) = server
+        .send(
+            "GET",
+            "/api/2.0/mlflow-artifacts/artifacts?path=../etc",
+            Body::empty(),
+        )
         .await;
-    assert!(status.is_client_error(), "{body}");
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "Invalid path",
+    );
     let (status, bytes) = server
         .send(
             "GET",
@@ -393,5 +404,45 @@ async fn log_batch_over_one_megabyte_is_refused() {
         tags.iter()
             .all(|tag| !tag["key"].as_str().unwrap_or_default().starts_with('t')),
         "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn enums_are_read_by_name_or_by_protobuf_number() {
+    let server = server().await;
+    let run_id = server.create_run().await;
+    let (status, body) = server
+        .post(
+            "/runs/update",
+            json!({"run_id": run_id, "status": 3, "end_time": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["run_info"]["status"], "FINISHED");
+    let (status, body) = server.post("/runs/delete", json!({"run_id": run_id})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for view in [json!(2), json!("DELETED_ONLY")] {
+        let (status, body) = server
+            .post(
+                "/runs/search",
+                json!({"experiment_ids": ["0"], "run_view_type": view}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["runs"][0]["info"]["run_id"],
+            run_id.as_str(),
+            "view {view}"
+        );
+    }
+    let (status, body) = server
+        .post("/runs/update", json!({"run_id": run_id, "status": 9}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "parameter 'status'",
     );
 }

@@ -36,20 +36,18 @@ pub fn proxied_path(artifact_uri: &str) -> Result<ArtifactPath, Error> {
     ArtifactPath::parse(path)
 }
 
+/// The type a browser or client expects: text as UTF-8 (`MLmodel` is YAML without an extension).
 fn content_type_of(path: &ArtifactPath) -> HeaderValue {
-    let guessed = mime_guess::from_path(path.as_str())
-        .first_raw()
-        .unwrap_or("application/octet-stream");
-    let text_like = guessed.starts_with("text/")
-        || path.as_str().ends_with("MLmodel")
-        || guessed == "application/json";
-    let value = if text_like && !guessed.contains("charset") && guessed.starts_with("text/") {
-        format!("{guessed}; charset=utf-8")
-    } else if path.as_str().ends_with("MLmodel") {
-        "text/plain; charset=utf-8".to_owned()
-    } else {
-        guessed.to_owned()
-    };
+    if path.as_str().ends_with("MLmodel") {
+        return HeaderValue::from_static("text/plain; charset=utf-8");
+    }
+    let guessed = mime_guess::from_path(path.as_str()).first_or_octet_stream();
+    let value =
+        if guessed.type_() == mime_guess::mime::TEXT && guessed.get_param("charset").is_none() {
+            format!("{guessed}; charset=utf-8")
+        } else {
+            guessed.to_string()
+        };
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiResult;
 use super::params::Params;
-use super::{empty, view_type, wire, AppState};
+use super::{empty, wire, AppState};
 
 pub async fn create(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
     let name = params.required_string("name")?;
@@ -64,7 +64,9 @@ pub async fn search(State(state): State<AppState>, params: Params) -> ApiResult<
         &params.string("filter")?.unwrap_or_default(),
     )?;
     let order_by = parse_order_by(SearchKind::Experiments, &params.string_list("order_by")?)?;
-    let view = view_type(&params, "view_type")?.unwrap_or(ViewType::ActiveOnly);
+    let view = params
+        .enumeration("view_type", wire::VIEW_TYPES)?
+        .unwrap_or(ViewType::ActiveOnly);
     let page = state
         .store
         .search_experiments(

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use cairn_core::artifact_path::ArtifactPath;
-use cairn_core::entities::{KeyValue, LoggedModelStatus};
+use cairn_core::entities::KeyValue;
 use cairn_core::search::{decode_page_token, parse_filter, parse_order_by, SearchKind};
 use cairn_core::{validation, Error};
 use cairn_store::{CreateLoggedModel, PageRequest, SearchLoggedModels};
@@ -12,21 +12,6 @@ use serde_json::{json, Value};
 use super::error::ApiResult;
 use super::params::Params;
 use super::{artifacts, empty, wire, AppState};
-
-fn status_from(params: &Params) -> Result<LoggedModelStatus, Error> {
-    match params.get_raw("status") {
-        Some(Value::Number(number)) => match number.as_i64() {
-            Some(0) => Ok(LoggedModelStatus::Unspecified),
-            Some(1) => Ok(LoggedModelStatus::Pending),
-            Some(2) => Ok(LoggedModelStatus::Ready),
-            Some(3) => Ok(LoggedModelStatus::UploadFailed),
-            _ => Err(Error::invalid(format!(
-                "Invalid value {number} for parameter 'status' supplied"
-            ))),
-        },
-        _ => params.required_string("status")?.parse(),
-    }
-}
 
 fn tags_of(params: &Params) -> Result<Vec<KeyValue>, Error> {
     let tags = params.key_values("tags")?;
@@ -62,7 +47,9 @@ pub async fn finalize(
     Path(model_id): Path<String>,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let status = status_from(&params)?;
+    let status = params
+        .enumeration("status", wire::LOGGED_MODEL_STATUSES)?
+        .ok_or_else(|| Error::missing("status"))?;
     let model = state.store.finalize_logged_model(&model_id, status).await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }

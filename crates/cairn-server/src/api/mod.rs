@@ -19,12 +19,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use cairn_artifacts::ArtifactStore;
-use cairn_core::entities::ViewType;
-use cairn_core::Error;
 use cairn_store::MetadataStore;
 use serde_json::{json, Value};
-
-use params::Params;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -42,22 +38,6 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as i64)
         .unwrap_or_default()
-}
-
-/// A `ViewType` enum field, by name or by protobuf number.
-pub fn view_type(params: &Params, name: &str) -> Result<Option<ViewType>, Error> {
-    match params.get_raw(name) {
-        None => Ok(None),
-        Some(Value::Number(number)) => match number.as_i64() {
-            Some(1) => Ok(Some(ViewType::ActiveOnly)),
-            Some(2) => Ok(Some(ViewType::DeletedOnly)),
-            Some(3) => Ok(Some(ViewType::All)),
-            _ => Err(Error::invalid(format!(
-                "Invalid value {number} for parameter '{name}' supplied"
-            ))),
-        },
-        Some(_) => params.string(name)?.map(|text| text.parse()).transpose(),
-    }
 }
 
 async fn server_info() -> Json<Value> {

@@ -90,6 +90,31 @@ impl Params {
         self.get(name)
     }
 
+    /// A protobuf enum field: by name, or by number as protobuf JSON also allows.
+    pub fn enumeration<T>(&self, name: &str, numbers: &[(i64, T)]) -> Result<Option<T>, Error>
+    where
+        T: std::str::FromStr<Err = Error> + Copy,
+    {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .and_then(|wanted| {
+                    numbers
+                        .iter()
+                        .find(|(n, _)| *n == wanted)
+                        .map(|(_, value)| *value)
+                })
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Invalid value {number} for parameter '{name}' supplied"
+                    ))
+                }),
+            Some(_) => self.string(name)?.map(|text| text.parse()).transpose(),
+        }
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
     }

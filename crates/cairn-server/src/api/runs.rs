@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
 use cairn_core::entities::{
-    Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, RunStatus, ViewType,
+    Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, ViewType,
 };
 use cairn_core::search::{decode_page_token, parse_filter, parse_order_by, SearchKind};
 use cairn_core::{validation, Error};
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
-use super::{empty, now_ms, view_type, wire, AppState};
+use super::{empty, now_ms, wire, AppState};
 
 const RUN_NAME_TAG: &str = "mlflow.runName";
 const LOG_MODEL_HISTORY_TAG: &str = "mlflow.log-model.history";
@@ -51,10 +51,7 @@ pub async fn create(State(state): State<AppState>, params: Params) -> ApiResult<
 
 pub async fn update(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
     let run_id = params.run_id()?;
-    let status = params
-        .string("status")?
-        .map(|status| status.parse::<RunStatus>())
-        .transpose()?;
+    let status = params.enumeration("status", wire::RUN_STATUSES)?;
     let run_name = params.string("run_name")?.filter(|name| !name.is_empty());
     let request = UpdateRun {
         run_id,
@@ -506,7 +503,9 @@ pub async fn search(State(state): State<AppState>, params: Params) -> ApiResult<
             SearchKind::Runs,
             &params.string("filter")?.unwrap_or_default(),
         )?,
-        view_type: view_type(&params, "run_view_type")?.unwrap_or(ViewType::ActiveOnly),
+        view_type: params
+            .enumeration("run_view_type", wire::VIEW_TYPES)?
+            .unwrap_or(ViewType::ActiveOnly),
         order_by: parse_order_by(SearchKind::Runs, &params.string_list("order_by")?)?,
         page: PageRequest {
             max_results,

@@ -6,28 +6,48 @@
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use cairn_core::entities::{
-    Alias, Dataset, DatasetInput, Experiment, FileInfo, KeyValue, LoggedModel, Metric,
-    ModelVersion, RegisteredModel, Run, RunInfo,
+    Alias, Dataset, DatasetInput, Experiment, FileInfo, KeyValue, LoggedModel, LoggedModelStatus,
+    Metric, ModelVersion, RegisteredModel, Run, RunInfo, RunStatus, ViewType,
 };
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{json, Map, Value};
 
-pub fn double(value: f64) -> Value {
-    if value.is_nan() {
-        Value::from("NaN")
-    } else if value == f64::INFINITY {
-        Value::from("Infinity")
-    } else if value == f64::NEG_INFINITY {
-        Value::from("-Infinity")
-    } else {
-        Value::from(value)
-    }
-}
+/// Protobuf enum numbers, for clients that send enums as numbers.
+pub const VIEW_TYPES: &[(i64, ViewType)] = &[
+    (1, ViewType::ActiveOnly),
+    (2, ViewType::DeletedOnly),
+    (3, ViewType::All),
+];
+pub const RUN_STATUSES: &[(i64, RunStatus)] = &[
+    (1, RunStatus::Running),
+    (2, RunStatus::Scheduled),
+    (3, RunStatus::Finished),
+    (4, RunStatus::Failed),
+    (5, RunStatus::Killed),
+];
+pub const LOGGED_MODEL_STATUSES: &[(i64, LoggedModelStatus)] = &[
+    (0, LoggedModelStatus::Unspecified),
+    (1, LoggedModelStatus::Pending),
+    (2, LoggedModelStatus::Ready),
+    (3, LoggedModelStatus::UploadFailed),
+];
 
-/// Inserts `values` under `key` unless empty.
+/// Inserts `values` under `key` unless empty (proto2 leaves empty repeated fields out).
 fn put_list(object: &mut Map<String, Value>, key: &str, values: Vec<Value>) {
     if !values.is_empty() {
         object.insert(key.to_owned(), Value::Array(values));
+    }
+}
+
+/// Inserts a serialized list under `key` unless it is empty.
+fn put_serialized<T: Serialize>(
+    object: &mut Map<String, Value>,
+    key: &str,
+    is_empty: bool,
+    value: T,
+) {
+    if !is_empty {
+        object.insert(key.to_owned(), to_value(value));
     }
 }
 
@@ -35,14 +55,6 @@ fn put_opt<T: Into<Value>>(object: &mut Map<String, Value>, key: &str, value: Op
     if let Some(value) = value {
         object.insert(key.to_owned(), value.into());
     }
-}
-
-pub fn key_value(tag: &KeyValue) -> Value {
-    json!({"key": tag.key, "value": tag.value})
-}
-
-fn key_values(tags: &[KeyValue]) -> Vec<Value> {
-    tags.iter().map(key_value).collect()
 }
 
 pub fn experiment(experiment: &Experiment) -> Value {
@@ -65,25 +77,13 @@ pub fn experiment(experiment: &Experiment) -> Value {
         experiment.last_update_time.into(),
     );
     object.insert("creation_time".into(), experiment.creation_time.into());
-    put_list(&mut object, "tags", key_values(&experiment.tags));
+    put_serialized(
+        &mut object,
+        "tags",
+        experiment.tags.is_empty(),
+        KeyValues(&experiment.tags),
+    );
     Value::Object(object)
-}
-
-pub fn metric(metric: &Metric) -> Value {
-    let mut object = Map::new();
-    object.insert("key".into(), metric.key.clone().into());
-    object.insert("value".into(), double(metric.value));
-    object.insert("timestamp".into(), metric.timestamp.into());
-    object.insert("step".into(), metric.step.into());
-    put_opt(&mut object, "dataset_name", metric.dataset_name.clone());
-    put_opt(&mut object, "dataset_digest", metric.dataset_digest.clone());
-    put_opt(&mut object, "model_id", metric.model_id.clone());
-    put_opt(&mut object, "run_id", metric.run_id.clone());
-    Value::Object(object)
-}
-
-pub fn metrics(values: &[Metric]) -> Vec<Value> {
-    values.iter().map(metric).collect()
 }
 
 pub fn logged_model(model: &LoggedModel) -> Value {
@@ -107,10 +107,25 @@ pub fn logged_model(model: &LoggedModel) -> Value {
         model.model_type.clone().unwrap_or_default().into(),
     );
     put_opt(&mut info, "source_run_id", model.source_run_id.clone());
-    put_list(&mut info, "tags", key_values(&model.tags));
+    put_serialized(
+        &mut info,
+        "tags",
+        model.tags.is_empty(),
+        KeyValues(&model.tags),
+    );
     let mut data = Map::new();
-    put_list(&mut data, "params", key_values(&model.params));
-    put_list(&mut data, "metrics", metrics(&model.metrics));
+    put_serialized(
+        &mut data,
+        "params",
+        model.params.is_empty(),
+        KeyValues(&model.params),
+    );
+    put_serialized(
+        &mut data,
+        "metrics",
+        model.metrics.is_empty(),
+        MetricList(&model.metrics),
+    );
     json!({"info": info, "data": data})
 }
 
@@ -141,7 +156,12 @@ pub fn model_version(version: &ModelVersion) -> Value {
         version.status_message.clone(),
     );
     object.insert("run_link".into(), version.run_link.clone().into());
-    put_list(&mut object, "tags", key_values(&version.tags));
+    put_serialized(
+        &mut object,
+        "tags",
+        version.tags.is_empty(),
+        KeyValues(&version.tags),
+    );
     put_list(
         &mut object,
         "aliases",
@@ -174,7 +194,12 @@ pub fn registered_model(model: &RegisteredModel) -> Value {
         "latest_versions",
         model.latest_versions.iter().map(model_version).collect(),
     );
-    put_list(&mut object, "tags", key_values(&model.tags));
+    put_serialized(
+        &mut object,
+        "tags",
+        model.tags.is_empty(),
+        KeyValues(&model.tags),
+    );
     put_list(
         &mut object,
         "aliases",
@@ -289,36 +314,16 @@ struct KeyValues<'a>(&'a [KeyValue]);
 
 impl Serialize for KeyValues<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for pair in self.0 {
-            let mut map = ValueMap::new();
-            map.push("key", &pair.key);
-            map.push("value", &pair.value);
-            seq.serialize_element(&map)?;
+        struct Pair<'a>(&'a KeyValue);
+        impl Serialize for Pair<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("key", &self.0.key)?;
+                map.serialize_entry("value", &self.0.value)?;
+                map.end()
+            }
         }
-        seq.end()
-    }
-}
-
-/// A small ordered map of borrowed string fields.
-struct ValueMap<'a>(Vec<(&'static str, &'a str)>);
-
-impl<'a> ValueMap<'a> {
-    fn new() -> Self {
-        Self(Vec::with_capacity(2))
-    }
-    fn push(&mut self, key: &'static str, value: &'a str) {
-        self.0.push((key, value));
-    }
-}
-
-impl Serialize for ValueMap<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in &self.0 {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
+        serializer.collect_seq(self.0.iter().map(Pair))
     }
 }
 
