@@ -7,7 +7,7 @@ use cairn_core::{Error, ErrorKind, Result};
 use sqlx::SqliteConnection;
 
 use super::filter::{self, ColumnType, KeyValueTable, Sql, Target};
-use super::{db_error, finish_page, limit_offset, now_ms, parse_column, SqliteStore};
+use super::{db_error, finish_page, now_ms, parse_column, SqliteStore};
 use crate::{CreateExperiment, Search};
 
 type ExperimentRow = (i64, String, String, String, i64, i64);
@@ -239,11 +239,7 @@ impl SqliteStore {
             sql.append(compiled.order);
             sql.push(", e.experiment_id ASC");
         }
-        let (limit, offset) = limit_offset(search.page);
-        sql.push(" LIMIT ")
-            .bind(filter::Bind::Int(limit))
-            .push(" OFFSET ")
-            .bind(filter::Bind::Int(offset));
+        sql.push_page(search.page);
         let mut tx = self.read().await?;
         let ids: Vec<(i64,)> = sql
             .query_as()?

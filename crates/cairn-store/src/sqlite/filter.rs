@@ -42,6 +42,14 @@ impl Sql {
     pub fn bind_text(&mut self, text: impl Into<String>) -> &mut Self {
         self.bind(Bind::Text(text.into()))
     }
+    /// ` LIMIT ? OFFSET ?` for a search page: one row more than asked, to know whether a next page exists.
+    pub fn push_page(&mut self, page: crate::PageRequest) -> &mut Self {
+        let (limit, offset) = super::limit_offset(page);
+        self.push(" LIMIT ")
+            .bind(Bind::Int(limit))
+            .push(" OFFSET ")
+            .bind(Bind::Int(offset))
+    }
     pub fn append(&mut self, other: Sql) -> &mut Self {
         self.text.push_str(&other.text);
         self.binds.extend(other.binds);

@@ -9,8 +9,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::experiments::{active_experiment, parse_experiment_id};
 use super::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use super::{
-    db_error, finish_page, json_list, limit_offset, load_value, names, new_uuid_hex, now_ms,
-    parse_column, SqliteStore,
+    db_error, finish_page, json_list, load_value, names, new_uuid_hex, now_ms, parse_column,
+    SqliteStore,
 };
 use crate::{CreateLoggedModel, SearchLoggedModels};
 
@@ -395,11 +395,7 @@ impl SqliteStore {
             sql.push("lm.creation_timestamp DESC, ");
         }
         sql.push("lm.model_id ASC");
-        let (limit, offset) = limit_offset(request.page);
-        sql.push(" LIMIT ")
-            .bind(Bind::Int(limit))
-            .push(" OFFSET ")
-            .bind(Bind::Int(offset));
+        sql.push_page(request.page);
         let mut tx = self.read().await?;
         let ids: Vec<(String,)> = sql
             .query_as()?

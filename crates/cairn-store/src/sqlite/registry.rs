@@ -9,8 +9,8 @@ use cairn_core::entities::{Alias, KeyValue, ModelVersion, Page, RegisteredModel,
 use cairn_core::{Error, Result};
 use sqlx::SqliteConnection;
 
-use super::filter::{self, Bind, ColumnType, KeyValueTable, Sql, Target};
-use super::{db_error, finish_page, json_list, limit_offset, now_ms, parse_column, SqliteStore};
+use super::filter::{self, ColumnType, KeyValueTable, Sql, Target};
+use super::{db_error, finish_page, json_list, now_ms, parse_column, SqliteStore};
 use crate::{CreateModelVersion, Search};
 
 const DELETED_STAGE: &str = "Deleted_Internal";
@@ -531,11 +531,7 @@ impl SqliteStore {
             sql.push(", ");
         }
         sql.push("rm.name ASC");
-        let (limit, offset) = limit_offset(search.page);
-        sql.push(" LIMIT ")
-            .bind(Bind::Int(limit))
-            .push(" OFFSET ")
-            .bind(Bind::Int(offset));
+        sql.push_page(search.page);
         let mut tx = self.read().await?;
         let names: Vec<(String,)> = sql
             .query_as()?
@@ -710,11 +706,7 @@ impl SqliteStore {
             sql.push(", ");
         }
         sql.push("mv.name ASC, mv.version DESC");
-        let (limit, offset) = limit_offset(search.page);
-        sql.push(" LIMIT ")
-            .bind(Bind::Int(limit))
-            .push(" OFFSET ")
-            .bind(Bind::Int(offset));
+        sql.push_page(search.page);
         let mut tx = self.read().await?;
         let keys: Vec<(String, i64)> = sql
             .query_as()?

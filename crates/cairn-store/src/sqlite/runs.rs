@@ -1091,11 +1091,7 @@ impl SqliteStore {
             sql.push("r.start_time DESC, ");
         }
         sql.push("r.run_uuid ASC");
-        let (limit, offset) = limit_offset(request.page);
-        sql.push(" LIMIT ")
-            .bind(Bind::Int(limit))
-            .push(" OFFSET ")
-            .bind(Bind::Int(offset));
+        sql.push_page(request.page);
         let mut tx = self.read().await?;
         let ids: Vec<(String,)> = sql
             .query_as()?
