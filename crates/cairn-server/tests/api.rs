@@ -446,3 +446,51 @@ async fn enums_are_read_by_name_or_by_protobuf_number() {
         "parameter 'status'",
     );
 }
+
+#[tokio::test]
+async fn bulk_history_returns_each_runs_points_tagged_with_its_run() {
+    let server = server().await;
+    let first = server.create_run().await;
+    let second = server.create_run().await;
+    for (run_id, offset) in [(&first, 0.0), (&second, 10.0)] {
+        let metrics: Vec<Value> = (0..3)
+            .map(|step| json!({"key": "m", "value": offset + f64::from(step), "timestamp": 1, "step": step}))
+            .collect();
+        let (status, body) = server
+            .post(
+                "/runs/log-batch",
+                json!({"run_id": run_id, "metrics": metrics}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = server
+        .get(&format!(
+            "/metrics/get-history-bulk?run_id={first}&run_id={second}&metric_key=m"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let points: Vec<(String, f64)> = body["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|metric| {
+            (
+                metric["run_id"].as_str().unwrap().to_owned(),
+                metric["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, f64)> = [
+        (&first, 0.0),
+        (&first, 1.0),
+        (&first, 2.0),
+        (&second, 10.0),
+        (&second, 11.0),
+        (&second, 12.0),
+    ]
+    .iter()
+    .map(|(run_id, value)| ((*run_id).clone(), *value))
+    .collect();
+    assert_eq!(points, expected);
+}

@@ -588,16 +588,19 @@ pub async fn get_history_bulk(
     }
     let metric_key = params.required_string("metric_key")?;
     let max_results = validation::max_results(params.i64("max_results")?, 25_000, 25_000)?;
-    let mut all = Vec::new();
-    for run_id in run_ids {
-        let page = PageRequest {
-            max_results,
-            offset: 0,
-        };
-        let history = state
+    let page = PageRequest {
+        max_results,
+        offset: 0,
+    };
+    // The runs' histories are independent reads: fetch them concurrently over the reader pool.
+    let histories = futures::future::try_join_all(run_ids.iter().map(|run_id| {
+        state
             .store
-            .get_metric_history(&run_id, &metric_key, Some(page))
-            .await?;
+            .get_metric_history(run_id, &metric_key, Some(page))
+    }))
+    .await?;
+    let mut all = Vec::with_capacity(histories.iter().map(|history| history.items.len()).sum());
+    for (run_id, history) in run_ids.iter().zip(histories) {
         all.extend(history.items.into_iter().map(|mut metric| {
             metric.run_id = Some(run_id.clone());
             metric
