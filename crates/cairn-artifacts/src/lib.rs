@@ -40,6 +40,9 @@ impl From<object_store::Error> for ArtifactError {
     }
 }
 
+/// Bodies up to this size are buffered and written in one put; larger ones stream as a multipart upload.
+const SINGLE_PUT_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
 pub type Result<T, E = ArtifactError> = std::result::Result<T, E>;
 
 /// A download: its size and its bytes, streamed.
@@ -131,11 +134,11 @@ impl ArtifactStore for ObjectArtifactStore {
             let chunk = chunk.map_err(|error| ArtifactError::Storage(error.to_string()))?;
             total += chunk.len() as u64;
             first.push(chunk);
-            if total > 8 * 1024 * 1024 {
+            if total > SINGLE_PUT_MAX_BYTES {
                 break;
             }
         }
-        if total <= 8 * 1024 * 1024 {
+        if total <= SINGLE_PUT_MAX_BYTES {
             self.store
                 .put(&location, PutPayload::from_iter(first))
                 .await?;

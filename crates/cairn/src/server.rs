@@ -1,6 +1,5 @@
 //! `cairn server`: flags as `mlflow server` users know them, each also settable as `CAIRN_*`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -86,18 +85,13 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
     let artifacts = ObjectArtifactStore::open(&artifacts_destination)
         .with_context(|| format!("opening the artifact store at {artifacts_destination}"))?;
 
-    let address: SocketAddr = format!("{}:{}", args.host, args.port)
-        .parse()
-        .or_else(|_| {
-            std::net::ToSocketAddrs::to_socket_addrs(&(args.host.as_str(), args.port))
-                .ok()
-                .and_then(|mut addresses| addresses.next())
-                .ok_or(())
-        })
-        .map_err(|()| anyhow::anyhow!("cannot resolve --host '{}'", args.host))?;
-    let listener = tokio::net::TcpListener::bind(address)
+    // (host, port) resolves names and takes IPv4 and IPv6 literals alike.
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
-        .with_context(|| format!("listening on {address}"))?;
+        .with_context(|| format!("listening on {}:{}", args.host, args.port))?;
+    let address = listener
+        .local_addr()
+        .context("reading the listening address")?;
     tracing::info!(
         %address,
         backend_store_uri = %backend_store_uri,
