@@ -32,22 +32,7 @@ fn parse_optional_text(field: &str, line: &str) -> Result<Option<String>> {
     if field == "~" {
         return Ok(None);
     }
-    let pairs = field.as_bytes().chunks_exact(2);
-    if !pairs.remainder().is_empty() {
-        return Err(corrupt(line));
-    }
-    let nibble = |byte: u8| -> Result<u8> {
-        match byte {
-            b'0'..=b'9' => Ok(byte - b'0'),
-            b'A'..=b'F' => Ok(byte - b'A' + 10),
-            b'a'..=b'f' => Ok(byte - b'a' + 10),
-            _ => Err(corrupt(line)),
-        }
-    };
-    let mut decoded = Vec::with_capacity(field.len() / 2);
-    for pair in pairs {
-        decoded.push((nibble(pair[0])? << 4) | nibble(pair[1])?);
-    }
+    let decoded = hex::decode(field).map_err(|_| corrupt(line))?;
     String::from_utf8(decoded)
         .map(Some)
         .map_err(|_| corrupt(line))
