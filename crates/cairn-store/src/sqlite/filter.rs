@@ -170,6 +170,12 @@ pub(crate) fn compile(target: &Target, filter: &Filter, order_by: &[OrderBy]) ->
         }
         _ => false,
     };
+    for (index, order) in order_by.iter().enumerate() {
+        if index > 0 {
+            compiled.order.push(", ");
+        }
+        compile_order(target, order, index, &mut compiled)?;
+    }
     for (index, clause) in filter.clauses.iter().enumerate() {
         if exclude_prompts
             && clause.ident.entity == Entity::Tag
@@ -178,15 +184,69 @@ pub(crate) fn compile(target: &Target, filter: &Filter, order_by: &[OrderBy]) ->
             continue;
         }
         compiled.conditions.push(" AND ");
+        if let Some(alias) = joined_latest_metric(target, order_by, clause) {
+            joined_metric_clause(&mut compiled.conditions, &alias, clause)?;
+            continue;
+        }
         compile_clause(target, clause, index, &mut compiled.conditions)?;
     }
-    for (index, order) in order_by.iter().enumerate() {
-        if index > 0 {
-            compiled.order.push(", ");
-        }
-        compile_order(target, order, index, &mut compiled)?;
-    }
     Ok(compiled)
+}
+
+/// The alias of the order join (`o{i}`) that already holds the one `latest_metrics` row `clause`
+/// tests, if there is one. Filter clauses are all ANDed, so testing that row directly is the same as
+/// an `EXISTS` on it; it saves a second lookup per run, and a condition on the joined row lets
+/// SQLite turn the `LEFT JOIN` into an inner join driven by the `(key, is_nan, value)` index, which
+/// for `metrics.m > x ORDER BY metrics.m` visits only the matching runs, already in order.
+fn joined_latest_metric(target: &Target, order_by: &[OrderBy], clause: &Clause) -> Option<String> {
+    if clause.ident.entity != Entity::Metric
+        || !matches!(target.metrics, Some(MetricSource::Latest(_)))
+    {
+        return None;
+    }
+    order_by
+        .iter()
+        .position(|order| {
+            order.ident.entity == Entity::Metric && order.ident.key == clause.ident.key
+        })
+        .map(|index| format!("o{index}"))
+}
+
+/// A metric clause over the row joined as `alias` (see [`joined_latest_metric`]); a run without the
+/// metric has a NULL row there and matches nothing but `IS NULL`.
+fn joined_metric_clause(sql: &mut Sql, alias: &str, clause: &Clause) -> Result<()> {
+    let comparator = clause.comparator;
+    match comparator {
+        Comparator::IsNull => {
+            sql.push(&format!("{alias}.key IS NULL"));
+        }
+        Comparator::IsNotNull => {
+            sql.push(&format!("{alias}.key IS NOT NULL"));
+        }
+        Comparator::NotEq => {
+            let number = number_value(&clause.value, comparator)?;
+            sql.push(&format!(
+                "{alias}.key IS NOT NULL AND ({alias}.is_nan = 1 OR {alias}.value != "
+            ))
+            .bind(Bind::Real(number))
+            .push(")");
+        }
+        Comparator::Eq | Comparator::Gt | Comparator::Ge | Comparator::Lt | Comparator::Le => {
+            let number = number_value(&clause.value, comparator)?;
+            sql.push(&format!(
+                "{alias}.key IS NOT NULL AND {alias}.is_nan = 0 AND {alias}.value {} ",
+                comparator.as_str()
+            ))
+            .bind(Bind::Real(number));
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "Invalid comparator '{}' for a metric",
+                other.as_str()
+            )))
+        }
+    }
+    Ok(())
 }
 
 fn compile_clause(target: &Target, clause: &Clause, index: usize, sql: &mut Sql) -> Result<()> {

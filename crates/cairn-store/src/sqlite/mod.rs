@@ -104,7 +104,10 @@ impl SqliteStore {
             .pragma("temp_store", "MEMORY")
             .pragma("cache_size", "-32768")
             .statement_cache_capacity(256);
+        // `test_before_acquire(false)`: a local file has no connection to lose, and the ping costs a
+        // round trip to sqlx's worker thread on every query.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
@@ -117,6 +120,7 @@ impl SqliteStore {
             .await
             .map_err(|error| Error::internal(format!("sqlite migration failed: {error}")))?;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(store_options.max_readers.max(1))
             .min_connections(1)
             .idle_timeout(None)

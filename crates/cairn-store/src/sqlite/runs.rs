@@ -154,38 +154,62 @@ async fn load_run_info(conn: &mut SqliteConnection, run_id: &str) -> Result<RunI
     info_from_row(row.ok_or_else(|| run_not_found(run_id))?)
 }
 
+/// The JSON array a run's info travels as (see [`LOAD_RUNS_PARTS`]).
+macro_rules! run_info_json {
+    () => {
+        "json_array(r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, \
+         r.end_time, r.artifact_uri, r.lifecycle_stage)"
+    };
+}
+
+/// Every part of [`LOAD_RUNS_PARTS`] but the infos.
+macro_rules! load_run_data {
+    () => {
+        "(SELECT json_group_array(json_array(m.run_uuid, m.key, m.step, m.timestamp, m.value_bits, \
+        CASE WHEN m.value_bits IS NULL THEN printf('%!.17g', m.value) END, m.is_nan, m.model_id, \
+        m.dataset_name, m.dataset_digest)) \
+     FROM ids CROSS JOIN latest_metrics m ON m.run_uuid = ids.run_uuid), \
+    (SELECT json_group_array(json_array(p.rowid, p.run_uuid, p.key, p.value)) \
+     FROM ids CROSS JOIN params p ON p.run_uuid = ids.run_uuid), \
+    (SELECT json_group_array(json_array(t.rowid, t.run_uuid, t.key, t.value)) \
+     FROM ids CROSS JOIN tags t ON t.run_uuid = ids.run_uuid), \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_dataset_inputs) THEN \
+     (SELECT json_group_array(json_array(i.rowid, i.run_uuid, d.dataset_uuid, d.name, d.digest, \
+        d.source_type, d.source, d.schema, d.profile)) \
+     FROM ids CROSS JOIN run_dataset_inputs i ON i.run_uuid = ids.run_uuid \
+     JOIN datasets d ON d.dataset_uuid = i.dataset_uuid) ELSE '[]' END), \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_dataset_input_tags) THEN \
+     (SELECT json_group_array(json_array(g.rowid, g.run_uuid, g.dataset_uuid, g.key, g.value)) \
+     FROM ids CROSS JOIN run_dataset_input_tags g ON g.run_uuid = ids.run_uuid) ELSE '[]' END), \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_model_inputs) THEN \
+     (SELECT json_group_array(json_array(mi.rowid, mi.run_uuid, mi.model_id)) \
+     FROM ids CROSS JOIN run_model_inputs mi ON mi.run_uuid = ids.run_uuid) ELSE '[]' END), \
+    (CASE WHEN EXISTS (SELECT 1 FROM run_model_outputs) THEN \
+     (SELECT json_group_array(json_array(mo.rowid, mo.run_uuid, mo.model_id, mo.step)) \
+     FROM ids CROSS JOIN run_model_outputs mo ON mo.run_uuid = ids.run_uuid) ELSE '[]' END)"
+    };
+}
+
 /// One query that returns every part of a set of runs, each part as a JSON array of rows
 /// (`json_group_array`): one round trip and one value per part instead of one sqlx row per item, which
 /// is what makes loading a 1000-run search page cheap. Metric values travel as their IEEE-754 bits.
 /// The parts most stores leave empty (dataset and model inputs/outputs) are skipped with a
-/// `CASE WHEN EXISTS` on the whole table: each `IN ids` costs a pass over the id list even when the
-/// table is empty (~0.2 ms for 500 ids).
-const LOAD_RUNS_SQL: &str = "WITH ids(run_uuid) AS (SELECT value FROM json_each(?1)) SELECT \
-    (SELECT json_group_array(json_array(r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, \
-        r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage)) \
-     FROM runs r WHERE r.run_uuid IN ids), \
-    (SELECT json_group_array(json_array(m.run_uuid, m.key, m.step, m.timestamp, m.value_bits, \
-        CASE WHEN m.value_bits IS NULL THEN printf('%!.17g', m.value) END, m.is_nan, m.model_id, \
-        m.dataset_name, m.dataset_digest)) \
-     FROM latest_metrics m WHERE m.run_uuid IN ids), \
-    (SELECT json_group_array(json_array(p.rowid, p.run_uuid, p.key, p.value)) \
-     FROM params p WHERE p.run_uuid IN ids), \
-    (SELECT json_group_array(json_array(t.rowid, t.run_uuid, t.key, t.value)) \
-     FROM tags t WHERE t.run_uuid IN ids), \
-    (CASE WHEN EXISTS (SELECT 1 FROM run_dataset_inputs) THEN \
-     (SELECT json_group_array(json_array(i.rowid, i.run_uuid, d.dataset_uuid, d.name, d.digest, \
-        d.source_type, d.source, d.schema, d.profile)) \
-     FROM run_dataset_inputs i JOIN datasets d ON d.dataset_uuid = i.dataset_uuid \
-     WHERE i.run_uuid IN ids) ELSE '[]' END), \
-    (CASE WHEN EXISTS (SELECT 1 FROM run_dataset_input_tags) THEN \
-     (SELECT json_group_array(json_array(g.rowid, g.run_uuid, g.dataset_uuid, g.key, g.value)) \
-     FROM run_dataset_input_tags g WHERE g.run_uuid IN ids) ELSE '[]' END), \
-    (CASE WHEN EXISTS (SELECT 1 FROM run_model_inputs) THEN \
-     (SELECT json_group_array(json_array(mi.rowid, mi.run_uuid, mi.model_id)) \
-     FROM run_model_inputs mi WHERE mi.run_uuid IN ids) ELSE '[]' END), \
-    (CASE WHEN EXISTS (SELECT 1 FROM run_model_outputs) THEN \
-     (SELECT json_group_array(json_array(mo.rowid, mo.run_uuid, mo.model_id, mo.step)) \
-     FROM run_model_outputs mo WHERE mo.run_uuid IN ids) ELSE '[]' END)";
+/// `CASE WHEN EXISTS` on the whole table: each part costs a pass over the id list even when the table
+/// is empty (~0.2 ms for 500 ids). Each part walks `ids` and seeks its table (`ids CROSS JOIN`),
+/// which is cheaper than `IN ids` (an ephemeral index built per part).
+///
+/// [`LOAD_RUNS_PARTS`] reads the ids from a CTE named `ids`: [`load_runs`] fills it from a bound JSON
+/// list, a search fills it with its own (ordered, paged) query so that finding and loading a page is
+/// one statement: one snapshot without a transaction, and one trip to sqlx's worker thread.
+///
+/// A search also selects each run's info (`run_info_json!`) in its page query, which already reads
+/// the run's row, and so needs only `load_run_data!`.
+const LOAD_RUNS_PARTS: &str = concat!(
+    "(SELECT json_group_array(",
+    run_info_json!(),
+    ") FROM ids CROSS JOIN runs r ON r.run_uuid = ids.run_uuid), ",
+    load_run_data!()
+);
 
 type PackedParts = (
     String,
@@ -255,18 +279,37 @@ pub(super) fn unpack_value(bits: Option<i64>, text: Option<&str>, is_nan: bool) 
 }
 
 /// Loads whole runs, in the order of `run_ids` (missing ids are skipped).
-pub(super) async fn load_runs(conn: &mut SqliteConnection, run_ids: &[String]) -> Result<Vec<Run>> {
+pub(super) async fn load_runs<'c, E>(executor: E, run_ids: &[String]) -> Result<Vec<Run>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
     if run_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let parts: PackedParts = sqlx::query_as(LOAD_RUNS_SQL)
-        .bind(json_list(run_ids))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    let parts: PackedParts = sqlx::query_as(&format!(
+        "WITH ids(run_uuid) AS (SELECT DISTINCT value FROM json_each(?1)) SELECT {LOAD_RUNS_PARTS}"
+    ))
+    .bind(json_list(run_ids))
+    .fetch_one(executor)
+    .await
+    .map_err(db_error)?;
+    decode_runs(parts, Some(run_ids))
+}
+
+/// Builds runs from the parts [`LOAD_RUNS_PARTS`] returns, in the order of `run_ids` (missing ids
+/// are skipped), or in the order of the infos if `None`.
+fn decode_runs(parts: PackedParts, run_ids: Option<&[String]>) -> Result<Vec<Run>> {
     let (infos, metrics, params, tags, datasets, input_tags, model_inputs, model_outputs) = parts;
 
     let infos: Vec<PackedInfo> = unpack(&infos)?;
+    let info_order: Vec<String>;
+    let run_ids = match run_ids {
+        Some(run_ids) => run_ids,
+        None => {
+            info_order = infos.iter().map(|info| info.0.clone()).collect();
+            &info_order
+        }
+    };
     let mut runs: HashMap<String, Run> = HashMap::with_capacity(infos.len());
     for row in infos {
         let info = info_from_row(row)?;
@@ -718,7 +761,7 @@ impl SqliteStore {
         .await
         .map_err(db_error)?;
         upsert_run_tags(&mut tx, &run_id, &tags).await?;
-        let run = load_runs(&mut tx, std::slice::from_ref(&run_id))
+        let run = load_runs(&mut *tx, std::slice::from_ref(&run_id))
             .await?
             .pop()
             .ok_or_else(|| Error::internal("created run vanished"))?;
@@ -727,8 +770,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn get_run_impl(&self, run_id: &str) -> Result<Run> {
-        let mut tx = self.read().await?;
-        load_runs(&mut tx, &[run_id.to_owned()])
+        load_runs(&self.reader, &[run_id.to_owned()])
             .await?
             .pop()
             .ok_or_else(|| run_not_found(run_id))
@@ -1069,7 +1111,11 @@ impl SqliteStore {
             .filter_map(|id| parse_experiment_id(id))
             .map(serde_json::Value::from)
             .collect();
-        let mut sql = Sql::new("SELECT r.run_uuid FROM runs r");
+        let mut sql = Sql::new(concat!(
+            "WITH page(run_uuid, info) AS MATERIALIZED (SELECT r.run_uuid, ",
+            run_info_json!(),
+            " FROM runs r"
+        ));
         sql.append(compiled.joins);
         sql.push(" WHERE r.experiment_id IN (SELECT value FROM json_each(")
             .bind(Bind::Text(
@@ -1092,14 +1138,19 @@ impl SqliteStore {
         }
         sql.push("r.run_uuid ASC");
         sql.push_page(request.page);
-        let mut tx = self.read().await?;
-        let ids: Vec<(String,)> = sql
+        // The infos come back in search order: `page` is materialized from the ordered query and
+        // read back in insertion order.
+        sql.push(
+            "), ids(run_uuid) AS (SELECT run_uuid FROM page) \
+             SELECT (SELECT '[' || ifnull(group_concat(info, ','), '') || ']' FROM page), ",
+        );
+        sql.push(load_run_data!());
+        let parts: PackedParts = sql
             .query_as()?
-            .fetch_all(&mut *tx)
+            .fetch_one(&self.reader)
             .await
             .map_err(db_error)?;
-        let ids: Vec<String> = ids.into_iter().map(|(id,)| id).collect();
-        let runs = load_runs(&mut tx, &ids).await?;
+        let runs = decode_runs(parts, None)?;
         Ok(finish_page(runs, request.page))
     }
 }
