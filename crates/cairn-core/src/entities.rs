@@ -297,3 +297,55 @@ pub struct FileInfo {
     pub is_dir: bool,
     pub file_size: Option<u64>,
 }
+
+/// One revision of the server's governance policy, as stored: the policy text (JSON of
+/// `governance::PolicyFile`) with who set it and when. Revisions only grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRevision {
+    pub revision: i64,
+    pub created_time_ms: i64,
+    pub author: String,
+    pub text: String,
+}
+
+/// What a policy decision was about: an alias or a stage of a model version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromotionTarget {
+    Alias,
+    Stage,
+}
+
+impl PromotionTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromotionTarget::Alias => "alias",
+            PromotionTarget::Stage => "stage",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PromotionTarget> {
+        match text {
+            "alias" => Some(PromotionTarget::Alias),
+            "stage" => Some(PromotionTarget::Stage),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the promotion audit log: a protected alias or stage was asked for, and the policy
+/// allowed or refused it. `outcomes_json` is the rule-by-rule evaluation, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDecision {
+    pub id: i64,
+    pub time_ms: i64,
+    pub model_name: String,
+    pub version: i64,
+    pub target_kind: PromotionTarget,
+    pub target: String,
+    /// `set_alias`, `transition_stage` or `dry_run`.
+    pub action: String,
+    pub allowed: bool,
+    pub user: String,
+    pub policy_revision: Option<i64>,
+    pub outcomes_json: String,
+}

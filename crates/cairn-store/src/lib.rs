@@ -21,7 +21,8 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use cairn_core::entities::{
     Alias, DatasetInput, Experiment, KeyValue, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, ModelVersion, Page, RegisteredModel, Run, RunInfo, RunStatus, Stage, ViewType,
+    ModelOutput, ModelVersion, Page, PolicyDecision, PolicyRevision, PromotionTarget,
+    RegisteredModel, Run, RunInfo, RunStatus, Stage, ViewType,
 };
 use cairn_core::search::{Filter, OrderBy};
 use cairn_core::Result;
@@ -240,4 +241,36 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
     async fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
     async fn list_aliases(&self, name: &str) -> Result<Vec<Alias>>;
+
+    // Governance: policy revisions and the promotion audit log
+    /// Stores `text` as the newest policy revision and returns it.
+    async fn put_policy(&self, author: &str, text: &str) -> Result<PolicyRevision>;
+    /// The policy in force: the newest revision, if any was ever stored.
+    async fn current_policy(&self) -> Result<Option<PolicyRevision>>;
+    /// Appends a decision to the audit log; returns its id.
+    async fn record_policy_decision(&self, decision: NewPolicyDecision) -> Result<i64>;
+    /// Decisions, newest first, for one model or all.
+    async fn list_policy_decisions(
+        &self,
+        model_name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<PolicyDecision>>;
+
+    // Lineage
+    /// Ids of the runs that logged `model_id` as an input (`log_inputs` models).
+    async fn runs_consuming_model(&self, model_id: &str) -> Result<Vec<String>>;
+}
+
+/// A decision to append to the audit log (see [`PolicyDecision`]).
+#[derive(Debug, Clone)]
+pub struct NewPolicyDecision {
+    pub model_name: String,
+    pub version: i64,
+    pub target_kind: PromotionTarget,
+    pub target: String,
+    pub action: String,
+    pub allowed: bool,
+    pub user: String,
+    pub policy_revision: Option<i64>,
+    pub outcomes_json: String,
 }

@@ -8,11 +8,12 @@
 //!
 //! Durability: WAL with `synchronous = FULL`, so a write that returned `Ok` has been fsynced.
 //!
-//! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`]; [`filter`] compiles the search
+//! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`], [`governance`]; [`filter`] compiles the search
 //! AST to SQL; [`names`] generates run names.
 
 mod experiments;
 mod filter;
+mod governance;
 mod logged_models;
 mod names;
 mod packed;
@@ -26,7 +27,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cairn_core::entities::{
     Alias, DatasetInput, Experiment, KeyValue, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, ModelVersion, Page, RegisteredModel, Run, RunInfo, Stage, ViewType,
+    ModelOutput, ModelVersion, Page, PolicyDecision, PolicyRevision, RegisteredModel, Run, RunInfo,
+    Stage, ViewType,
 };
 use cairn_core::{Error, Result};
 use sqlx::sqlite::{
@@ -36,7 +38,8 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::{
     CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun, HistoryInterval, LogBatch,
-    MetadataStore, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
+    MetadataStore, NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns,
+    UpdateRun,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -494,6 +497,26 @@ impl MetadataStore for SqliteStore {
     }
     async fn list_aliases(&self, name: &str) -> Result<Vec<Alias>> {
         self.list_aliases_impl(name).await
+    }
+
+    async fn put_policy(&self, author: &str, text: &str) -> Result<PolicyRevision> {
+        self.put_policy_impl(author, text).await
+    }
+    async fn current_policy(&self) -> Result<Option<PolicyRevision>> {
+        self.current_policy_impl().await
+    }
+    async fn record_policy_decision(&self, decision: NewPolicyDecision) -> Result<i64> {
+        self.record_policy_decision_impl(decision).await
+    }
+    async fn list_policy_decisions(
+        &self,
+        model_name: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<PolicyDecision>> {
+        self.list_policy_decisions_impl(model_name, page).await
+    }
+    async fn runs_consuming_model(&self, model_id: &str) -> Result<Vec<String>> {
+        self.runs_consuming_model_impl(model_id).await
     }
 }
 

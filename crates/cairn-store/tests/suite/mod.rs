@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, LifecycleStage, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, RunStatus, Stage, ViewType,
+    ModelOutput, PromotionTarget, RunStatus, Stage, ViewType,
 };
 use cairn_core::search::{
     decode_page_token, parse_filter, parse_order_by, Filter, OrderBy, SearchKind,
@@ -19,7 +19,8 @@ use cairn_core::search::{
 use cairn_core::ErrorKind;
 use cairn_store::{
     CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun, HistoryInterval, LogBatch,
-    MetadataStore, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
+    MetadataStore, NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns,
+    UpdateRun,
 };
 
 pub type Store = Arc<dyn MetadataStore>;
@@ -57,6 +58,9 @@ macro_rules! store_test_suite {
             registry_search,
             concurrent_version_registration,
             concurrent_log_batches,
+            policy_revisions,
+            policy_decisions_audit_log,
+            runs_consuming_model,
         );
     };
     (@tests $factory:path; $($name:ident),* $(,)?) => {
@@ -2123,4 +2127,93 @@ pub async fn concurrent_log_batches(store: Store) {
             .len(),
         50
     );
+}
+
+pub async fn policy_revisions(store: Store) {
+    assert_eq!(store.current_policy().await.unwrap(), None);
+    let first = store.put_policy("alice", "{\"version\":1}").await.unwrap();
+    let second = store
+        .put_policy("bob", "{\"version\":1,\"default\":{}}")
+        .await
+        .unwrap();
+    assert!(second.revision > first.revision);
+    let current = store.current_policy().await.unwrap().unwrap();
+    assert_eq!(current, second);
+    assert_eq!(current.author, "bob");
+}
+
+pub async fn policy_decisions_audit_log(store: Store) {
+    let decision = |model: &str, version: i64, allowed: bool| NewPolicyDecision {
+        model_name: model.into(),
+        version,
+        target_kind: PromotionTarget::Alias,
+        target: "champion".into(),
+        action: "set_alias".into(),
+        allowed,
+        user: "carol".into(),
+        policy_revision: Some(3),
+        outcomes_json: format!("[{{\"passed\":{allowed}}}]"),
+    };
+    let first = store
+        .record_policy_decision(decision("m", 1, false))
+        .await
+        .unwrap();
+    let second = store
+        .record_policy_decision(decision("other", 1, true))
+        .await
+        .unwrap();
+    let third = store
+        .record_policy_decision(decision("m", 2, true))
+        .await
+        .unwrap();
+    assert!(first < second && second < third);
+
+    let for_m = store
+        .list_policy_decisions(Some("m"), page(10))
+        .await
+        .unwrap();
+    let ids: Vec<i64> = for_m.items.iter().map(|d| d.id).collect();
+    assert_eq!(ids, vec![third, first], "newest first, one model only");
+    assert_eq!(for_m.next_page_token, None);
+    let newest = &for_m.items[0];
+    assert_eq!(newest.version, 2);
+    assert!(newest.allowed);
+    assert_eq!(newest.target_kind, PromotionTarget::Alias);
+    assert_eq!(newest.user, "carol");
+    assert_eq!(newest.policy_revision, Some(3));
+    assert_eq!(newest.outcomes_json, "[{\"passed\":true}]");
+    assert!(newest.time_ms > 0);
+
+    let all = store.list_policy_decisions(None, page(2)).await.unwrap();
+    assert_eq!(all.items.len(), 2);
+    assert!(all.next_page_token.is_some());
+}
+
+pub async fn runs_consuming_model(store: Store) {
+    let id = experiment(&store, "consumers").await;
+    let first = run(&store, &id, "a").await;
+    let second = run(&store, &id, "b").await;
+    for run_id in [&first, &second] {
+        store
+            .log_inputs(
+                run_id,
+                vec![],
+                vec![ModelInput {
+                    model_id: "m-shared".into(),
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(
+        store.runs_consuming_model("m-shared").await.unwrap(),
+        expected
+    );
+    assert!(store
+        .runs_consuming_model("m-none")
+        .await
+        .unwrap()
+        .is_empty());
 }
