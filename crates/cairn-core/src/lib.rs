@@ -5,10 +5,12 @@
 //! - [`validation`]: MLflow's limits and naming rules.
 //! - [`search`]: MLflow's filter grammar, `order_by` and page tokens.
 //! - [`artifact_path`]: client-supplied artifact paths, made safe.
+//! - [`governance`]: promotion policies (protected aliases and stages, their rules) and naming conventions.
 
 pub mod artifact_path;
 pub mod entities;
 pub mod error;
+pub mod governance;
 pub mod search;
 pub mod validation;
 
