@@ -6,10 +6,12 @@
 //! - [`search`]: MLflow's filter grammar, `order_by` and page tokens.
 //! - [`artifact_path`]: client-supplied artifact paths, made safe.
 //! - [`lineage`]: the lineage graph (what produced what) and its renderings.
+//! - [`governance`]: promotion policies (protected aliases and stages, their rules) and naming conventions.
 
 pub mod artifact_path;
 pub mod entities;
 pub mod error;
+pub mod governance;
 pub mod lineage;
 pub mod search;
 pub mod validation;
