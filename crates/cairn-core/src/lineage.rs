@@ -293,7 +293,9 @@ mod tests {
         let dot = sample().render_dot();
         assert!(dot.starts_with("digraph lineage {"));
         assert!(dot.contains("\"dataset:d\" [label=\"dataset\\nd \\\"q\\\"\", shape=cylinder];"));
-        assert!(dot.contains("\"mv:m/1\" [label=\"model_version\\nm version 1\", shape=box3d, style=bold];"));
+        assert!(dot.contains(
+            "\"mv:m/1\" [label=\"model_version\\nm version 1\", shape=box3d, style=bold];"
+        ));
         assert!(dot.contains("\"dataset:d\" -> \"run:r\" [label=\"input\"];"));
         assert!(dot.ends_with("}\n"));
     }

@@ -4,6 +4,7 @@
 //! `cairn_store::MetadataStore` and `cairn_artifacts::ArtifactStore` traits and writes MLflow's JSON.
 
 pub mod api;
+pub mod governance;
 
 use std::future::Future;
 

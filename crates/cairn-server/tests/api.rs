@@ -30,10 +30,11 @@ async fn server() -> TestServer {
         .unwrap();
     let artifacts =
         ObjectArtifactStore::open(folder.path().join("artifacts").to_str().unwrap()).unwrap();
-    let app = router(AppState {
-        store: Arc::new(store),
-        artifacts: Arc::new(artifacts),
-    });
+    let app = router(
+        AppState::new(Arc::new(store), Arc::new(artifacts))
+            .await
+            .unwrap(),
+    );
     TestServer {
         app,
         _folder: folder,

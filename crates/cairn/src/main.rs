@@ -1,5 +1,7 @@
 //! The `cairn` command line. Parsing and wiring only: the work happens in the library crates.
 
+mod client;
+mod governance;
 mod server;
 
 use std::process::ExitCode;
@@ -18,15 +20,27 @@ struct Cli {
 enum Command {
     /// Run the tracking server (MLflow REST API compatible).
     Server(server::ServerArgs),
+    /// Show where a model, logged model or run came from and what came of it.
+    Lineage(governance::LineageArgs),
+    /// Registered models: policy-checked promotion and its audit log.
+    #[command(subcommand)]
+    Models(governance::ModelsCommand),
+    /// The server's governance policy (promotion rules, naming conventions).
+    #[command(subcommand)]
+    Policy(governance::PolicyCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Server(args) => server::run(args),
+        Command::Server(args) => server::run(args).map(|()| true),
+        Command::Lineage(args) => governance::lineage(args).map(|()| true),
+        Command::Models(command) => governance::models(command),
+        Command::Policy(command) => governance::policy(command).map(|()| true),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(error) => {
             if is_broken_pipe(&error) {
                 return ExitCode::SUCCESS;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use cairn_artifacts::ObjectArtifactStore;
+use cairn_core::governance::PolicyFile;
 use cairn_server::AppState;
 use cairn_store::sqlite::{SqliteOptions, SqliteStore};
 use clap::Args;
@@ -34,6 +35,12 @@ pub struct ServerArgs {
     /// `normal` survives process crashes but may lose the last commits on power loss, for lower latency.
     #[arg(long, env = "CAIRN_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     sqlite_synchronous: Synchronous,
+
+    /// A governance policy (YAML: promotion rules, naming conventions) to put in force at start. It
+    /// is stored as a new policy revision when it differs from the one in force; without it, the
+    /// stored policy (set through `PUT /api/2.0/cairn/policy`) stays in force.
+    #[arg(long, env = "CAIRN_POLICY_FILE")]
+    policy_file: Option<PathBuf>,
 
     /// Log filter, in `tracing` syntax (e.g. `info`, `cairn_server=debug`).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
@@ -84,6 +91,12 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
         .with_context(|| format!("opening the metadata store at {backend_store_uri}"))?;
     let artifacts = ObjectArtifactStore::open(&artifacts_destination)
         .with_context(|| format!("opening the artifact store at {artifacts_destination}"))?;
+    let state = AppState::new(Arc::new(store), Arc::new(artifacts))
+        .await
+        .context("loading the governance policy")?;
+    if let Some(policy_file) = &args.policy_file {
+        apply_policy_file(&state, policy_file).await?;
+    }
 
     // (host, port) resolves names and takes IPv4 and IPv6 literals alike.
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
@@ -99,14 +112,35 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "cairn server listening"
     );
-    let state = AppState {
-        store: Arc::new(store),
-        artifacts: Arc::new(artifacts),
-    };
     cairn_server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;
     tracing::info!("cairn server stopped");
+    Ok(())
+}
+
+/// Puts the policy in `path` in force, storing it as a new revision unless it is the one in force.
+async fn apply_policy_file(state: &AppState, path: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the policy file {}", path.display()))?;
+    let file = PolicyFile::from_yaml(&text)
+        .with_context(|| format!("invalid policy file {}", path.display()))?;
+    let active = state.governance.policy();
+    if active.revision.is_some() && active.file == file {
+        tracing::info!(policy_file = %path.display(), "policy file already in force");
+        return Ok(());
+    }
+    let author = format!("policy-file:{}", path.display());
+    let active = state
+        .governance
+        .replace_policy(&author, file)
+        .await
+        .context("storing the policy")?;
+    tracing::info!(
+        policy_file = %path.display(),
+        revision = active.revision.as_ref().map(|revision| revision.revision),
+        "policy file in force"
+    );
     Ok(())
 }
 

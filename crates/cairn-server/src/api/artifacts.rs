@@ -67,6 +67,15 @@ pub async fn upload(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let path = ArtifactPath::parse(&raw)?;
+    // Naming rules judge the path inside the run or model (`<experiment>/<run>/artifacts/<path>`).
+    let relative = path
+        .as_str()
+        .split_once("/artifacts/")
+        .map_or(path.as_str(), |(_, relative)| relative);
+    state
+        .governance
+        .naming()
+        .check(cairn_core::governance::NamedThing::ArtifactPath, relative)?;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     state.artifacts.put_stream(&path, Box::pin(stream)).await?;
     Ok(Json(json!({})))

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 use cairn_core::entities::{KeyValue, ViewType};
+use cairn_core::governance::NamedThing;
 use cairn_core::search::{decode_page_token, parse_filter, parse_order_by, SearchKind};
 use cairn_core::validation;
 use cairn_store::{CreateExperiment, PageRequest, Search};
@@ -26,6 +27,9 @@ pub async fn create(State(state): State<AppState>, params: Params) -> ApiResult<
         }
     }
     let tags = params.key_values("tags")?;
+    let naming = state.governance.naming();
+    naming.check(NamedThing::ExperimentName, &name)?;
+    naming.check_tag_keys(tags.iter().map(|tag| tag.key.as_str()))?;
     for tag in &tags {
         validation::validate_experiment_tag(tag)?;
     }
@@ -102,6 +106,10 @@ pub async fn update(State(state): State<AppState>, params: Params) -> ApiResult<
     let new_name = params.required_string("new_name")?;
     validation::validate_experiment_name(&new_name)?;
     state
+        .governance
+        .naming()
+        .check(NamedThing::ExperimentName, &new_name)?;
+    state
         .store
         .rename_experiment(&experiment_id, &new_name)
         .await?;
@@ -115,6 +123,10 @@ pub async fn set_tag(State(state): State<AppState>, params: Params) -> ApiResult
         value: params.required_string_allow_empty("value")?,
     };
     validation::validate_experiment_tag(&tag)?;
+    state
+        .governance
+        .naming()
+        .check_tag_keys([tag.key.as_str()])?;
     state.store.set_experiment_tag(&experiment_id, tag).await?;
     Ok(empty())
 }

@@ -4,6 +4,7 @@
 //! [`params::Params`], responses shaped by [`wire`], errors mapped by [`error`].
 
 pub mod artifacts;
+pub mod cairn;
 pub mod error;
 pub mod experiments;
 pub mod logged_models;
@@ -22,11 +23,29 @@ use cairn_artifacts::ArtifactStore;
 use cairn_store::MetadataStore;
 use serde_json::{json, Value};
 
+use crate::governance::Governance;
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn MetadataStore>,
     pub artifacts: Arc<dyn ArtifactStore>,
+    pub governance: Arc<Governance>,
+}
+
+impl AppState {
+    /// The state over two stores, with the governance policy stored in `store` in force.
+    pub async fn new(
+        store: Arc<dyn MetadataStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+    ) -> cairn_core::Result<AppState> {
+        let governance = Arc::new(Governance::load(store.clone()).await?);
+        Ok(AppState {
+            store,
+            artifacts,
+            governance,
+        })
+    }
 }
 
 pub fn empty() -> Json<Value> {
@@ -220,6 +239,14 @@ fn api_routes() -> Router<AppState> {
             &route("/model-versions/delete-tag"),
             axum::routing::delete(registry::delete_model_version_tag),
         )
+        // cairn's own API: governance and lineage
+        .route(
+            "/2.0/cairn/policy",
+            get(cairn::get_policy).put(cairn::put_policy),
+        )
+        .route("/2.0/cairn/registered-models/promote", post(cairn::promote))
+        .route("/2.0/cairn/registered-models/audit", get(cairn::audit))
+        .route("/2.0/cairn/lineage", get(cairn::lineage))
         // Server info
         .route("/3.0/mlflow/server-info", get(server_info))
         .layer(DefaultBodyLimit::max(params::MAX_JSON_BODY))

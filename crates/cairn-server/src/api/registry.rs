@@ -1,16 +1,20 @@
 //! The model registry: registered models, versions, stages, tags and aliases.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::Json;
 use cairn_core::entities::{KeyValue, ModelVersion, Stage};
+use cairn_core::governance::NamedThing;
 use cairn_core::search::{decode_page_token, parse_filter, parse_order_by, SearchKind};
 use cairn_core::{validation, Error};
 use cairn_store::{CreateModelVersion, PageRequest, Search};
 use serde_json::{json, Value};
 
+use super::cairn::request_user;
 use super::error::ApiResult;
 use super::params::Params;
 use super::{empty, wire, AppState};
+use crate::governance::Promotion;
 
 fn name_of(params: &Params) -> Result<String, Error> {
     let name = params.required_string("name")?;
@@ -73,6 +77,9 @@ pub async fn create_registered_model(
 ) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
     let tags = registry_tags(&params)?;
+    let naming = state.governance.naming();
+    naming.check(NamedThing::RegisteredModelName, &name)?;
+    naming.check_tag_keys(tags.iter().map(|tag| tag.key.as_str()))?;
     let description = params.string("description")?;
     let model = state
         .store
@@ -96,6 +103,10 @@ pub async fn rename_registered_model(
     let name = name_of(&params)?;
     let new_name = params.required_string("new_name")?;
     validation::validate_model_name(&new_name)?;
+    state
+        .governance
+        .naming()
+        .check(NamedThing::RegisteredModelName, &new_name)?;
     let model = state
         .store
         .rename_registered_model(&name, &new_name)
@@ -168,10 +179,12 @@ pub async fn set_registered_model_tag(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
+    let tag = tag_of(&params)?;
     state
-        .store
-        .set_registered_model_tag(&name, tag_of(&params)?)
-        .await?;
+        .governance
+        .naming()
+        .check_tag_keys([tag.key.as_str()])?;
+    state.store.set_registered_model_tag(&name, tag).await?;
     Ok(empty())
 }
 
@@ -303,12 +316,23 @@ pub async fn download_uri(state: &AppState, version: &ModelVersion) -> Result<St
 
 pub async fn transition_stage(
     State(state): State<AppState>,
+    headers: HeaderMap,
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
     let version = version_of(&params)?;
     let stage = Stage::parse_lenient(&params.required_string("stage")?)?;
     let archive = params.bool("archive_existing_versions")?.unwrap_or(false);
+    state
+        .governance
+        .authorize(
+            &name,
+            version,
+            &Promotion::Stage(stage),
+            "transition_stage",
+            &request_user(&headers),
+        )
+        .await?;
     let updated = state
         .store
         .transition_model_version_stage(&name, version, stage, archive)
@@ -322,9 +346,14 @@ pub async fn set_model_version_tag(
 ) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
     let version = version_of(&params)?;
+    let tag = tag_of(&params)?;
+    state
+        .governance
+        .naming()
+        .check_tag_keys([tag.key.as_str()])?;
     state
         .store
-        .set_model_version_tag(&name, version, tag_of(&params)?)
+        .set_model_version_tag(&name, version, tag)
         .await?;
     Ok(empty())
 }
@@ -342,11 +371,26 @@ pub async fn delete_model_version_tag(
     Ok(empty())
 }
 
-pub async fn set_alias(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
+pub async fn set_alias(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
     let alias = params.required_string("alias")?;
     validation::validate_alias(&alias)?;
     let version = version_of(&params)?;
+    let promotion = Promotion::Alias(alias.clone());
+    state
+        .governance
+        .authorize(
+            &name,
+            version,
+            &promotion,
+            "set_alias",
+            &request_user(&headers),
+        )
+        .await?;
     state
         .store
         .set_registered_model_alias(&name, &alias, version)

@@ -10,6 +10,7 @@ use axum::Json;
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, ViewType,
 };
+use cairn_core::governance::NamedThing;
 use cairn_core::search::{decode_page_token, parse_filter, parse_order_by, SearchKind};
 use cairn_core::{validation, Error};
 use cairn_store::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
@@ -38,6 +39,11 @@ pub async fn create(State(state): State<AppState>, params: Params) -> ApiResult<
             run_name = tag.value.clone();
         }
     }
+    let naming = state.governance.naming();
+    if !run_name.is_empty() {
+        naming.check(NamedThing::RunName, &run_name)?;
+    }
+    naming.check_tag_keys(tags.iter().map(|tag| tag.key.as_str()))?;
     let request = CreateRun {
         experiment_id,
         user_id: params.string("user_id")?.unwrap_or_default(),
@@ -53,6 +59,12 @@ pub async fn update(State(state): State<AppState>, params: Params) -> ApiResult<
     let run_id = params.run_id()?;
     let status = params.enumeration("status", wire::RUN_STATUSES)?;
     let run_name = params.string("run_name")?.filter(|name| !name.is_empty());
+    if let Some(run_name) = &run_name {
+        state
+            .governance
+            .naming()
+            .check(NamedThing::RunName, run_name)?;
+    }
     let request = UpdateRun {
         run_id,
         status,
@@ -85,6 +97,11 @@ pub async fn set_tag(State(state): State<AppState>, params: Params) -> ApiResult
         value: params.required_string_allow_empty("value")?,
     };
     let tag = validation::normalize_run_tag(tag)?;
+    let naming = state.governance.naming();
+    naming.check_tag_keys([tag.key.as_str()])?;
+    if tag.key == RUN_NAME_TAG {
+        naming.check(NamedThing::RunName, &tag.value)?;
+    }
     state.store.set_run_tag(&run_id, tag).await?;
     Ok(empty())
 }
@@ -124,6 +141,10 @@ pub async fn log_metric(State(state): State<AppState>, params: Params) -> ApiRes
     let run_id = params.run_id()?;
     let metric = metric_from(&params)?;
     state
+        .governance
+        .naming()
+        .check_metric_keys([metric.key.as_str()])?;
+    state
         .store
         .log_batch(
             &run_id,
@@ -143,6 +164,10 @@ pub async fn log_param(State(state): State<AppState>, params: Params) -> ApiResu
         value: params.required_string_allow_empty("value")?,
     };
     let param = validation::normalize_param(param)?;
+    state
+        .governance
+        .naming()
+        .check_param_keys([param.key.as_str()])?;
     state
         .store
         .log_batch(
@@ -197,6 +222,10 @@ pub async fn log_batch(
         .into_iter()
         .map(validation::normalize_run_tag)
         .collect::<Result<Vec<_>, _>>()?;
+    let naming = state.governance.naming();
+    naming.check_metric_keys(checked_keys.iter().copied())?;
+    naming.check_param_keys(params.iter().map(|param| param.key.as_str()))?;
+    naming.check_tag_keys(tags.iter().map(|tag| tag.key.as_str()))?;
     state
         .store
         .log_batch(
