@@ -294,7 +294,9 @@ def test_lineage_answers_which_data_trained_the_champion(gov, gclient, flow):
     version = gclient.get_model_version(MODEL, flow["v4"])
     run = gclient.get_run(version.run_id)
     (logged_model,) = by_type["logged_model"]
-    assert logged_model["attributes"]["model_id"] == version.model_id
+    # The client drops ModelVersion.model_id; MLflow 3 registers from `models:/<model_id>`.
+    assert version.source.startswith("models:/m-")
+    assert logged_model["attributes"]["model_id"] == version.source.removeprefix("models:/")
     (run_node,) = by_type["run"]
     assert run_node["attributes"]["run_id"] == run.info.run_id
     (dataset,) = by_type["dataset"]
@@ -315,8 +317,9 @@ def test_lineage_answers_which_data_trained_the_champion(gov, gclient, flow):
 
 def test_lineage_downstream_and_cli(gov, gclient, flow):
     version = gclient.get_model_version(MODEL, flow["v4"])
+    model_id = version.source.removeprefix("models:/")
     consumer = gclient.create_run(flow["experiment_id"], run_name="scoring")
-    gclient.log_inputs(consumer.info.run_id, models=[LoggedModelInput(model_id=version.model_id)])
+    gclient.log_inputs(consumer.info.run_id, models=[LoggedModelInput(model_id=model_id)])
     answer = requests.get(
         f"{gov.url}/api/2.0/cairn/lineage",
         params={"name": MODEL, "version": flow["v4"], "direction": "downstream"},
@@ -336,8 +339,11 @@ def test_lineage_downstream_and_cli(gov, gclient, flow):
 
     bad = requests.get(f"{gov.url}/api/2.0/cairn/lineage", params={"uri": "models:/x/notanumber"}, timeout=30)
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    missing = requests.get(f"{gov.url}/api/2.0/cairn/lineage", params={"uri": "models:/nope@champion"}, timeout=30)
+    missing = requests.get(f"{gov.url}/api/2.0/cairn/lineage", params={"run_id": "0" * 32}, timeout=30)
     assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    # An unknown alias answers as MLflow's get-by-alias does.
+    missing = requests.get(f"{gov.url}/api/2.0/cairn/lineage", params={"uri": "models:/nope@champion"}, timeout=30)
+    assert missing.status_code == 400 and "alias champion not found" in missing.json()["message"]
 
 
 # ---------------------------------------------------------------- the policy API

@@ -85,11 +85,18 @@ pub async fn current_holder(
     promotion: &Promotion,
 ) -> Result<Option<ModelVersion>> {
     match promotion {
-        Promotion::Alias(alias) => match store.get_model_version_by_alias(name, alias).await {
-            Ok(version) => Ok(Some(version)),
-            Err(error) if error.kind == ErrorKind::ResourceDoesNotExist => Ok(None),
-            Err(error) => Err(error),
-        },
+        Promotion::Alias(alias) => {
+            // (An unknown alias is MLflow's INVALID_PARAMETER_VALUE, not a not-found: look it up.)
+            let holder = store
+                .list_aliases(name)
+                .await?
+                .into_iter()
+                .find(|entry| &entry.alias == alias);
+            match holder {
+                Some(entry) => Ok(Some(store.get_model_version(name, entry.version).await?)),
+                None => Ok(None),
+            }
+        }
         Promotion::Stage(stage) => Ok(store
             .get_latest_versions(name, vec![*stage])
             .await?
