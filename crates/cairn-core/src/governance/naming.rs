@@ -182,12 +182,13 @@ impl NamingPolicy {
         }
     }
 
-    /// Whether `value` follows the rule for `thing` (always, when there is none).
+    /// Whether `value` follows the rule for `thing` (always, when there is none). Names MLflow itself
+    /// writes are exempt (see [`is_system_name`]), so that clients keep working under any rule.
     pub fn check(&self, thing: NamedThing, value: &str) -> Result<(), NamingViolation> {
         let Some(rule) = self.rule(thing) else {
             return Ok(());
         };
-        if rule.matches(value) {
+        if rule.matches(value) || is_system_name(thing, value) {
             return Ok(());
         }
         Err(NamingViolation {
@@ -196,6 +197,21 @@ impl NamingPolicy {
             rule: rule.source().to_string(),
             example: rule.example().to_string(),
         })
+    }
+}
+
+/// Tag keys the MLflow client and server set on their own (`mlflow.user`, `mlflow.runName`, ...).
+const SYSTEM_TAG_PREFIX: &str = "mlflow.";
+/// Metric keys MLflow's system-metrics logger writes (`system/cpu_utilization_percentage`, ...).
+const SYSTEM_METRIC_PREFIX: &str = "system/";
+
+/// Whether `value` is a name MLflow writes itself: a `mlflow.` tag key or a `system/` metric key.
+/// Naming rules never apply to those.
+pub fn is_system_name(thing: NamedThing, value: &str) -> bool {
+    match thing {
+        NamedThing::TagKey => value.starts_with(SYSTEM_TAG_PREFIX),
+        NamedThing::MetricKey => value.starts_with(SYSTEM_METRIC_PREFIX),
+        _ => false,
     }
 }
 

@@ -1828,3 +1828,32 @@ fn named_things_display_and_field_names() {
         ])
     );
 }
+
+#[test]
+fn names_mlflow_writes_itself_are_exempt() {
+    let policy = PolicyFile::from_yaml(
+        "version: 1\nnaming:\n  tag_key:\n    regex: '^[a-z_]+$'\n  metric_key:\n    regex: '^[a-z_]+$'\n  param_key:\n    regex: '^[a-z_]+$'\n",
+    )
+    .unwrap();
+    let check = |thing: NamedThing, value: &str, ok: bool| {
+        assert_eq!(
+            policy.naming.check(thing, value).is_ok(),
+            ok,
+            "{thing} {value}"
+        );
+    };
+    check(NamedThing::TagKey, "mlflow.user", true);
+    check(NamedThing::TagKey, "mlflow.source.git.commit", true);
+    check(NamedThing::TagKey, "Team", false);
+    check(NamedThing::TagKey, "owner", true);
+    check(
+        NamedThing::MetricKey,
+        "system/cpu_utilization_percentage",
+        true,
+    );
+    check(NamedThing::MetricKey, "Val-AUC", false);
+    // Only the thing whose system names they are.
+    check(NamedThing::ParamKey, "mlflow.x", false);
+    check(NamedThing::ParamKey, "system/x", false);
+    check(NamedThing::MetricKey, "mlflow.x", false);
+}

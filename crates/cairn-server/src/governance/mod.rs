@@ -65,22 +65,13 @@ impl PromotionCheck {
     }
 }
 
-/// The naming rules of one policy revision. Keys MLflow itself writes are exempt, so that clients
-/// keep working under any rule: tags starting with `mlflow.` and system metrics (`system/...`).
+/// The naming rules of one policy revision (names MLflow writes itself are exempt: see
+/// `cairn_core::governance::naming::is_system_name`).
 pub struct Naming {
     active: Arc<ActivePolicy>,
 }
 
-/// Tag keys the MLflow client and server set on their own.
-const SYSTEM_TAG_PREFIX: &str = "mlflow.";
-/// Metric keys MLflow's system-metrics logger uses.
-const SYSTEM_METRIC_PREFIX: &str = "system/";
-
 impl Naming {
-    fn active(&self, thing: NamedThing) -> bool {
-        self.active.file.naming.rule(thing).is_some()
-    }
-
     /// Refuses `value` if the naming rule for `thing` says so (`INVALID_PARAMETER_VALUE`).
     pub fn check(&self, thing: NamedThing, value: &str) -> Result<()> {
         self.active
@@ -93,36 +84,26 @@ impl Naming {
     fn check_all<'a>(
         &self,
         thing: NamedThing,
-        exempt_prefix: &str,
-        keys: impl IntoIterator<Item = &'a str>,
+        values: impl IntoIterator<Item = &'a str>,
     ) -> Result<()> {
-        if !self.active(thing) {
+        if self.active.file.naming.rule(thing).is_none() {
             return Ok(());
         }
-        for key in keys {
-            if !key.starts_with(exempt_prefix) {
-                self.check(thing, key)?;
-            }
-        }
-        Ok(())
+        values
+            .into_iter()
+            .try_for_each(|value| self.check(thing, value))
     }
 
     pub fn check_tag_keys<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
-        self.check_all(NamedThing::TagKey, SYSTEM_TAG_PREFIX, keys)
+        self.check_all(NamedThing::TagKey, keys)
     }
 
     pub fn check_metric_keys<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
-        self.check_all(NamedThing::MetricKey, SYSTEM_METRIC_PREFIX, keys)
+        self.check_all(NamedThing::MetricKey, keys)
     }
 
     pub fn check_param_keys<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
-        if !self.active(NamedThing::ParamKey) {
-            return Ok(());
-        }
-        for key in keys {
-            self.check(NamedThing::ParamKey, key)?;
-        }
-        Ok(())
+        self.check_all(NamedThing::ParamKey, keys)
     }
 }
 
