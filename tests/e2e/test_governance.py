@@ -391,3 +391,40 @@ def test_restart_keeps_policy_and_audit(gov, flow):
     gov.start()
     current = requests.get(f"{gov.url}/api/2.0/cairn/policy", timeout=30).json()
     assert current["revision"]["revision"] == 3
+
+
+# ---------------------------------------------------------------- cairn lint
+
+
+def test_lint_lists_offenders_in_an_existing_store(gov, tmp_path):
+    policy = tmp_path / "lint.yaml"
+    policy.write_text(
+        "version: 1\n"
+        "naming:\n"
+        "  experiment_name:\n"
+        "    regex: '^(gov-[a-z0-9-]+|Default)$'\n"
+        "  artifact_path:\n"
+        "    regex: '^[a-z0-9_./-]+$'\n"
+        "    example: model.pkl\n"
+    )
+    store = ["--backend-store-uri", f"sqlite:///{gov.db_path}"]
+    proc = subprocess.run(
+        [cairn_bin(), "lint", *store, "--policy-file", str(policy), "--artifacts-destination", str(gov.artifact_root), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    offenses = [json.loads(line) for line in proc.stdout.splitlines()]
+    experiments = [o["value"] for o in offenses if o["kind"] == "experiment_name"]
+    # Made while the relaxed policy was in force (test_policy_api_revisions_and_bad_policies).
+    assert len(experiments) == 1 and experiments[0].startswith("Any Name")
+    artifacts = {o["value"] for o in offenses if o["kind"] == "artifact_path"}
+    assert "MLmodel" in artifacts  # what mlflow.sklearn.log_model writes (at the logged model root)
+    assert "model.pkl" not in artifacts
+    assert all(o["kind"] in ("experiment_name", "artifact_path") for o in offenses)
+
+    # A policy without naming rules: nothing to report, exit 0.
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("version: 1\n")
+    proc = subprocess.run([cairn_bin(), "lint", *store, "--policy-file", str(empty)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 offender(s)" in proc.stdout

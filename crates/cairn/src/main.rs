@@ -2,6 +2,7 @@
 
 mod client;
 mod governance;
+mod lint;
 mod server;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     /// The server's governance policy (promotion rules, naming conventions).
     #[command(subcommand)]
     Policy(governance::PolicyCommand),
+    /// Check an existing store against the policy's naming conventions (exit code 1 on offenders).
+    Lint(lint::LintArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),
         Command::Policy(command) => governance::policy(command).map(|()| true),
+        Command::Lint(args) => lint::run(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
