@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cairn_artifacts::{ArtifactStore, ObjectArtifactStore};
 use cairn_core::artifact_path::ArtifactPath;
-use cairn_core::entities::ViewType;
+use cairn_core::entities::{Page, ViewType};
 use cairn_core::governance::{NamedThing, NamingPolicy, PolicyFile};
 use cairn_core::search::{parse_filter, SearchKind};
 use cairn_store::sqlite::SqliteStore;
@@ -67,15 +67,36 @@ impl Linter {
 
 const PAGE: u64 = 1000;
 
+fn page_at(offset: u64) -> PageRequest {
+    PageRequest {
+        max_results: PAGE,
+        offset,
+    }
+}
+
 fn all(kind: SearchKind, offset: u64) -> anyhow::Result<Search> {
     Ok(Search {
         filter: parse_filter(kind, "")?,
         order_by: Vec::new(),
-        page: PageRequest {
-            max_results: PAGE,
-            offset,
-        },
+        page: page_at(offset),
     })
+}
+
+/// Every item of a paged search: `fetch(offset)` returns one page.
+async fn every<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Page<T>>>,
+{
+    let mut items = Vec::new();
+    loop {
+        let page = fetch(items.len() as u64).await?;
+        let done = page.next_page_token.is_none() || page.items.is_empty();
+        items.extend(page.items);
+        if done {
+            return Ok(items);
+        }
+    }
 }
 
 /// Whether the lint found nothing (the exit code).
@@ -154,19 +175,12 @@ async fn lint_store(
     artifacts: Option<&ObjectArtifactStore>,
     linter: &mut Linter,
 ) -> anyhow::Result<()> {
-    let mut experiments = Vec::new();
-    let mut offset = 0;
-    loop {
-        let page = store
+    let experiments = every(|offset| async move {
+        Ok(store
             .search_experiments(ViewType::All, all(SearchKind::Experiments, offset)?)
-            .await?;
-        offset += page.items.len() as u64;
-        let done = page.next_page_token.is_none();
-        experiments.extend(page.items);
-        if done {
-            break;
-        }
-    }
+            .await?)
+    })
+    .await?;
     let progress = ProgressBar::new(experiments.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} experiments {pos}/{len} {wide_bar} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -185,114 +199,93 @@ async fn lint_store(
                 format!("{where_experiment} tag")
             });
         }
-        let mut offset = 0;
-        loop {
-            let page = store
+        let experiment_id = &experiment.experiment_id;
+        let runs = every(|offset| async move {
+            Ok(store
                 .search_runs(SearchRuns {
-                    experiment_ids: vec![experiment.experiment_id.clone()],
+                    experiment_ids: vec![experiment_id.clone()],
                     filter: parse_filter(SearchKind::Runs, "")?,
                     view_type: ViewType::All,
                     order_by: Vec::new(),
-                    page: PageRequest {
-                        max_results: PAGE,
-                        offset,
-                    },
+                    page: page_at(offset),
                 })
-                .await?;
-            offset += page.items.len() as u64;
-            for run in &page.items {
-                let where_run = format!("run {} ('{}')", run.info.run_id, run.info.run_name);
-                linter.check(NamedThing::RunName, &run.info.run_name, || {
-                    where_run.clone()
-                });
-                for tag in &run.data.tags {
-                    linter.check(NamedThing::TagKey, &tag.key, || format!("{where_run} tag"));
-                }
-                for metric in &run.data.metrics {
-                    linter.check(NamedThing::MetricKey, &metric.key, || {
-                        format!("{where_run} metric")
-                    });
-                }
-                for param in &run.data.params {
-                    linter.check(NamedThing::ParamKey, &param.key, || {
-                        format!("{where_run} param")
-                    });
-                }
-                if let Some(artifacts) = artifacts {
-                    lint_artifacts(artifacts, &run.info.artifact_uri, &where_run, linter).await?;
-                }
-                runs_checked += 1;
+                .await?)
+        })
+        .await?;
+        for run in &runs {
+            let where_run = format!("run {} ('{}')", run.info.run_id, run.info.run_name);
+            linter.check(NamedThing::RunName, &run.info.run_name, || {
+                where_run.clone()
+            });
+            for tag in &run.data.tags {
+                linter.check(NamedThing::TagKey, &tag.key, || format!("{where_run} tag"));
             }
-            progress.set_message(format!("{runs_checked} runs"));
-            if page.next_page_token.is_none() {
-                break;
+            for metric in &run.data.metrics {
+                linter.check(NamedThing::MetricKey, &metric.key, || {
+                    format!("{where_run} metric")
+                });
+            }
+            for param in &run.data.params {
+                linter.check(NamedThing::ParamKey, &param.key, || {
+                    format!("{where_run} param")
+                });
+            }
+            if let Some(artifacts) = artifacts {
+                lint_artifacts(artifacts, &run.info.artifact_uri, &where_run, linter).await?;
             }
         }
+        runs_checked += runs.len() as u64;
+        progress.set_message(format!("{runs_checked} runs"));
         if let Some(artifacts) = artifacts {
             // MLflow 3 keeps a logged model's files under the model, not the run.
-            let mut offset = 0;
-            loop {
-                let page = store
+            let models = every(|offset| async move {
+                Ok(store
                     .search_logged_models(SearchLoggedModels {
-                        experiment_ids: vec![experiment.experiment_id.clone()],
+                        experiment_ids: vec![experiment_id.clone()],
                         filter: parse_filter(SearchKind::LoggedModels, "")?,
                         order_by: Vec::new(),
-                        page: PageRequest {
-                            max_results: PAGE,
-                            offset,
-                        },
+                        page: page_at(offset),
                     })
-                    .await?;
-                offset += page.items.len() as u64;
-                for model in &page.items {
-                    let where_model = format!("logged model {} ('{}')", model.model_id, model.name);
-                    lint_artifacts(artifacts, &model.artifact_uri, &where_model, linter).await?;
-                }
-                if page.next_page_token.is_none() {
-                    break;
-                }
+                    .await?)
+            })
+            .await?;
+            for model in &models {
+                let where_model = format!("logged model {} ('{}')", model.model_id, model.name);
+                lint_artifacts(artifacts, &model.artifact_uri, &where_model, linter).await?;
             }
         }
         progress.inc(1);
     }
     progress.finish_and_clear();
 
-    let mut offset = 0;
-    loop {
-        let page = store
+    let models = every(|offset| async move {
+        Ok(store
             .search_registered_models(all(SearchKind::RegisteredModels, offset)?)
-            .await?;
-        offset += page.items.len() as u64;
-        for model in &page.items {
-            let where_model = format!("registered model '{}'", model.name);
-            linter.check(NamedThing::RegisteredModelName, &model.name, || {
-                where_model.clone()
+            .await?)
+    })
+    .await?;
+    for model in &models {
+        let where_model = format!("registered model '{}'", model.name);
+        linter.check(NamedThing::RegisteredModelName, &model.name, || {
+            where_model.clone()
+        });
+        for tag in &model.tags {
+            linter.check(NamedThing::TagKey, &tag.key, || {
+                format!("{where_model} tag")
             });
-            for tag in &model.tags {
-                linter.check(NamedThing::TagKey, &tag.key, || {
-                    format!("{where_model} tag")
-                });
-            }
-        }
-        if page.next_page_token.is_none() {
-            break;
         }
     }
-    let mut offset = 0;
-    loop {
-        let page = store
+    let versions = every(|offset| async move {
+        Ok(store
             .search_model_versions(all(SearchKind::ModelVersions, offset)?)
-            .await?;
-        offset += page.items.len() as u64;
-        for version in &page.items {
-            for tag in &version.tags {
-                linter.check(NamedThing::TagKey, &tag.key, || {
-                    format!("model '{}' version {} tag", version.name, version.version)
-                });
-            }
-        }
-        if page.next_page_token.is_none() {
-            break;
+            .await?)
+    })
+    .await?;
+    for version in &versions {
+        for tag in &version.tags {
+            linter.check(NamedThing::TagKey, &tag.key, || {
+                format!("model '{}' version {} tag", version.name, version.version)
+            });
         }
     }
     Ok(())
