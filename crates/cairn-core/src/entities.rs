@@ -349,3 +349,350 @@ pub struct PolicyDecision {
     pub policy_revision: Option<i64>,
     pub outcomes_json: String,
 }
+
+string_enum!(
+    /// Whether a webhook is delivered to (MLflow's `WebhookStatus`).
+    WebhookStatus { Active => "ACTIVE", Disabled => "DISABLED" }
+);
+
+string_enum!(
+    /// What a webhook event is about. The first ten are MLflow's `WebhookEntity` vocabulary; the
+    /// last two are cairn extensions, never shown through MLflow's webhook routes.
+    WebhookEntity {
+        RegisteredModel => "registered_model",
+        ModelVersion => "model_version",
+        ModelVersionTag => "model_version_tag",
+        ModelVersionAlias => "model_version_alias",
+        Prompt => "prompt",
+        PromptVersion => "prompt_version",
+        PromptTag => "prompt_tag",
+        PromptVersionTag => "prompt_version_tag",
+        PromptAlias => "prompt_alias",
+        BudgetPolicy => "budget_policy",
+        ModelVersionStage => "model_version_stage",
+        ModelVersionPromotion => "model_version_promotion",
+    }
+);
+
+string_enum!(
+    /// What happened to the entity (MLflow's `WebhookAction`, plus cairn's `refused`).
+    WebhookAction {
+        Created => "created",
+        Updated => "updated",
+        Deleted => "deleted",
+        Set => "set",
+        Exceeded => "exceeded",
+        Refused => "refused",
+    }
+);
+
+impl WebhookEntity {
+    /// Part of MLflow's vocabulary (as opposed to a cairn extension).
+    pub fn is_mlflow(self) -> bool {
+        !matches!(
+            self,
+            WebhookEntity::ModelVersionStage | WebhookEntity::ModelVersionPromotion
+        )
+    }
+
+    /// The actions a webhook may subscribe to for this entity (MLflow's `VALID_ENTITY_ACTIONS`,
+    /// plus the extensions).
+    pub fn valid_actions(self) -> &'static [WebhookAction] {
+        use WebhookAction as A;
+        match self {
+            WebhookEntity::RegisteredModel
+            | WebhookEntity::ModelVersion
+            | WebhookEntity::Prompt
+            | WebhookEntity::PromptVersion => &[A::Created],
+            WebhookEntity::ModelVersionTag
+            | WebhookEntity::PromptTag
+            | WebhookEntity::PromptVersionTag => &[A::Deleted, A::Set],
+            WebhookEntity::ModelVersionAlias | WebhookEntity::PromptAlias => {
+                &[A::Created, A::Deleted]
+            }
+            WebhookEntity::BudgetPolicy => &[A::Exceeded],
+            WebhookEntity::ModelVersionStage => &[A::Updated],
+            WebhookEntity::ModelVersionPromotion => &[A::Refused],
+        }
+    }
+}
+
+impl WebhookAction {
+    pub fn is_mlflow(self) -> bool {
+        self != WebhookAction::Refused
+    }
+}
+
+/// One kind of event a webhook subscribes to: `entity.action`, e.g. `model_version.created`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WebhookEvent {
+    pub entity: WebhookEntity,
+    pub action: WebhookAction,
+}
+
+impl PartialOrd for WebhookEntity {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Ordered by the stored text, as MLflow lists a webhook's events.
+impl Ord for WebhookEntity {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for WebhookAction {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for WebhookAction {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl WebhookEvent {
+    /// A valid combination, or MLflow's `Invalid action '...' for entity '...'` error.
+    pub fn new(entity: WebhookEntity, action: WebhookAction) -> Result<WebhookEvent, Error> {
+        let valid = entity.valid_actions();
+        if valid.contains(&action) {
+            return Ok(WebhookEvent { entity, action });
+        }
+        let listed = valid
+            .iter()
+            .map(|action| format!("'{action}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(Error::invalid(format!(
+            "Invalid action '{action}' for entity '{entity}'. Valid actions are: [{listed}]"
+        )))
+    }
+
+    /// Parses `entity.action`, with MLflow's `WebhookEvent.from_str` messages.
+    pub fn parse(text: &str) -> Result<WebhookEvent, Error> {
+        let parts: Vec<&str> = text.split('.').collect();
+        let [entity, action] = parts.as_slice() else {
+            return Err(Error::invalid(format!(
+                "Invalid event string format: {text}. Expected format: 'entity.action' (e.g., 'registered_model.created')"
+            )));
+        };
+        // Python's `ValueError` text for an unknown enum value, as MLflow's message embeds it.
+        let unknown = |value: &str, kind: &str| {
+            Error::invalid(format!(
+                "Invalid entity or action in event string: {text}. Error: '{value}' is not a valid {kind}"
+            ))
+        };
+        let entity =
+            WebhookEntity::from_str(entity).map_err(|_| unknown(entity, "WebhookEntity"))?;
+        let action =
+            WebhookAction::from_str(action).map_err(|_| unknown(action, "WebhookAction"))?;
+        WebhookEvent::new(entity, action)
+    }
+
+    /// Whether MLflow's clients know this event (both parts are MLflow vocabulary).
+    pub fn is_mlflow(self) -> bool {
+        self.entity.is_mlflow() && self.action.is_mlflow()
+    }
+}
+
+impl fmt::Display for WebhookEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.entity, self.action)
+    }
+}
+
+/// A registered webhook. `secret` is write-only for clients: it signs deliveries and is never
+/// answered back; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub webhook_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub url: String,
+    /// Sorted by (entity, action) text, as MLflow lists them.
+    pub events: Vec<WebhookEvent>,
+    pub status: WebhookStatus,
+    pub secret: Option<String>,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("webhook_id", &self.webhook_id)
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("status", &self.status)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("creation_timestamp", &self.creation_timestamp)
+            .field("last_updated_timestamp", &self.last_updated_timestamp)
+            .finish()
+    }
+}
+
+string_enum!(
+    /// Where a delivery stands: waiting (first try or a retry), delivered, or given up.
+    WebhookDeliveryStatus { Pending => "pending", Succeeded => "succeeded", Failed => "failed" }
+);
+
+/// One HTTP attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDeliveryAttempt {
+    /// 1 for the first try.
+    pub attempt: i64,
+    pub time_ms: i64,
+    pub duration_ms: i64,
+    /// The receiver's HTTP status, absent when no answer came (connection error, timeout).
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// One event queued for one webhook (the durable outbox), with every attempt made so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// Sent as `X-MLflow-Delivery-Id`; the same on every attempt, so receivers can deduplicate.
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub event: WebhookEvent,
+    /// The JSON body, exactly as sent (and signed).
+    pub payload: String,
+    pub status: WebhookDeliveryStatus,
+    pub attempts: i64,
+    /// When the next attempt is due (pending deliveries only).
+    pub next_attempt_time_ms: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_time_ms: i64,
+    pub completed_time_ms: Option<i64>,
+    pub attempt_log: Vec<WebhookDeliveryAttempt>,
+}
+
+/// A delivery claimed by a worker: what it needs to send one attempt. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookDeliveryJob {
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub url: String,
+    pub secret: Option<String>,
+    pub event: WebhookEvent,
+    pub payload: String,
+    /// Attempts already made before this one.
+    pub attempts: i64,
+}
+
+impl fmt::Debug for WebhookDeliveryJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookDeliveryJob")
+            .field("delivery_id", &self.delivery_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("event", &self.event)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod webhook_tests {
+    use super::*;
+
+    #[test]
+    fn webhook_event_strings() {
+        let check = |text: &str, expected: Result<&str, &str>| match (
+            WebhookEvent::parse(text),
+            expected,
+        ) {
+            (Ok(event), Ok(shown)) => assert_eq!(event.to_string(), shown, "{text}"),
+            (Err(error), Err(fragment)) => {
+                assert!(
+                    error.message.contains(fragment),
+                    "{text}: {}",
+                    error.message
+                )
+            }
+            (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+        };
+        check("registered_model.created", Ok("registered_model.created"));
+        check("model_version_tag.deleted", Ok("model_version_tag.deleted"));
+        check(
+            "model_version_stage.updated",
+            Ok("model_version_stage.updated"),
+        );
+        check(
+            "model_version_promotion.refused",
+            Ok("model_version_promotion.refused"),
+        );
+        check(
+            "registered_model.deleted",
+            Err("Invalid action 'deleted' for entity 'registered_model'. Valid actions are: ['created']"),
+        );
+        check(
+            "model_version_tag.created",
+            Err("Valid actions are: ['deleted', 'set']"),
+        );
+        check("nope.created", Err("'nope' is not a valid WebhookEntity"));
+        check(
+            "model_version.nope",
+            Err("'nope' is not a valid WebhookAction"),
+        );
+        check(
+            "model_version",
+            Err("Invalid event string format: model_version."),
+        );
+        check("a.b.c", Err("Invalid event string format"));
+    }
+
+    #[test]
+    fn vocabulary() {
+        let mlflow: Vec<_> = WebhookEntity::ALL
+            .iter()
+            .filter(|e| e.is_mlflow())
+            .collect();
+        assert_eq!(mlflow.len(), 10);
+        assert!(!WebhookEvent::parse("model_version_stage.updated")
+            .unwrap()
+            .is_mlflow());
+        assert!(WebhookEvent::parse("prompt_alias.deleted")
+            .unwrap()
+            .is_mlflow());
+        let mut events = [
+            WebhookEvent::parse("registered_model.created").unwrap(),
+            WebhookEvent::parse("model_version_tag.set").unwrap(),
+            WebhookEvent::parse("model_version.created").unwrap(),
+        ];
+        events.sort();
+        let shown: Vec<String> = events.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "model_version.created",
+                "model_version_tag.set",
+                "registered_model.created"
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let webhook = Webhook {
+            webhook_id: "id".into(),
+            name: "n".into(),
+            description: None,
+            url: "https://example.com".into(),
+            events: vec![],
+            status: WebhookStatus::Active,
+            secret: Some("hunter2".into()),
+            creation_timestamp: 0,
+            last_updated_timestamp: 0,
+        };
+        assert!(!format!("{webhook:?}").contains("hunter2"));
+    }
+}

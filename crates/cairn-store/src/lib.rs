@@ -22,7 +22,8 @@ use async_trait::async_trait;
 use cairn_core::entities::{
     Alias, DatasetInput, Experiment, KeyValue, LoggedModel, LoggedModelStatus, Metric, ModelInput,
     ModelOutput, ModelVersion, Page, PolicyDecision, PolicyRevision, PromotionTarget,
-    RegisteredModel, Run, RunInfo, RunStatus, Stage, ViewType,
+    RegisteredModel, Run, RunInfo, RunStatus, Stage, ViewType, Webhook, WebhookDelivery,
+    WebhookDeliveryJob, WebhookEvent, WebhookStatus,
 };
 use cairn_core::search::{Filter, OrderBy};
 use cairn_core::Result;
@@ -259,6 +260,101 @@ pub trait MetadataStore: Send + Sync + 'static {
     // Lineage
     /// Ids of the runs that logged `model_id` as an input (`log_inputs` models).
     async fn runs_consuming_model(&self, model_id: &str) -> Result<Vec<String>>;
+
+    // Webhooks: registrations and the durable delivery outbox
+    async fn create_webhook(&self, request: CreateWebhook) -> Result<Webhook>;
+    /// A live (not deleted) webhook; `RESOURCE_DOES_NOT_EXIST` otherwise.
+    async fn get_webhook(&self, webhook_id: &str) -> Result<Webhook>;
+    /// Live webhooks, newest first. `mlflow_events_only`: only webhooks subscribed to at least one
+    /// event of MLflow's vocabulary (what MLflow's clients can read).
+    async fn list_webhooks(
+        &self,
+        page: PageRequest,
+        mlflow_events_only: bool,
+    ) -> Result<Page<Webhook>>;
+    async fn update_webhook(&self, request: UpdateWebhook) -> Result<Webhook>;
+    /// Soft-deletes the webhook; its pending deliveries fail at once.
+    async fn delete_webhook(&self, webhook_id: &str) -> Result<()>;
+    /// Whether any active webhook subscribes to one of `events` (a cheap read, to skip building
+    /// payloads nobody receives).
+    async fn webhook_subscribed(&self, events: &[WebhookEvent]) -> Result<bool>;
+    /// Queues `payload` for every active webhook subscribed to `event`, in one write; returns how
+    /// many deliveries were queued (due at once).
+    async fn enqueue_webhook_event(&self, event: WebhookEvent, payload: &str) -> Result<u64>;
+    /// Claims up to `limit` due deliveries for one worker: each is leased (not due again) until
+    /// `now + lease_ms`, so that another worker sharing the store does not send it too, and a worker
+    /// that dies mid-attempt leaves it due again. Deliveries of deleted or disabled webhooks fail
+    /// here instead of being claimed.
+    async fn claim_webhook_deliveries(
+        &self,
+        request: ClaimWebhookDeliveries,
+    ) -> Result<ClaimedWebhookDeliveries>;
+    /// Records one attempt's outcome and what follows it (done, retry at a time, or given up).
+    async fn record_webhook_attempt(&self, outcome: WebhookAttemptOutcome) -> Result<()>;
+    /// Makes claimed deliveries due now again without counting an attempt (a worker stopping).
+    async fn release_webhook_deliveries(&self, delivery_ids: &[String]) -> Result<()>;
+    /// Deliveries of a webhook, newest first, each with its attempt log.
+    async fn list_webhook_deliveries(
+        &self,
+        webhook_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateWebhook {
+    pub name: String,
+    pub description: Option<String>,
+    pub url: String,
+    /// Deduplicated by the store.
+    pub events: Vec<WebhookEvent>,
+    pub secret: Option<String>,
+    pub status: WebhookStatus,
+}
+
+/// A partial update: `None` leaves the field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpdateWebhook {
+    pub webhook_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub url: Option<String>,
+    /// Replaces the whole subscription.
+    pub events: Option<Vec<WebhookEvent>>,
+    pub secret: Option<String>,
+    pub status: Option<WebhookStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimWebhookDeliveries {
+    pub now_ms: i64,
+    pub limit: u32,
+    pub lease_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClaimedWebhookDeliveries {
+    pub jobs: Vec<WebhookDeliveryJob>,
+    /// The earliest time a pending delivery (claimed ones included) is due, if any is pending.
+    pub next_due_ms: Option<i64>,
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryNext {
+    Succeeded,
+    RetryAt(i64),
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAttemptOutcome {
+    pub delivery_id: String,
+    pub time_ms: i64,
+    pub duration_ms: i64,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub next: DeliveryNext,
 }
 
 /// A decision to append to the audit log (see [`PolicyDecision`]).

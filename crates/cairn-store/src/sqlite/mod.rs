@@ -8,7 +8,7 @@
 //!
 //! Durability: WAL with `synchronous = FULL`, so a write that returned `Ok` has been fsynced.
 //!
-//! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`], [`governance`]; [`filter`] compiles the search
+//! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`], [`governance`], [`webhooks`]; [`filter`] compiles the search
 //! AST to SQL; [`names`] generates run names.
 
 mod experiments;
@@ -19,6 +19,7 @@ mod names;
 mod packed;
 mod registry;
 mod runs;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -28,7 +29,7 @@ use async_trait::async_trait;
 use cairn_core::entities::{
     Alias, DatasetInput, Experiment, KeyValue, LoggedModel, LoggedModelStatus, Metric, ModelInput,
     ModelOutput, ModelVersion, Page, PolicyDecision, PolicyRevision, RegisteredModel, Run, RunInfo,
-    Stage, ViewType,
+    Stage, ViewType, Webhook, WebhookDelivery, WebhookEvent,
 };
 use cairn_core::{Error, Result};
 use sqlx::sqlite::{
@@ -37,9 +38,10 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 
 use crate::{
-    CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun, HistoryInterval, LogBatch,
-    MetadataStore, NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns,
-    UpdateRun,
+    ClaimWebhookDeliveries, ClaimedWebhookDeliveries, CreateExperiment, CreateLoggedModel,
+    CreateModelVersion, CreateRun, CreateWebhook, HistoryInterval, LogBatch, MetadataStore,
+    NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
+    UpdateWebhook, WebhookAttemptOutcome,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -517,6 +519,51 @@ impl MetadataStore for SqliteStore {
     }
     async fn runs_consuming_model(&self, model_id: &str) -> Result<Vec<String>> {
         self.runs_consuming_model_impl(model_id).await
+    }
+
+    async fn create_webhook(&self, request: CreateWebhook) -> Result<Webhook> {
+        self.create_webhook_impl(request).await
+    }
+    async fn get_webhook(&self, webhook_id: &str) -> Result<Webhook> {
+        self.get_webhook_impl(webhook_id).await
+    }
+    async fn list_webhooks(
+        &self,
+        page: PageRequest,
+        mlflow_events_only: bool,
+    ) -> Result<Page<Webhook>> {
+        self.list_webhooks_impl(page, mlflow_events_only).await
+    }
+    async fn update_webhook(&self, request: UpdateWebhook) -> Result<Webhook> {
+        self.update_webhook_impl(request).await
+    }
+    async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
+        self.delete_webhook_impl(webhook_id).await
+    }
+    async fn webhook_subscribed(&self, events: &[WebhookEvent]) -> Result<bool> {
+        self.webhook_subscribed_impl(events).await
+    }
+    async fn enqueue_webhook_event(&self, event: WebhookEvent, payload: &str) -> Result<u64> {
+        self.enqueue_webhook_event_impl(event, payload).await
+    }
+    async fn claim_webhook_deliveries(
+        &self,
+        request: ClaimWebhookDeliveries,
+    ) -> Result<ClaimedWebhookDeliveries> {
+        self.claim_webhook_deliveries_impl(request).await
+    }
+    async fn record_webhook_attempt(&self, outcome: WebhookAttemptOutcome) -> Result<()> {
+        self.record_webhook_attempt_impl(outcome).await
+    }
+    async fn release_webhook_deliveries(&self, delivery_ids: &[String]) -> Result<()> {
+        self.release_webhook_deliveries_impl(delivery_ids).await
+    }
+    async fn list_webhook_deliveries(
+        &self,
+        webhook_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>> {
+        self.list_webhook_deliveries_impl(webhook_id, page).await
     }
 }
 

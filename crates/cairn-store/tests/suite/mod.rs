@@ -11,16 +11,18 @@ use std::sync::Arc;
 
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, LifecycleStage, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, PromotionTarget, RunStatus, Stage, ViewType,
+    ModelOutput, PromotionTarget, RunStatus, Stage, ViewType, WebhookDeliveryStatus, WebhookEvent,
+    WebhookStatus,
 };
 use cairn_core::search::{
     decode_page_token, parse_filter, parse_order_by, Filter, OrderBy, SearchKind,
 };
 use cairn_core::ErrorKind;
 use cairn_store::{
-    CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun, HistoryInterval, LogBatch,
-    MetadataStore, NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns,
-    UpdateRun,
+    ClaimWebhookDeliveries, CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun,
+    CreateWebhook, DeliveryNext, HistoryInterval, LogBatch, MetadataStore, NewPolicyDecision,
+    PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun, UpdateWebhook,
+    WebhookAttemptOutcome,
 };
 
 pub type Store = Arc<dyn MetadataStore>;
@@ -61,6 +63,10 @@ macro_rules! store_test_suite {
             policy_revisions,
             policy_decisions_audit_log,
             runs_consuming_model,
+            webhook_crud,
+            webhook_list_paging_and_mlflow_view,
+            webhook_outbox_claim_retry_and_log,
+            webhook_outbox_disabled_deleted_and_release,
         );
     };
     (@tests $factory:path; $($name:ident),* $(,)?) => {
@@ -2216,4 +2222,485 @@ pub async fn runs_consuming_model(store: Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Webhooks
+
+fn event(text: &str) -> WebhookEvent {
+    WebhookEvent::parse(text).unwrap()
+}
+
+fn new_webhook(name: &str, events: &[&str]) -> CreateWebhook {
+    CreateWebhook {
+        name: name.into(),
+        description: None,
+        url: format!("https://example.com/{name}"),
+        events: events.iter().map(|text| event(text)).collect(),
+        secret: None,
+        status: WebhookStatus::Active,
+    }
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub async fn webhook_crud(store: Store) {
+    let mut request = new_webhook(
+        "hook",
+        &[
+            "registered_model.created",
+            "model_version_tag.set",
+            "registered_model.created",
+        ],
+    );
+    request.secret = Some("s3cret".into());
+    request.description = Some("first".into());
+    let created = store.create_webhook(request).await.unwrap();
+    assert_eq!(created.webhook_id.len(), 36, "a dashed uuid");
+    let shown: Vec<String> = created.events.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["model_version_tag.set", "registered_model.created"],
+        "deduplicated, sorted as MLflow lists them"
+    );
+    assert_eq!(created.secret.as_deref(), Some("s3cret"));
+    assert_eq!(created.status, WebhookStatus::Active);
+    assert_eq!(created.creation_timestamp, created.last_updated_timestamp);
+    assert_eq!(
+        store.get_webhook(&created.webhook_id).await.unwrap(),
+        created
+    );
+
+    let missing = store.get_webhook("nope").await.unwrap_err();
+    assert_eq!(missing.kind, ErrorKind::ResourceDoesNotExist);
+    assert_eq!(missing.message, "Webhook with ID nope not found.");
+
+    // A partial update leaves the rest alone.
+    let renamed = store
+        .update_webhook(UpdateWebhook {
+            webhook_id: created.webhook_id.clone(),
+            name: Some("renamed".into()),
+            ..UpdateWebhook::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "renamed");
+    assert_eq!(renamed.description.as_deref(), Some("first"));
+    assert_eq!(renamed.secret.as_deref(), Some("s3cret"));
+    assert_eq!(renamed.events, created.events);
+    assert!(renamed.last_updated_timestamp >= created.last_updated_timestamp);
+
+    let updated = store
+        .update_webhook(UpdateWebhook {
+            webhook_id: created.webhook_id.clone(),
+            description: Some(String::new()),
+            url: Some("https://example.com/other".into()),
+            events: Some(vec![event("model_version_stage.updated")]),
+            secret: Some("rotated".into()),
+            status: Some(WebhookStatus::Disabled),
+            ..UpdateWebhook::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.description.as_deref(), Some(""));
+    assert_eq!(updated.url, "https://example.com/other");
+    assert_eq!(updated.events, vec![event("model_version_stage.updated")]);
+    assert_eq!(updated.secret.as_deref(), Some("rotated"));
+    assert_eq!(updated.status, WebhookStatus::Disabled);
+
+    let unknown = store
+        .update_webhook(UpdateWebhook {
+            webhook_id: "nope".into(),
+            ..UpdateWebhook::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.kind, ErrorKind::ResourceDoesNotExist);
+
+    store.delete_webhook(&created.webhook_id).await.unwrap();
+    assert_eq!(
+        store
+            .get_webhook(&created.webhook_id)
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+    assert_eq!(
+        store
+            .delete_webhook(&created.webhook_id)
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+    assert!(store
+        .list_webhooks(page(10), false)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+pub async fn webhook_list_paging_and_mlflow_view(store: Store) {
+    let first = store
+        .create_webhook(new_webhook("a", &["model_version.created"]))
+        .await
+        .unwrap();
+    let extension_only = store
+        .create_webhook(new_webhook("b", &["model_version_promotion.refused"]))
+        .await
+        .unwrap();
+    let mixed = store
+        .create_webhook(new_webhook(
+            "c",
+            &["model_version_stage.updated", "model_version_alias.created"],
+        ))
+        .await
+        .unwrap();
+
+    let all = store.list_webhooks(page(10), false).await.unwrap();
+    let ids: Vec<&str> = all.items.iter().map(|w| w.webhook_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            mixed.webhook_id.as_str(),
+            extension_only.webhook_id.as_str(),
+            first.webhook_id.as_str()
+        ],
+        "newest first"
+    );
+    assert_eq!(all.next_page_token, None);
+
+    let first_page = store.list_webhooks(page(2), false).await.unwrap();
+    assert_eq!(first_page.items.len(), 2);
+    let offset = decode_page_token(first_page.next_page_token.as_deref()).unwrap();
+    let second_page = store
+        .list_webhooks(
+            PageRequest {
+                max_results: 2,
+                offset,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(second_page.items.len(), 1);
+    assert_eq!(second_page.items[0].webhook_id, first.webhook_id);
+    assert_eq!(second_page.next_page_token, None);
+
+    // MLflow's view leaves out webhooks its clients could not read (extension events only);
+    // events are not filtered by the store.
+    let mlflow = store.list_webhooks(page(10), true).await.unwrap();
+    let ids: Vec<&str> = mlflow.items.iter().map(|w| w.webhook_id.as_str()).collect();
+    assert_eq!(ids, [mixed.webhook_id.as_str(), first.webhook_id.as_str()]);
+    assert_eq!(mlflow.items[0].events.len(), 2);
+}
+
+pub async fn webhook_outbox_claim_retry_and_log(store: Store) {
+    let created = event("model_version.created");
+    assert!(!store.webhook_subscribed(&[created]).await.unwrap());
+    assert_eq!(
+        store.enqueue_webhook_event(created, "{}").await.unwrap(),
+        0,
+        "nobody subscribed"
+    );
+
+    let mut signed = new_webhook("signed", &["model_version.created"]);
+    signed.secret = Some("key".into());
+    let signed = store.create_webhook(signed).await.unwrap();
+    let plain = store
+        .create_webhook(new_webhook(
+            "plain",
+            &["model_version.created", "registered_model.created"],
+        ))
+        .await
+        .unwrap();
+    let mut disabled = new_webhook("off", &["model_version.created"]);
+    disabled.status = WebhookStatus::Disabled;
+    store.create_webhook(disabled).await.unwrap();
+    store
+        .create_webhook(new_webhook("other", &["model_version_tag.set"]))
+        .await
+        .unwrap();
+
+    assert!(store.webhook_subscribed(&[created]).await.unwrap());
+    assert!(store
+        .webhook_subscribed(&[event("prompt.created"), event("registered_model.created")])
+        .await
+        .unwrap());
+    assert!(!store
+        .webhook_subscribed(&[event("prompt.created")])
+        .await
+        .unwrap());
+
+    let payload = r#"{"entity": "model_version", "action": "created"}"#;
+    assert_eq!(
+        store.enqueue_webhook_event(created, payload).await.unwrap(),
+        2,
+        "active subscribers only"
+    );
+
+    let now = wall_clock_ms() + 1;
+    let lease_ms = 60_000;
+    let claim = |now_ms: i64, limit: u32| ClaimWebhookDeliveries {
+        now_ms,
+        limit,
+        lease_ms,
+    };
+    let first = store.claim_webhook_deliveries(claim(now, 1)).await.unwrap();
+    assert_eq!(first.jobs.len(), 1);
+    let second = store.claim_webhook_deliveries(claim(now, 5)).await.unwrap();
+    assert_eq!(
+        second.jobs.len(),
+        1,
+        "a claimed delivery is not claimed twice"
+    );
+    assert_eq!(second.next_due_ms, Some(now + lease_ms), "both leased");
+    let none = store.claim_webhook_deliveries(claim(now, 5)).await.unwrap();
+    assert!(none.jobs.is_empty());
+    assert_eq!(none.next_due_ms, Some(now + lease_ms));
+
+    let mut jobs = [first.jobs[0].clone(), second.jobs[0].clone()];
+    jobs.sort_by(|a, b| a.url.cmp(&b.url));
+    let (plain_job, signed_job) = (&jobs[0], &jobs[1]);
+    assert_eq!(signed_job.webhook_id, signed.webhook_id);
+    assert_eq!(signed_job.secret.as_deref(), Some("key"));
+    assert_eq!(signed_job.url, signed.url);
+    assert_eq!(signed_job.event, created);
+    assert_eq!(signed_job.payload, payload);
+    assert_eq!(signed_job.attempts, 0);
+    assert_eq!(plain_job.webhook_id, plain.webhook_id);
+    assert_eq!(plain_job.secret, None);
+    assert_ne!(plain_job.delivery_id, signed_job.delivery_id);
+    assert_eq!(signed_job.delivery_id.len(), 36);
+
+    // The signed one fails once (retry later), then succeeds; the plain one gives up.
+    store
+        .record_webhook_attempt(WebhookAttemptOutcome {
+            delivery_id: signed_job.delivery_id.clone(),
+            time_ms: now,
+            duration_ms: 12,
+            status_code: Some(500),
+            error: Some("HTTP 500: boom".into()),
+            next: DeliveryNext::RetryAt(now + 1_000),
+        })
+        .await
+        .unwrap();
+    store
+        .record_webhook_attempt(WebhookAttemptOutcome {
+            delivery_id: plain_job.delivery_id.clone(),
+            time_ms: now,
+            duration_ms: 3,
+            status_code: None,
+            error: Some("connection refused".into()),
+            next: DeliveryNext::Failed,
+        })
+        .await
+        .unwrap();
+    let early = store
+        .claim_webhook_deliveries(claim(now + 999, 5))
+        .await
+        .unwrap();
+    assert!(early.jobs.is_empty(), "not due before its retry time");
+    assert_eq!(early.next_due_ms, Some(now + 1_000));
+    let retry = store
+        .claim_webhook_deliveries(claim(now + 1_000, 5))
+        .await
+        .unwrap();
+    assert_eq!(retry.jobs.len(), 1);
+    assert_eq!(retry.jobs[0].delivery_id, signed_job.delivery_id);
+    assert_eq!(retry.jobs[0].attempts, 1);
+    store
+        .record_webhook_attempt(WebhookAttemptOutcome {
+            delivery_id: signed_job.delivery_id.clone(),
+            time_ms: now + 1_001,
+            duration_ms: 5,
+            status_code: Some(200),
+            error: None,
+            next: DeliveryNext::Succeeded,
+        })
+        .await
+        .unwrap();
+    let drained = store
+        .claim_webhook_deliveries(claim(now + 100_000, 5))
+        .await
+        .unwrap();
+    assert!(drained.jobs.is_empty());
+    assert_eq!(drained.next_due_ms, None, "nothing pending");
+
+    let log = store
+        .list_webhook_deliveries(&signed.webhook_id, page(10))
+        .await
+        .unwrap();
+    assert_eq!(log.items.len(), 1);
+    let delivery = &log.items[0];
+    assert_eq!(delivery.status, WebhookDeliveryStatus::Succeeded);
+    assert_eq!(delivery.attempts, 2);
+    assert_eq!(delivery.last_status_code, Some(200));
+    assert_eq!(delivery.last_error, None);
+    assert_eq!(delivery.next_attempt_time_ms, None);
+    assert_eq!(delivery.completed_time_ms, Some(now + 1_001));
+    assert_eq!(delivery.payload, payload);
+    assert_eq!(delivery.event, created);
+    let codes: Vec<Option<i64>> = delivery.attempt_log.iter().map(|a| a.status_code).collect();
+    assert_eq!(codes, [Some(500), Some(200)]);
+    assert_eq!(delivery.attempt_log[0].attempt, 1);
+    assert_eq!(delivery.attempt_log[0].duration_ms, 12);
+    assert_eq!(
+        delivery.attempt_log[0].error.as_deref(),
+        Some("HTTP 500: boom")
+    );
+
+    let failed = store
+        .list_webhook_deliveries(&plain.webhook_id, page(10))
+        .await
+        .unwrap();
+    assert_eq!(failed.items[0].status, WebhookDeliveryStatus::Failed);
+    assert_eq!(failed.items[0].last_status_code, None);
+    assert_eq!(
+        failed.items[0].last_error.as_deref(),
+        Some("connection refused")
+    );
+
+    // Newest first, paged.
+    for _ in 0..2 {
+        store
+            .enqueue_webhook_event(event("registered_model.created"), "{}")
+            .await
+            .unwrap();
+    }
+    let newest = store
+        .list_webhook_deliveries(&plain.webhook_id, page(2))
+        .await
+        .unwrap();
+    assert_eq!(newest.items.len(), 2);
+    assert!(newest
+        .items
+        .iter()
+        .all(|d| d.event == event("registered_model.created")
+            && d.status == WebhookDeliveryStatus::Pending
+            && d.attempts == 0));
+    assert!(newest.next_page_token.is_some());
+
+    assert_eq!(
+        store
+            .list_webhook_deliveries("nope", page(10))
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+    assert_eq!(
+        store
+            .record_webhook_attempt(WebhookAttemptOutcome {
+                delivery_id: "nope".into(),
+                time_ms: now,
+                duration_ms: 0,
+                status_code: None,
+                error: None,
+                next: DeliveryNext::Failed,
+            })
+            .await
+            .unwrap_err()
+            .kind,
+        ErrorKind::ResourceDoesNotExist
+    );
+}
+
+pub async fn webhook_outbox_disabled_deleted_and_release(store: Store) {
+    let created = event("model_version.created");
+    let kept = store
+        .create_webhook(new_webhook("kept", &["model_version.created"]))
+        .await
+        .unwrap();
+    let paused = store
+        .create_webhook(new_webhook("paused", &["model_version.created"]))
+        .await
+        .unwrap();
+    let removed = store
+        .create_webhook(new_webhook("removed", &["model_version.created"]))
+        .await
+        .unwrap();
+    assert_eq!(store.enqueue_webhook_event(created, "{}").await.unwrap(), 3);
+
+    // Disabled after the event: its delivery fails when it comes due instead of being sent.
+    store
+        .update_webhook(UpdateWebhook {
+            webhook_id: paused.webhook_id.clone(),
+            status: Some(WebhookStatus::Disabled),
+            ..UpdateWebhook::default()
+        })
+        .await
+        .unwrap();
+    // Deleted: its pending deliveries fail at once.
+    store.delete_webhook(&removed.webhook_id).await.unwrap();
+
+    let now = wall_clock_ms() + 1;
+    let claimed = store
+        .claim_webhook_deliveries(ClaimWebhookDeliveries {
+            now_ms: now,
+            limit: 10,
+            lease_ms: 60_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.jobs.len(), 1);
+    assert_eq!(claimed.jobs[0].webhook_id, kept.webhook_id);
+    let paused_log = store
+        .list_webhook_deliveries(&paused.webhook_id, page(10))
+        .await
+        .unwrap();
+    assert_eq!(paused_log.items[0].status, WebhookDeliveryStatus::Failed);
+    assert_eq!(
+        paused_log.items[0].last_error.as_deref(),
+        Some("webhook disabled before delivery")
+    );
+    assert_eq!(paused_log.items[0].attempts, 0);
+
+    // A stopping worker releases its claim: due again at once, no attempt counted.
+    store
+        .release_webhook_deliveries(&[claimed.jobs[0].delivery_id.clone()])
+        .await
+        .unwrap();
+    let again = store
+        .claim_webhook_deliveries(ClaimWebhookDeliveries {
+            now_ms: wall_clock_ms() + 1,
+            limit: 10,
+            lease_ms: 60_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.jobs.len(), 1);
+    assert_eq!(again.jobs[0].delivery_id, claimed.jobs[0].delivery_id);
+    assert_eq!(again.jobs[0].attempts, 0);
+
+    // An attempt that finishes after its webhook was deleted is logged; the delivery stays failed.
+    store.delete_webhook(&kept.webhook_id).await.unwrap();
+    store
+        .record_webhook_attempt(WebhookAttemptOutcome {
+            delivery_id: again.jobs[0].delivery_id.clone(),
+            time_ms: now,
+            duration_ms: 1,
+            status_code: Some(200),
+            error: None,
+            next: DeliveryNext::Succeeded,
+        })
+        .await
+        .unwrap();
+    let nothing = store
+        .claim_webhook_deliveries(ClaimWebhookDeliveries {
+            now_ms: wall_clock_ms() + 120_000,
+            limit: 10,
+            lease_ms: 60_000,
+        })
+        .await
+        .unwrap();
+    assert!(nothing.jobs.is_empty());
+    assert_eq!(nothing.next_due_ms, None);
 }
