@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod governance;
+pub mod webhooks;
 
 use std::future::Future;
 
@@ -14,12 +15,15 @@ use tower_http::trace::TraceLayer;
 
 pub use api::AppState;
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+/// Serves until `shutdown` resolves, then finishes in-flight requests and returns. The webhook
+/// delivery worker runs alongside and stops after the last request (pending deliveries stay in the
+/// store for the next start).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let worker = webhooks::worker::spawn(state.store.clone(), state.webhooks.clone());
     let app = api::router(state).layer(TraceLayer::new_for_http());
     // Small JSON answers go out at once instead of waiting on Nagle's algorithm.
     let listener = listener.tap_io(|stream| {
@@ -27,7 +31,9 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    worker.stop().await;
+    served
 }

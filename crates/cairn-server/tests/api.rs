@@ -495,3 +495,413 @@ async fn bulk_history_returns_each_runs_points_tagged_with_its_run() {
     .collect();
     assert_eq!(points, expected);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Webhooks
+
+/// Webhook settings for tests: loopback receivers over plain HTTP, fast retries.
+fn permissive_webhooks() -> cairn_server::webhooks::WebhookSettings {
+    cairn_server::webhooks::WebhookSettings {
+        allowed_schemes: vec!["http".into(), "https".into()],
+        allow_private_ips: true,
+        backoff_base: std::time::Duration::from_millis(20),
+        max_attempts: 3,
+        ..Default::default()
+    }
+}
+
+async fn state_with(
+    settings: cairn_server::webhooks::WebhookSettings,
+) -> (AppState, tempfile::TempDir) {
+    let folder = tempfile::tempdir().unwrap();
+    let db = folder.path().join("cairn.db");
+    let store = SqliteStore::connect(&format!("sqlite:///{}", db.display()))
+        .await
+        .unwrap();
+    let artifacts =
+        ObjectArtifactStore::open(folder.path().join("artifacts").to_str().unwrap()).unwrap();
+    let state = AppState::with_webhook_settings(Arc::new(store), Arc::new(artifacts), settings)
+        .await
+        .unwrap();
+    (state, folder)
+}
+
+impl TestServer {
+    async fn json(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let (status, bytes) = self
+            .send(
+                method,
+                &format!("/api/2.0{path}"),
+                Body::from(body.to_string()),
+            )
+            .await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn hook(url: &str, events: Value) -> Value {
+    json!({"name": "hook", "url": url, "events": events})
+}
+
+#[tokio::test]
+async fn webhook_urls_are_checked_as_mlflow_checks_them() {
+    let server = server().await;
+    let events = json!([{"entity": "REGISTERED_MODEL", "action": "CREATED"}]);
+    let (status, body) = server
+        .post("/webhooks", hook("http://example.com/x", events.clone()))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "Invalid webhook URL scheme: 'http'. Allowed schemes are: https.",
+    );
+    let (status, body) = server
+        .post("/webhooks", hook("https://127.0.0.1:9/x", events))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "Webhook URL must not resolve to a non-public IP address. '127.0.0.1' resolves to 127.0.0.1.",
+    );
+}
+
+#[tokio::test]
+async fn webhook_routes_follow_mlflow() {
+    let (state, _folder) = state_with(permissive_webhooks()).await;
+    let server = TestServer {
+        app: router(state),
+        _folder: tempfile::tempdir().unwrap(),
+    };
+    let url = "http://127.0.0.1:9/hook";
+    let mut request = hook(
+        url,
+        json!([
+            {"entity": "REGISTERED_MODEL", "action": "CREATED"},
+            {"entity": 3, "action": 4},
+        ]),
+    );
+    request["secret"] = json!("s3cret");
+    request["description"] = json!("d");
+    let (status, body) = server.post("/webhooks", request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let webhook = &body["webhook"];
+    let id = webhook["webhook_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        webhook["events"],
+        json!([
+            {"entity": "MODEL_VERSION_TAG", "action": "SET"},
+            {"entity": "REGISTERED_MODEL", "action": "CREATED"},
+        ])
+    );
+    assert_eq!(webhook["status"], "ACTIVE");
+    assert_eq!(webhook["description"], "d");
+    assert!(
+        !body.to_string().contains("s3cret"),
+        "the secret is write-only"
+    );
+
+    let (status, body) = server.get(&format!("/webhooks/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["webhook"]["webhook_id"], id.as_str());
+    let (status, body) = server.get("/webhooks/nope").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "Webhook with ID nope not found.",
+    );
+
+    // Bad input: MLflow's messages, always a 400.
+    let bad = [
+        (
+            hook(url, json!([{"entity": "REGISTERED_MODEL", "action": "DELETED"}])),
+            "Invalid action 'deleted' for entity 'registered_model'. Valid actions are: ['created']",
+        ),
+        (
+            hook(url, json!([{"entity": "MODEL_VERSION_STAGE", "action": "UPDATED"}])),
+            "Invalid value MODEL_VERSION_STAGE for parameter 'entity'",
+        ),
+        (
+            hook(url, json!([])),
+            "Webhook events must be a non-empty list of WebhookEvent objects: [].",
+        ),
+        (
+            json!({"name": "hook", "url": url}),
+            "Missing value for required parameter 'events'.",
+        ),
+        (
+            hook(url, json!({"entity": "REGISTERED_MODEL", "action": "CREATED"})),
+            "for parameter 'events' supplied",
+        ),
+        (
+            json!({"name": "-bad", "url": url, "events": [{"entity": 1, "action": 1}]}),
+            "Webhook name '-bad' is invalid.",
+        ),
+        (
+            json!({"name": "ok", "url": "ftp://x/y", "events": [{"entity": 1, "action": 1}]}),
+            "Invalid webhook URL scheme: 'ftp'. Allowed schemes are: http, https.",
+        ),
+    ];
+    for (request, message) in bad {
+        let (status, body) = server.post("/webhooks", request.clone()).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            message,
+        );
+    }
+    let (status, body) = server.get("/webhooks?max_results=5000").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PARAMETER_VALUE",
+        "max_results must be between 1 and 1000.",
+    );
+
+    // cairn's API takes extension events; MLflow's routes never show them.
+    let (status, body) = server
+        .json(
+            "POST",
+            "/cairn/webhooks",
+            json!({"name": "ext", "url": url, "events": ["model_version_promotion.refused"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let extension_only = body["webhook"]["webhook_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["webhook"]["has_secret"], false);
+    let (status, body) = server
+        .json(
+            "PATCH",
+            &format!("/cairn/webhooks/{id}"),
+            json!({"events": ["registered_model.created", "model_version_stage.updated"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["webhook"]["has_secret"], true);
+    let (_, body) = server.get("/webhooks").await;
+    let listed: Vec<&str> = body["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|webhook| webhook["webhook_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [id.as_str()],
+        "extension-only webhooks are left out"
+    );
+    assert_eq!(
+        body["webhooks"][0]["events"],
+        json!([{"entity": "REGISTERED_MODEL", "action": "CREATED"}])
+    );
+    // An MLflow update of the events keeps the extension events it cannot see.
+    let (status, body) = server
+        .json(
+            "PATCH",
+            &format!("/mlflow/webhooks/{id}"),
+            json!({"events": [{"entity": "MODEL_VERSION", "action": "CREATED"}], "status": "DISABLED", "description": ""}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["webhook"]["status"], "DISABLED");
+    assert!(body["webhook"].get("description").is_none());
+    let (_, body) = server
+        .send(
+            "GET",
+            &format!("/api/2.0/cairn/webhooks/{id}"),
+            Body::empty(),
+        )
+        .await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["webhook"]["events"],
+        json!(["model_version.created", "model_version_stage.updated"])
+    );
+    let (_, body) = server
+        .send("GET", "/api/2.0/cairn/webhooks", Body::empty())
+        .await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["webhooks"].as_array().unwrap().len(), 2);
+
+    for webhook_id in [&id, &extension_only] {
+        let (status, body) = server
+            .json(
+                "DELETE",
+                &format!("/mlflow/webhooks/{webhook_id}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({}));
+    }
+    let (status, body) = server
+        .json("DELETE", &format!("/mlflow/webhooks/{id}"), json!({}))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "not found",
+    );
+    let (status, body) = server
+        .json(
+            "PATCH",
+            "/mlflow/webhooks/nope",
+            json!({"status": "ACTIVE"}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "Webhook with ID nope not found.",
+    );
+    let (_, body) = server.get("/webhooks").await;
+    assert_eq!(body, json!({}));
+}
+
+/// A receiver on a loopback port that answers 500 `failures` times, then 200, recording requests.
+async fn receiver(
+    failures: usize,
+) -> (
+    String,
+    Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+) {
+    let seen: Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let recorded = seen.clone();
+    let app = Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: String| async move {
+                let mut seen = recorded.lock().unwrap();
+                seen.push((headers, body));
+                if seen.len() <= failures {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "not yet")
+                } else {
+                    (StatusCode::OK, "thanks")
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/hook"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_signed_retried_and_logged() {
+    use base64::Engine as _;
+    let (url, seen) = receiver(2).await;
+    let (state, _folder) = state_with(permissive_webhooks()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/2.0", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(cairn_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{base}/mlflow/webhooks"))
+        .json(&json!({
+            "name": "signed",
+            "url": url,
+            "secret": "whsec",
+            "events": [{"entity": "REGISTERED_MODEL", "action": "CREATED"}],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["webhook"]["webhook_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = http
+        .post(format!("{base}/mlflow/registered-models/create"))
+        .json(&json!({"name": "m1", "tags": [{"key": "k", "value": "v"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::OK);
+
+    // 500, 500, then 200: three attempts of one delivery.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deliveries = loop {
+        let log: Value = http
+            .get(format!("{base}/cairn/webhooks/{id}/deliveries"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if log["deliveries"][0]["status"] == "succeeded" {
+            break log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered in time: {log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let delivery = &deliveries["deliveries"][0];
+    assert_eq!(delivery["attempts"], 3);
+    assert_eq!(delivery["event"], "registered_model.created");
+    assert_eq!(delivery["last_status_code"], 200);
+    let codes: Vec<i64> = delivery["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|attempt| attempt["status_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [500, 500, 200]);
+    assert_eq!(
+        delivery["payload"]["data"],
+        json!({"name": "m1", "tags": {"k": "v"}, "description": ""})
+    );
+
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    let ids: Vec<&str> = requests
+        .iter()
+        .map(|(headers, _)| headers["x-mlflow-delivery-id"].to_str().unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|each| *each == delivery["delivery_id"]),
+        "{ids:?}"
+    );
+    for (headers, body) in &requests {
+        assert_eq!(headers["content-type"], "application/json");
+        let timestamp = headers["x-mlflow-timestamp"].to_str().unwrap();
+        let signed = format!("{}.{timestamp}.{body}", ids[0]);
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"whsec").unwrap();
+        mac.update(signed.as_bytes());
+        let expected = format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        );
+        assert_eq!(headers["x-mlflow-signature"], expected.as_str());
+        assert!(body
+            .starts_with(r#"{"entity": "registered_model", "action": "created", "timestamp": ""#));
+    }
+
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}

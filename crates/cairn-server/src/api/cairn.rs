@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiResult;
 use super::params::Params;
-use super::AppState;
+use super::{webhooks, AppState};
 use crate::governance::lineage::{self, Start};
 use crate::governance::{ActivePolicy, Promotion, PromotionCheck};
 
@@ -136,28 +136,30 @@ pub async fn promote(
         answer["applied"] = json!(false);
         return Ok(Json(answer));
     }
-    let check = state
-        .governance
-        .authorize(
-            &name,
-            version,
-            &promotion,
-            "promote",
-            &request_user(&headers),
-        )
-        .await?;
+    let check = webhooks::authorize_promotion(
+        &state,
+        &name,
+        version,
+        &promotion,
+        "promote",
+        &request_user(&headers),
+    )
+    .await?;
     match &promotion {
         Promotion::Alias(alias) => {
             state
                 .store
                 .set_registered_model_alias(&name, alias, version)
-                .await?
+                .await?;
+            webhooks::alias_created(&state, &name, alias, version).await;
         }
         Promotion::Stage(stage) => {
-            state
+            let from_stage = webhooks::stage_before(&state, &name, version).await;
+            let updated = state
                 .store
                 .transition_model_version_stage(&name, version, *stage, false)
                 .await?;
+            webhooks::stage_updated(&state, &updated, from_stage, false).await;
         }
     }
     let mut answer = check_json(&check)?;

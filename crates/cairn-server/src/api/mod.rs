@@ -11,6 +11,7 @@ pub mod logged_models;
 pub mod params;
 pub mod registry;
 pub mod runs;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use cairn_store::MetadataStore;
 use serde_json::{json, Value};
 
 use crate::governance::Governance;
+use crate::webhooks::{WebhookSettings, Webhooks};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -31,19 +33,32 @@ pub struct AppState {
     pub store: Arc<dyn MetadataStore>,
     pub artifacts: Arc<dyn ArtifactStore>,
     pub governance: Arc<Governance>,
+    pub webhooks: Arc<Webhooks>,
 }
 
 impl AppState {
-    /// The state over two stores, with the governance policy stored in `store` in force.
+    /// The state over two stores, with the governance policy stored in `store` in force and the
+    /// default webhook settings.
     pub async fn new(
         store: Arc<dyn MetadataStore>,
         artifacts: Arc<dyn ArtifactStore>,
     ) -> cairn_core::Result<AppState> {
+        Self::with_webhook_settings(store, artifacts, WebhookSettings::default()).await
+    }
+
+    /// [`AppState::new`] with explicit webhook settings.
+    pub async fn with_webhook_settings(
+        store: Arc<dyn MetadataStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+        webhook_settings: WebhookSettings,
+    ) -> cairn_core::Result<AppState> {
         let governance = Arc::new(Governance::load(store.clone()).await?);
+        let webhooks = Arc::new(Webhooks::new(webhook_settings)?);
         Ok(AppState {
             store,
             artifacts,
             governance,
+            webhooks,
         })
     }
 }
@@ -247,6 +262,39 @@ fn api_routes() -> Router<AppState> {
         .route("/2.0/cairn/registered-models/promote", post(cairn::promote))
         .route("/2.0/cairn/registered-models/audit", get(cairn::audit))
         .route("/2.0/cairn/lineage", get(cairn::lineage))
+        // Webhooks: MLflow's routes, and cairn's (extension events, delivery log)
+        .route(
+            &route("/webhooks"),
+            post(webhooks::mlflow_create).get(webhooks::mlflow_list),
+        )
+        .route(
+            &route("/webhooks/{webhook_id}"),
+            get(webhooks::mlflow_get)
+                .patch(webhooks::mlflow_update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            &route("/webhooks/{webhook_id}/test"),
+            post(webhooks::mlflow_test),
+        )
+        .route(
+            "/2.0/cairn/webhooks",
+            post(webhooks::cairn_create).get(webhooks::cairn_list),
+        )
+        .route(
+            "/2.0/cairn/webhooks/{webhook_id}",
+            get(webhooks::cairn_get)
+                .patch(webhooks::cairn_update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/2.0/cairn/webhooks/{webhook_id}/test",
+            post(webhooks::cairn_test),
+        )
+        .route(
+            "/2.0/cairn/webhooks/{webhook_id}/deliveries",
+            get(webhooks::cairn_deliveries),
+        )
         // Server info
         .route("/3.0/mlflow/server-info", get(server_info))
         .layer(DefaultBodyLimit::max(params::MAX_JSON_BODY))

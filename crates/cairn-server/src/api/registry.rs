@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::cairn::request_user;
 use super::error::ApiResult;
 use super::params::Params;
-use super::{empty, wire, AppState};
+use super::{empty, webhooks, wire, AppState};
 use crate::governance::Promotion;
 
 fn name_of(params: &Params) -> Result<String, Error> {
@@ -83,8 +83,9 @@ pub async fn create_registered_model(
     let description = params.string("description")?;
     let model = state
         .store
-        .create_registered_model(&name, tags, description)
+        .create_registered_model(&name, tags.clone(), description.clone())
         .await?;
+    webhooks::registered_model_created(&state, &name, &tags, description.as_deref()).await;
     Ok(registered_model_response(&model))
 }
 
@@ -184,7 +185,11 @@ pub async fn set_registered_model_tag(
         .governance
         .naming()
         .check_tag_keys([tag.key.as_str()])?;
-    state.store.set_registered_model_tag(&name, tag).await?;
+    state
+        .store
+        .set_registered_model_tag(&name, tag.clone())
+        .await?;
+    webhooks::registered_model_tag_set(&state, &name, &tag).await;
     Ok(empty())
 }
 
@@ -193,10 +198,9 @@ pub async fn delete_registered_model_tag(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
-    state
-        .store
-        .delete_registered_model_tag(&name, &params.required_string("key")?)
-        .await?;
+    let key = params.required_string("key")?;
+    state.store.delete_registered_model_tag(&name, &key).await?;
+    webhooks::registered_model_tag_deleted(&state, &name, &key).await;
     Ok(empty())
 }
 
@@ -213,16 +217,19 @@ pub async fn create_model_version(
         let model = state.store.get_logged_model(model_id).await?;
         run_id = run_id.or(model.source_run_id);
     }
+    let description = params.string("description")?;
+    let tags = registry_tags(&params)?;
     let request = CreateModelVersion {
         name,
         source,
         run_id,
         run_link: params.string("run_link")?,
-        description: params.string("description")?,
+        description: description.clone(),
         model_id,
-        tags: registry_tags(&params)?,
+        tags: tags.clone(),
     };
     let version = state.store.create_model_version(request).await?;
+    webhooks::model_version_created(&state, &version, &tags, description.as_deref()).await;
     Ok(model_version_response(&version))
 }
 
@@ -323,20 +330,21 @@ pub async fn transition_stage(
     let version = version_of(&params)?;
     let stage = Stage::parse_lenient(&params.required_string("stage")?)?;
     let archive = params.bool("archive_existing_versions")?.unwrap_or(false);
-    state
-        .governance
-        .authorize(
-            &name,
-            version,
-            &Promotion::Stage(stage),
-            "transition_stage",
-            &request_user(&headers),
-        )
-        .await?;
+    webhooks::authorize_promotion(
+        &state,
+        &name,
+        version,
+        &Promotion::Stage(stage),
+        "transition_stage",
+        &request_user(&headers),
+    )
+    .await?;
+    let from_stage = webhooks::stage_before(&state, &name, version).await;
     let updated = state
         .store
         .transition_model_version_stage(&name, version, stage, archive)
         .await?;
+    webhooks::stage_updated(&state, &updated, from_stage, archive).await;
     Ok(model_version_response(&updated))
 }
 
@@ -353,8 +361,9 @@ pub async fn set_model_version_tag(
         .check_tag_keys([tag.key.as_str()])?;
     state
         .store
-        .set_model_version_tag(&name, version, tag)
+        .set_model_version_tag(&name, version, tag.clone())
         .await?;
+    webhooks::version_tag_set(&state, &name, version, &tag).await;
     Ok(empty())
 }
 
@@ -364,10 +373,12 @@ pub async fn delete_model_version_tag(
 ) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
     let version = version_of(&params)?;
+    let key = params.required_string("key")?;
     state
         .store
-        .delete_model_version_tag(&name, version, &params.required_string("key")?)
+        .delete_model_version_tag(&name, version, &key)
         .await?;
+    webhooks::version_tag_deleted(&state, &name, version, &key).await;
     Ok(empty())
 }
 
@@ -381,29 +392,31 @@ pub async fn set_alias(
     validation::validate_alias(&alias)?;
     let version = version_of(&params)?;
     let promotion = Promotion::Alias(alias.clone());
-    state
-        .governance
-        .authorize(
-            &name,
-            version,
-            &promotion,
-            "set_alias",
-            &request_user(&headers),
-        )
-        .await?;
+    webhooks::authorize_promotion(
+        &state,
+        &name,
+        version,
+        &promotion,
+        "set_alias",
+        &request_user(&headers),
+    )
+    .await?;
     state
         .store
         .set_registered_model_alias(&name, &alias, version)
         .await?;
+    webhooks::alias_created(&state, &name, &alias, version).await;
     Ok(empty())
 }
 
 pub async fn delete_alias(State(state): State<AppState>, params: Params) -> ApiResult<Json<Value>> {
     let name = name_of(&params)?;
+    let alias = params.required_string("alias")?;
     state
         .store
-        .delete_registered_model_alias(&name, &params.required_string("alias")?)
+        .delete_registered_model_alias(&name, &alias)
         .await?;
+    webhooks::alias_deleted(&state, &name, &alias).await;
     Ok(empty())
 }
 
