@@ -102,6 +102,11 @@ impl Client {
         let request = self.http.put(format!("{}{path}", self.base)).json(body);
         self.send(request, what).await
     }
+
+    pub async fn delete(&self, path: &str, what: &str) -> anyhow::Result<Value> {
+        let request = self.http.delete(format!("{}{path}", self.base));
+        self.send(request, what).await
+    }
 }
 
 /// Runs one async CLI command on a small runtime.

@@ -4,6 +4,7 @@ mod client;
 mod governance;
 mod lint;
 mod server;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ enum Command {
     Policy(governance::PolicyCommand),
     /// Check an existing store against the policy's naming conventions (exit code 1 on offenders).
     Lint(lint::LintArgs),
+    /// Registry webhooks: register, list, delete, test, and their delivery log.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),
         Command::Policy(command) => governance::policy(command).map(|()| true),
+        Command::Webhooks(command) => webhooks::run(command),
         Command::Lint(args) => lint::run(args),
     };
     match result {

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use cairn_artifacts::ObjectArtifactStore;
 use cairn_core::governance::PolicyFile;
+use cairn_server::webhooks::WebhookSettings;
 use cairn_server::AppState;
 use cairn_store::sqlite::{SqliteOptions, SqliteStore};
 use clap::Args;
@@ -45,6 +46,71 @@ pub struct ServerArgs {
     /// Log filter, in `tracing` syntax (e.g. `info`, `cairn_server=debug`).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     log: String,
+
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+}
+
+/// Webhook delivery (defaults as MLflow's `MLFLOW_WEBHOOK_*` settings).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Webhooks")]
+struct WebhookArgs {
+    /// Attempts per delivery, the first included; then the delivery is marked failed.
+    #[arg(long, env = "CAIRN_WEBHOOK_MAX_ATTEMPTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    webhook_max_attempts: u32,
+
+    /// Milliseconds before the first retry; each later retry waits twice as long.
+    #[arg(long, env = "CAIRN_WEBHOOK_BACKOFF_MS", default_value_t = 1000)]
+    webhook_backoff_ms: u64,
+
+    /// The longest wait between attempts, in milliseconds (also caps a receiver's Retry-After).
+    #[arg(long, env = "CAIRN_WEBHOOK_BACKOFF_MAX_MS", default_value_t = 60_000)]
+    webhook_backoff_max_ms: u64,
+
+    /// Seconds one delivery request may take, connect to last byte.
+    #[arg(long, env = "CAIRN_WEBHOOK_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_timeout: u64,
+
+    /// Deliveries sent at once.
+    #[arg(long, env = "CAIRN_WEBHOOK_MAX_IN_FLIGHT", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    webhook_max_in_flight: u32,
+
+    /// URL schemes a webhook may use, comma-separated (MLflow: MLFLOW_WEBHOOK_ALLOWED_SCHEMES).
+    #[arg(
+        long,
+        env = "CAIRN_WEBHOOK_ALLOWED_SCHEMES",
+        value_delimiter = ',',
+        default_value = "https"
+    )]
+    webhook_allowed_schemes: Vec<String>,
+
+    /// Let webhooks reach loopback, private and link-local addresses (MLflow:
+    /// MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS). For development only: it turns off SSRF protection.
+    #[arg(long, env = "CAIRN_WEBHOOK_ALLOW_PRIVATE_IPS")]
+    webhook_allow_private_ips: bool,
+}
+
+impl WebhookArgs {
+    fn settings(&self) -> WebhookSettings {
+        WebhookSettings {
+            max_attempts: self.webhook_max_attempts,
+            backoff_base: Duration::from_millis(self.webhook_backoff_ms),
+            backoff_max: Duration::from_millis(self.webhook_backoff_max_ms),
+            timeout: Duration::from_secs(self.webhook_timeout),
+            max_in_flight: self.webhook_max_in_flight,
+            allowed_schemes: self
+                .webhook_allowed_schemes
+                .iter()
+                .map(|scheme| scheme.trim().to_ascii_lowercase())
+                .filter(|scheme| !scheme.is_empty())
+                .collect(),
+            allow_private_ips: self.webhook_allow_private_ips,
+            ..WebhookSettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,9 +157,14 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
         .with_context(|| format!("opening the metadata store at {backend_store_uri}"))?;
     let artifacts = ObjectArtifactStore::open(&artifacts_destination)
         .with_context(|| format!("opening the artifact store at {artifacts_destination}"))?;
-    let state = AppState::new(Arc::new(store), Arc::new(artifacts))
-        .await
-        .context("loading the governance policy")?;
+    let webhook_settings = args.webhooks.settings();
+    if webhook_settings.allow_private_ips {
+        tracing::warn!("webhooks may reach private and loopback addresses (SSRF protection off)");
+    }
+    let state =
+        AppState::with_webhook_settings(Arc::new(store), Arc::new(artifacts), webhook_settings)
+            .await
+            .context("loading the governance policy")?;
     if let Some(policy_file) = &args.policy_file {
         apply_policy_file(&state, policy_file).await?;
     }
