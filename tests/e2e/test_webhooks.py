@@ -474,6 +474,49 @@ def test_bad_input_gets_mlflows_error_codes(hooks, hclient, server, client, rece
     assert requests.get(f"{hooks.url}/ajax-api/2.0/mlflow/webhooks", timeout=30).status_code == 200
 
 
+def test_prompts_get_mlflows_prompt_events_instead_of_model_events(hooks, hclient, receiver):
+    path = "/prompts"
+    hclient.create_webhook(
+        name="prompts",
+        url=receiver.url(path),
+        events=[
+            "prompt.created",
+            "prompt_version.created",
+            "prompt_alias.created",
+            "prompt_version_tag.set",
+            "registered_model.created",
+            "model_version.created",
+            "model_version_alias.created",
+            "model_version_tag.set",
+        ],
+    )
+    name = unique("wh-prompt")
+    prompt = hclient.register_prompt(name=name, template="Hello {{name}}!", tags={"lang": "en"})
+    hclient.set_prompt_alias(name, "prod", prompt.version)
+    hclient.set_prompt_version_tag(name, prompt.version, "reviewed", "yes")
+    got = receiver.wait(path, 4)
+    time.sleep(0.5)
+    events = by_event(receiver.at(path))
+    assert sorted(events) == [
+        "prompt.created",
+        "prompt_alias.created",
+        "prompt_version.created",
+        "prompt_version_tag.set",
+    ], "a prompt never fires the model events"
+    assert events["prompt.created"]["body"]["data"]["tags"] == {"lang": "en"}, "internal prompt tags left out"
+    version = events["prompt_version.created"]["body"]["data"]
+    assert (version["name"], version["version"], version["template"]) == (name, "1", "Hello {{name}}!")
+    assert "mlflow.prompt.text" not in version["tags"]
+    assert events["prompt_alias.created"]["body"]["data"] == {"name": name, "alias": "prod", "version": "1"}
+    assert events["prompt_version_tag.set"]["body"]["data"] == {
+        "name": name,
+        "version": "1",
+        "key": "reviewed",
+        "value": "yes",
+    }
+    assert len(got) >= 4
+
+
 def test_stage_and_promotion_refused_events_through_cairns_api(hooks, hclient, receiver):
     path = "/governance"
     r = requests.post(
