@@ -16,7 +16,7 @@ use cairn_core::entities::{
     KeyValue, Webhook, WebhookAction, WebhookDelivery, WebhookEntity, WebhookEvent, WebhookStatus,
 };
 use cairn_core::search::decode_page_token;
-use cairn_core::{Error, ErrorKind};
+use cairn_core::Error;
 use cairn_store::{CreateWebhook, PageRequest, UpdateWebhook};
 use serde_json::{json, Map, Value};
 
@@ -773,13 +773,12 @@ pub(crate) async fn authorize_promotion(
     action: &str,
     user: &str,
 ) -> Result<PromotionCheck, Error> {
-    let refusal = match state
+    let check = state
         .governance
-        .authorize(name, version, promotion, action, user)
-        .await
-    {
-        Err(error) if error.kind == ErrorKind::PermissionDenied => error,
-        other => return other,
+        .judge(name, version, promotion, action, user)
+        .await?;
+    let Some(refusal) = check.refusal(name, version, promotion) else {
+        return Ok(check);
     };
     if state
         .webhooks
@@ -787,31 +786,17 @@ pub(crate) async fn authorize_promotion(
         .await
     {
         // The decision's rule-by-rule outcome, for the payload (the refusal carries it as text).
-        let check = state
-            .governance
-            .check_promotion(name, version, promotion)
-            .await
-            .ok();
         let failed_rules: Vec<FailedRule> = check
-            .as_ref()
-            .map(|check| {
-                check
-                    .evaluation
-                    .failures()
-                    .into_iter()
-                    .map(|outcome| FailedRule {
-                        rule: outcome.rule.clone(),
-                        actual: outcome.actual.clone(),
-                        required: outcome.required.clone(),
-                    })
-                    .collect()
+            .evaluation
+            .failures()
+            .into_iter()
+            .map(|outcome| FailedRule {
+                rule: outcome.rule.clone(),
+                actual: outcome.actual.clone(),
+                required: outcome.required.clone(),
             })
-            .unwrap_or_default();
-        let summary = check
-            .as_ref()
-            .map(|check| check.evaluation.summary())
-            .filter(|summary| !summary.is_empty())
-            .unwrap_or_else(|| refusal.message.clone());
+            .collect();
+        let summary = check.evaluation.summary();
         let data = Payload::PromotionRefused(PromotionRefused {
             name: name.to_owned(),
             version: version.to_string(),
@@ -819,7 +804,7 @@ pub(crate) async fn authorize_promotion(
             target: promotion.target(),
             action: action.to_owned(),
             user: user.to_owned(),
-            policy_revision: check.and_then(|check| check.policy_revision),
+            policy_revision: check.policy_revision,
             summary,
             failed_rules,
         });

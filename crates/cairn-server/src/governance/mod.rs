@@ -253,6 +253,23 @@ impl Governance {
         action: &str,
         user: &str,
     ) -> Result<PromotionCheck> {
+        let check = self.judge(name, version, promotion, action, user).await?;
+        match check.refusal(name, version, promotion) {
+            Some(refusal) => Err(refusal),
+            None => Ok(check),
+        }
+    }
+
+    /// [`Governance::authorize`] without turning a refusal into an error: the check is evaluated
+    /// and, for a protected target, recorded in the audit log.
+    pub async fn judge(
+        &self,
+        name: &str,
+        version: i64,
+        promotion: &Promotion,
+        action: &str,
+        user: &str,
+    ) -> Result<PromotionCheck> {
         let check = self.check_promotion(name, version, promotion).await?;
         if !check.protected {
             return Ok(check);
@@ -272,19 +289,27 @@ impl Governance {
                 outcomes_json,
             })
             .await?;
-        if check.allowed() {
-            return Ok(check);
+        Ok(check)
+    }
+}
+
+impl PromotionCheck {
+    /// The `PERMISSION_DENIED` error for a refused promotion (each failed rule with actual and
+    /// required values), or `None` when it is allowed.
+    pub fn refusal(&self, name: &str, version: i64, promotion: &Promotion) -> Option<Error> {
+        if self.allowed() {
+            return None;
         }
-        let revision = check
+        let revision = self
             .policy_revision
             .map(|revision| format!(" (policy revision {revision})"))
             .unwrap_or_default();
-        Err(Error::new(
+        Some(Error::new(
             ErrorKind::PermissionDenied,
             format!(
                 "Promotion of registered model '{name}' version {version} to {} refused by policy{revision}. Failed rules:\n{}",
                 promotion.describe(),
-                check.evaluation.summary()
+                self.evaluation.summary()
             ),
         ))
     }
