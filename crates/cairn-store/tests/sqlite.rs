@@ -37,6 +37,58 @@ async fn uri_forms_create_parent_folders() {
 }
 
 #[tokio::test]
+async fn schema_status_and_newer_schema_is_refused() {
+    use cairn_store::sqlite::schema::schema_status;
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("schema.db").display());
+    let before = schema_status(&uri).await.unwrap();
+    assert!(!before.exists);
+    assert_eq!(before.pending().len(), before.known.len());
+    assert!(
+        !dir.path().join("schema.db").exists(),
+        "status must not create the file"
+    );
+
+    let store = SqliteStore::connect(&uri).await.unwrap();
+    store.close().await;
+    let after = schema_status(&uri).await.unwrap();
+    assert!(after.exists);
+    assert!(after.pending().is_empty());
+    assert_eq!(after.current_version(), after.latest_known());
+
+    // A newer cairn applied a migration this build does not know: refuse to open, say why.
+    {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("schema.db"))
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', 1, x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let status = schema_status(&uri).await.unwrap();
+    assert_eq!(status.current_version(), 9999);
+    assert_eq!(status.unknown().len(), 1);
+    let error = SqliteStore::connect(&uri).await.err().unwrap();
+    assert!(
+        error.message.contains("newer than this cairn knows"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("9999 (from the future)"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
 async fn reopen_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("durable.db");

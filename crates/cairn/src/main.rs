@@ -1,6 +1,7 @@
 //! The `cairn` command line. Parsing and wiring only: the work happens in the library crates.
 
 mod client;
+mod db;
 mod governance;
 mod lint;
 mod server;
@@ -32,6 +33,9 @@ enum Command {
     Policy(governance::PolicyCommand),
     /// Check an existing store against the policy's naming conventions (exit code 1 on offenders).
     Lint(lint::LintArgs),
+    /// The metadata store's schema: status and upgrade.
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Registry webhooks: register, list, delete, test, and their delivery log.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Command::Policy(command) => governance::policy(command).map(|()| true),
         Command::Webhooks(command) => webhooks::run(command),
         Command::Lint(args) => lint::run(args),
+        Command::Db(command) => db::run(command),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

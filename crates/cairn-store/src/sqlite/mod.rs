@@ -19,6 +19,7 @@ mod names;
 mod packed;
 mod registry;
 mod runs;
+pub mod schema;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -120,6 +121,10 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(db_error)?;
+        {
+            let mut conn = writer.acquire().await.map_err(db_error)?;
+            schema::refuse_newer(&mut conn, path.clone()).await?;
+        }
         MIGRATOR
             .run(&writer)
             .await
