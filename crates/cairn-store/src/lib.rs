@@ -20,10 +20,10 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use cairn_core::entities::{
-    Alias, DatasetInput, Experiment, KeyValue, LoggedModel, LoggedModelStatus, Metric, ModelInput,
-    ModelOutput, ModelVersion, Page, PolicyDecision, PolicyRevision, PromotionTarget,
-    RegisteredModel, Run, RunInfo, RunStatus, Stage, ViewType, Webhook, WebhookDelivery,
-    WebhookDeliveryJob, WebhookEvent, WebhookStatus,
+    Alias, DatasetInput, Experiment, KeyValue, LifecycleStage, LoggedModel, LoggedModelStatus,
+    Metric, ModelInput, ModelOutput, ModelVersion, Page, PolicyDecision, PolicyRevision,
+    PromotionTarget, RegisteredModel, Run, RunInfo, RunStatus, Stage, ViewType, Webhook,
+    WebhookDelivery, WebhookDeliveryJob, WebhookEvent, WebhookStatus,
 };
 use cairn_core::search::{Filter, OrderBy};
 use cairn_core::Result;
@@ -299,6 +299,112 @@ pub trait MetadataStore: Send + Sync + 'static {
         webhook_id: &str,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>>;
+
+    // Import (`cairn import`): id-preserving inserts of things another tracking store created.
+    // Each is one transaction and never overwrites: what already exists is reported, not changed.
+    /// The experiment named `name`, created (with `preferred_id` when that id is free) unless one by
+    /// that name exists. `id` is the cairn experiment id, `artifact_uri` its artifact location.
+    async fn import_experiment(&self, request: ImportExperiment) -> Result<Imported>;
+    /// A run with its own id, times, status, lifecycle, params, tags, full metric history and
+    /// inputs/outputs, all in one transaction; `created: false` (nothing written) when the id exists.
+    async fn import_run(&self, request: ImportRun) -> Result<Imported>;
+    /// A logged model with its own id, times and status, its params, tags and metrics.
+    async fn import_logged_model(&self, request: ImportLoggedModel) -> Result<Imported>;
+    /// A registered model with its times and tags; `created: false` when the name exists.
+    async fn import_registered_model(&self, request: ImportRegisteredModel) -> Result<bool>;
+    /// A model version with its own number, stage (or deleted state), times and tags;
+    /// `created: false` when (name, version) exists. The registered model must exist.
+    async fn import_model_version(&self, request: ImportModelVersion) -> Result<bool>;
+    /// Sets the aliases that are not set yet (never moves an existing one); returns how many were set.
+    async fn import_aliases(&self, name: &str, aliases: Vec<Alias>) -> Result<u64>;
+}
+
+/// The outcome of an import call: whether it wrote anything, and the thing's cairn id and
+/// artifact location (the existing ones when nothing was written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub created: bool,
+    pub id: String,
+    pub artifact_uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportExperiment {
+    pub preferred_id: Option<i64>,
+    pub name: String,
+    pub lifecycle_stage: LifecycleStage,
+    pub creation_time: i64,
+    pub last_update_time: i64,
+    pub tags: Vec<KeyValue>,
+}
+
+/// A run as another store recorded it. `artifact_uri` is derived by the store from the experiment's
+/// location, as for [`MetadataStore::create_run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRun {
+    pub run_id: String,
+    pub experiment_id: String,
+    pub run_name: String,
+    pub user_id: String,
+    pub status: RunStatus,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub lifecycle_stage: LifecycleStage,
+    pub deleted_time: Option<i64>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+    /// Every point of every metric (the whole history; duplicates are dropped).
+    pub metrics: Vec<Metric>,
+    pub dataset_inputs: Vec<DatasetInput>,
+    pub model_inputs: Vec<ModelInput>,
+    pub model_outputs: Vec<ModelOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportLoggedModel {
+    pub model_id: String,
+    pub experiment_id: String,
+    pub name: String,
+    pub status: LoggedModelStatus,
+    pub status_message: Option<String>,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    pub lifecycle_stage: LifecycleStage,
+    pub creation_timestamp_ms: i64,
+    pub last_updated_timestamp_ms: i64,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+    /// Each with `run_id` set (the run that logged it).
+    pub metrics: Vec<Metric>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRegisteredModel {
+    pub name: String,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    pub description: Option<String>,
+    pub user_id: Option<String>,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportModelVersion {
+    pub name: String,
+    pub version: i64,
+    pub creation_timestamp: i64,
+    pub last_updated_timestamp: i64,
+    pub description: Option<String>,
+    pub user_id: Option<String>,
+    /// `None`: a deleted version (kept so that its number is never reused).
+    pub current_stage: Option<Stage>,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub status: String,
+    pub status_message: Option<String>,
+    pub model_id: Option<String>,
+    pub tags: Vec<KeyValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 mod client;
 mod db;
 mod governance;
+mod import;
 mod lint;
 mod server;
 mod webhooks;
@@ -39,6 +40,9 @@ enum Command {
     /// Registry webhooks: register, list, delete, test, and their delivery log.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// Bring another tracking store into a cairn store (`cairn import mlflow --from sqlite:///...`).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Command::Policy(command) => governance::policy(command).map(|()| true),
         Command::Webhooks(command) => webhooks::run(command),
         Command::Lint(args) => lint::run(args),
+        Command::Import(command) => import::run(command).map(|()| true),
         Command::Db(command) => db::run(command),
     };
     match result {

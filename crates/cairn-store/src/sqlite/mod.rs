@@ -8,12 +8,13 @@
 //!
 //! Durability: WAL with `synchronous = FULL`, so a write that returned `Ok` has been fsynced.
 //!
-//! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`], [`governance`], [`webhooks`]; [`filter`] compiles the search
+//! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`], [`governance`], [`webhooks`], [`import`]; [`filter`] compiles the search
 //! AST to SQL; [`names`] generates run names.
 
 mod experiments;
 mod filter;
 mod governance;
+mod import;
 mod logged_models;
 mod names;
 mod packed;
@@ -40,9 +41,10 @@ use sqlx::{Sqlite, Transaction};
 
 use crate::{
     ClaimWebhookDeliveries, ClaimedWebhookDeliveries, CreateExperiment, CreateLoggedModel,
-    CreateModelVersion, CreateRun, CreateWebhook, HistoryInterval, LogBatch, MetadataStore,
-    NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
-    UpdateWebhook, WebhookAttemptOutcome,
+    CreateModelVersion, CreateRun, CreateWebhook, HistoryInterval, ImportExperiment,
+    ImportLoggedModel, ImportModelVersion, ImportRegisteredModel, ImportRun, Imported, LogBatch,
+    MetadataStore, NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns,
+    UpdateRun, UpdateWebhook, WebhookAttemptOutcome,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -569,6 +571,25 @@ impl MetadataStore for SqliteStore {
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>> {
         self.list_webhook_deliveries_impl(webhook_id, page).await
+    }
+
+    async fn import_experiment(&self, request: ImportExperiment) -> Result<Imported> {
+        self.import_experiment_impl(request).await
+    }
+    async fn import_run(&self, request: ImportRun) -> Result<Imported> {
+        self.import_run_impl(request).await
+    }
+    async fn import_logged_model(&self, request: ImportLoggedModel) -> Result<Imported> {
+        self.import_logged_model_impl(request).await
+    }
+    async fn import_registered_model(&self, request: ImportRegisteredModel) -> Result<bool> {
+        self.import_registered_model_impl(request).await
+    }
+    async fn import_model_version(&self, request: ImportModelVersion) -> Result<bool> {
+        self.import_model_version_impl(request).await
+    }
+    async fn import_aliases(&self, name: &str, aliases: Vec<Alias>) -> Result<u64> {
+        self.import_aliases_impl(name, aliases).await
     }
 }
 

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use cairn_core::entities::Alias;
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, LifecycleStage, LoggedModelStatus, Metric, ModelInput,
     ModelOutput, PromotionTarget, RunStatus, Stage, ViewType, WebhookDeliveryStatus, WebhookEvent,
@@ -20,9 +21,10 @@ use cairn_core::search::{
 use cairn_core::ErrorKind;
 use cairn_store::{
     ClaimWebhookDeliveries, CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun,
-    CreateWebhook, DeliveryNext, HistoryInterval, LogBatch, MetadataStore, NewPolicyDecision,
-    PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun, UpdateWebhook,
-    WebhookAttemptOutcome,
+    CreateWebhook, DeliveryNext, HistoryInterval, ImportExperiment, ImportLoggedModel,
+    ImportModelVersion, ImportRegisteredModel, ImportRun, LogBatch, MetadataStore,
+    NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
+    UpdateWebhook, WebhookAttemptOutcome,
 };
 
 pub type Store = Arc<dyn MetadataStore>;
@@ -67,6 +69,9 @@ macro_rules! store_test_suite {
             webhook_list_paging_and_mlflow_view,
             webhook_outbox_claim_retry_and_log,
             webhook_outbox_disabled_deleted_and_release,
+            import_experiment_keeps_free_ids_and_matches_names,
+            import_run_keeps_ids_history_and_is_idempotent,
+            import_logged_model_and_registry_keep_ids,
         );
     };
     (@tests $factory:path; $($name:ident),* $(,)?) => {
@@ -2703,4 +2708,319 @@ pub async fn webhook_outbox_disabled_deleted_and_release(store: Store) {
         .unwrap();
     assert!(nothing.jobs.is_empty());
     assert_eq!(nothing.next_due_ms, None);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Import (id-preserving inserts)
+
+fn import_experiment_request(name: &str, preferred_id: i64) -> ImportExperiment {
+    ImportExperiment {
+        preferred_id: Some(preferred_id),
+        name: name.into(),
+        lifecycle_stage: LifecycleStage::Active,
+        creation_time: 1_000,
+        last_update_time: 2_000,
+        tags: vec![kv("team", "a")],
+    }
+}
+
+pub async fn import_experiment_keeps_free_ids_and_matches_names(store: Store) {
+    let kept = store
+        .import_experiment(import_experiment_request("imported", 7))
+        .await
+        .unwrap();
+    assert!(kept.created);
+    assert_eq!(kept.id, "7");
+    assert_eq!(kept.artifact_uri, "mlflow-artifacts:/7");
+    let experiment = store.get_experiment("7").await.unwrap();
+    assert_eq!(experiment.name, "imported");
+    assert_eq!(
+        (experiment.creation_time, experiment.last_update_time),
+        (1_000, 2_000)
+    );
+    assert_eq!(experiment.tags, vec![kv("team", "a")]);
+
+    // Id 7 is taken: the next free one. The same name again: the existing one, untouched.
+    let moved = store
+        .import_experiment(import_experiment_request("other", 7))
+        .await
+        .unwrap();
+    assert!(moved.created);
+    assert_eq!(moved.id, "8");
+    let again = store
+        .import_experiment(ImportExperiment {
+            tags: vec![kv("team", "b")],
+            ..import_experiment_request("imported", 3)
+        })
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.id, "7");
+    assert_eq!(
+        store.get_experiment("7").await.unwrap().tags,
+        vec![kv("team", "a")]
+    );
+    let default = store
+        .import_experiment(import_experiment_request("Default", 0))
+        .await
+        .unwrap();
+    assert_eq!((default.created, default.id.as_str()), (false, "0"));
+}
+
+fn import_run_request(experiment_id: &str, run_id: &str) -> ImportRun {
+    let mut metrics: Vec<Metric> = (0..2500)
+        .map(|step| {
+            Metric::new(
+                "loss",
+                1.0 / f64::from(step + 1),
+                10 + i64::from(step),
+                i64::from(step),
+            )
+        })
+        .collect();
+    metrics.push(Metric::new("odd", f64::NAN, 5, 0));
+    metrics.push(Metric::new("odd", -1.5, 6, 1));
+    ImportRun {
+        run_id: run_id.into(),
+        experiment_id: experiment_id.into(),
+        run_name: "imported-run".into(),
+        user_id: "ana".into(),
+        status: RunStatus::Finished,
+        start_time: 100,
+        end_time: Some(200),
+        lifecycle_stage: LifecycleStage::Deleted,
+        deleted_time: Some(300),
+        params: vec![kv("lr", "0.1")],
+        tags: vec![kv("mlflow.runName", "imported-run"), kv("owner", "ana")],
+        metrics,
+        dataset_inputs: vec![DatasetInput {
+            dataset: Dataset {
+                name: "train".into(),
+                digest: "abc".into(),
+                source_type: "local".into(),
+                source: "{}".into(),
+                schema: None,
+                profile: None,
+            },
+            tags: vec![kv("mlflow.data.context", "training")],
+        }],
+        model_inputs: vec![ModelInput {
+            model_id: "m-in".into(),
+        }],
+        model_outputs: vec![ModelOutput {
+            model_id: "m-out".into(),
+            step: 3,
+        }],
+    }
+}
+
+pub async fn import_run_keeps_ids_history_and_is_idempotent(store: Store) {
+    let experiment_id = experiment(&store, "import-runs").await;
+    let run_id = "0123456789abcdef0123456789abcdef";
+    let imported = store
+        .import_run(import_run_request(&experiment_id, run_id))
+        .await
+        .unwrap();
+    assert!(imported.created);
+    assert_eq!(
+        imported.artifact_uri,
+        format!("mlflow-artifacts:/{experiment_id}/{run_id}/artifacts")
+    );
+    let run = store.get_run(run_id).await.unwrap();
+    assert_eq!(run.info.run_name, "imported-run");
+    assert_eq!(run.info.status, RunStatus::Finished);
+    assert_eq!((run.info.start_time, run.info.end_time), (100, Some(200)));
+    assert_eq!(run.info.lifecycle_stage, LifecycleStage::Deleted);
+    assert_eq!(run.info.artifact_uri, imported.artifact_uri);
+    assert_eq!(run.data.params, vec![kv("lr", "0.1")]);
+    assert_eq!(run.data.tags.len(), 2);
+    let latest: Vec<(String, i64)> = run
+        .data
+        .metrics
+        .iter()
+        .map(|metric| (metric.key.clone(), metric.step))
+        .collect();
+    assert_eq!(
+        latest,
+        vec![("loss".to_owned(), 2499), ("odd".to_owned(), 1)]
+    );
+    assert_eq!(run.inputs.dataset_inputs.len(), 1);
+    assert_eq!(
+        run.inputs.dataset_inputs[0].tags,
+        vec![kv("mlflow.data.context", "training")]
+    );
+    assert_eq!(
+        run.inputs.model_inputs,
+        vec![ModelInput {
+            model_id: "m-in".into()
+        }]
+    );
+    assert_eq!(run.outputs.model_outputs[0].step, 3);
+    let history = store
+        .get_metric_history(run_id, "loss", None)
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 2500);
+    let odd = store.get_metric_history(run_id, "odd", None).await.unwrap();
+    assert!(odd.items[0].value.is_nan());
+
+    // Again: nothing written, no duplicated points, the run as it was.
+    let again = store
+        .import_run(ImportRun {
+            run_name: "changed".into(),
+            ..import_run_request(&experiment_id, run_id)
+        })
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.artifact_uri, imported.artifact_uri);
+    assert_eq!(
+        store
+            .get_metric_history(run_id, "loss", None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2500
+    );
+    assert_eq!(
+        store.get_run(run_id).await.unwrap().info.run_name,
+        "imported-run"
+    );
+
+    let missing = store
+        .import_run(import_run_request(
+            "424242",
+            "fedcba9876543210fedcba9876543210",
+        ))
+        .await;
+    assert_eq!(missing.unwrap_err().kind, ErrorKind::ResourceDoesNotExist);
+}
+
+pub async fn import_logged_model_and_registry_keep_ids(store: Store) {
+    let experiment_id = experiment(&store, "import-models").await;
+    let mut metric = Metric::new("auc", 0.9, 5, 0);
+    metric.run_id = Some("r1".into());
+    let request = ImportLoggedModel {
+        model_id: "m-0123".into(),
+        experiment_id: experiment_id.clone(),
+        name: "model".into(),
+        status: LoggedModelStatus::Ready,
+        status_message: None,
+        model_type: None,
+        source_run_id: Some("r1".into()),
+        lifecycle_stage: LifecycleStage::Active,
+        creation_timestamp_ms: 10,
+        last_updated_timestamp_ms: 20,
+        params: vec![kv("alpha", "1")],
+        tags: vec![kv("t", "v")],
+        metrics: vec![metric],
+    };
+    let imported = store.import_logged_model(request.clone()).await.unwrap();
+    assert!(imported.created);
+    assert_eq!(
+        imported.artifact_uri,
+        format!("mlflow-artifacts:/{experiment_id}/models/m-0123/artifacts")
+    );
+    let model = store.get_logged_model("m-0123").await.unwrap();
+    assert_eq!(model.status, LoggedModelStatus::Ready);
+    assert_eq!(model.creation_timestamp_ms, 10);
+    assert_eq!(model.params, vec![kv("alpha", "1")]);
+    assert_eq!(model.metrics.len(), 1);
+    assert!(!store.import_logged_model(request).await.unwrap().created);
+
+    let registered = ImportRegisteredModel {
+        name: "imported-model".into(),
+        creation_timestamp: 1,
+        last_updated_timestamp: 2,
+        description: Some("d".into()),
+        user_id: None,
+        tags: vec![kv("domain", "fraud")],
+    };
+    assert!(store
+        .import_registered_model(registered.clone())
+        .await
+        .unwrap());
+    assert!(!store.import_registered_model(registered).await.unwrap());
+    let version = |number: i64, stage: Option<Stage>| ImportModelVersion {
+        name: "imported-model".into(),
+        version: number,
+        creation_timestamp: 3,
+        last_updated_timestamp: 4,
+        description: None,
+        user_id: None,
+        current_stage: stage,
+        source: "models:/m-0123".into(),
+        run_id: Some("r1".into()),
+        run_link: None,
+        status: "READY".into(),
+        status_message: None,
+        model_id: Some("m-0123".into()),
+        tags: vec![kv("validated", "yes")],
+    };
+    // Numbers are kept, gaps included; a deleted version keeps its number.
+    assert!(store
+        .import_model_version(version(2, Some(Stage::Staging)))
+        .await
+        .unwrap());
+    assert!(store
+        .import_model_version(version(5, Some(Stage::None)))
+        .await
+        .unwrap());
+    assert!(store.import_model_version(version(3, None)).await.unwrap());
+    assert!(!store
+        .import_model_version(version(2, Some(Stage::Production)))
+        .await
+        .unwrap());
+    let two = store.get_model_version("imported-model", 2).await.unwrap();
+    assert_eq!(two.current_stage, Stage::Staging);
+    assert_eq!(two.tags, vec![kv("validated", "yes")]);
+    assert_eq!(two.model_id.as_deref(), Some("m-0123"));
+    assert!(store.get_model_version("imported-model", 3).await.is_err());
+    let aliases = vec![Alias {
+        alias: "champion".into(),
+        version: 2,
+    }];
+    assert_eq!(
+        store
+            .import_aliases("imported-model", aliases.clone())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .import_aliases(
+                "imported-model",
+                vec![Alias {
+                    alias: "champion".into(),
+                    version: 5
+                }]
+            )
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.list_aliases("imported-model").await.unwrap(), aliases);
+    let next = store
+        .create_model_version(CreateModelVersion {
+            name: "imported-model".into(),
+            source: "s".into(),
+            run_id: None,
+            run_link: None,
+            description: None,
+            model_id: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(next.version, 6);
+    let missing = store.import_model_version(ImportModelVersion {
+        name: "nope".into(),
+        ..version(1, None)
+    });
+    assert_eq!(
+        missing.await.unwrap_err().kind,
+        ErrorKind::ResourceDoesNotExist
+    );
 }

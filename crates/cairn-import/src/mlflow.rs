@@ -1,0 +1,717 @@
+//! Reads MLflow's SQL tracking and registry schema (as MLflow's SQLAlchemy models and alembic
+//! migrations define it, checked against MLflow 3.x) straight from the database, read-only.
+//!
+//! Tables that older MLflow versions lack (`datasets`/`inputs`/`input_tags`, `logged_models*`,
+//! `registered_model_aliases`) are detected and read as empty. Columns are read with `Option` where
+//! MLflow allows NULL, and defaulted the way MLflow's entities default them.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use cairn_core::entities::{Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+
+use crate::ImportError;
+
+type Result<T, E = ImportError> = std::result::Result<T, E>;
+
+fn source_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> ImportError {
+    move |error| ImportError::Source {
+        what,
+        reason: error.to_string(),
+    }
+}
+
+/// An experiment row.
+#[derive(Debug, Clone)]
+pub struct MlflowExperiment {
+    pub experiment_id: i64,
+    pub name: String,
+    pub artifact_location: Option<String>,
+    pub lifecycle_stage: String,
+    pub creation_time: i64,
+    pub last_update_time: i64,
+}
+
+/// A run row (without its params, tags, metrics and inputs: see [`MlflowReader::run_parts`]).
+#[derive(Debug, Clone)]
+pub struct MlflowRun {
+    pub run_id: String,
+    pub experiment_id: i64,
+    pub name: String,
+    pub user_id: String,
+    pub status: String,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub deleted_time: Option<i64>,
+    pub lifecycle_stage: String,
+    pub artifact_uri: Option<String>,
+}
+
+/// What hangs off a run.
+#[derive(Debug, Clone, Default)]
+pub struct MlflowRunParts {
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+    pub metrics: Vec<Metric>,
+    pub dataset_inputs: Vec<DatasetInput>,
+    pub model_inputs: Vec<ModelInput>,
+    pub model_outputs: Vec<ModelOutput>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MlflowLoggedModel {
+    pub model_id: String,
+    pub experiment_id: i64,
+    pub name: String,
+    pub artifact_location: String,
+    pub creation_timestamp_ms: i64,
+    pub last_updated_timestamp_ms: i64,
+    /// MLflow's integer status: 0 unspecified, 1 pending, 2 ready, 3 failed.
+    pub status: i64,
+    pub lifecycle_stage: String,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    pub status_message: Option<String>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+    /// Each with `run_id` set.
+    pub metrics: Vec<Metric>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MlflowRegisteredModel {
+    pub name: String,
+    pub creation_time: i64,
+    pub last_updated_time: i64,
+    pub description: Option<String>,
+    pub tags: Vec<KeyValue>,
+    pub versions: Vec<MlflowModelVersion>,
+    pub aliases: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MlflowModelVersion {
+    pub version: i64,
+    pub creation_time: i64,
+    pub last_updated_time: i64,
+    pub description: Option<String>,
+    pub user_id: Option<String>,
+    pub current_stage: String,
+    pub source: String,
+    pub run_id: Option<String>,
+    pub run_link: Option<String>,
+    pub status: String,
+    pub status_message: Option<String>,
+    pub tags: Vec<KeyValue>,
+}
+
+/// A read-only connection to an MLflow tracking database.
+pub struct MlflowReader {
+    pool: SqlitePool,
+    tables: HashSet<String>,
+    /// The schema's alembic revision, when the database has one.
+    pub schema_revision: Option<String>,
+}
+
+/// The file path of an MLflow `sqlite:///relative` or `sqlite:////absolute` URI.
+pub fn sqlite_path(uri: &str) -> Result<PathBuf> {
+    let unsupported = || ImportError::UnsupportedSource(uri.to_owned());
+    if uri.starts_with("postgresql")
+        || uri.starts_with("postgres:")
+        || uri.contains("://") && !uri.starts_with("sqlite:")
+    {
+        return Err(unsupported());
+    }
+    let without_query = uri.split('?').next().unwrap_or(uri);
+    let rest = without_query
+        .strip_prefix("sqlite://")
+        .ok_or_else(unsupported)?;
+    let path = rest.strip_prefix('/').unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return Err(unsupported());
+    }
+    Ok(PathBuf::from(path))
+}
+
+impl MlflowReader {
+    /// Opens the database at `uri` (`sqlite:///...`) read-only and checks that it looks like MLflow's.
+    pub async fn open(uri: &str) -> Result<MlflowReader> {
+        let path = sqlite_path(uri)?;
+        if !path.is_file() {
+            return Err(ImportError::Source {
+                what: "open",
+                reason: format!("{} is not a file", path.display()),
+            });
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true)
+            .immutable(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(source_error("open"))?;
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&pool)
+                .await
+                .map_err(source_error("schema"))?;
+        let tables: HashSet<String> = tables.into_iter().collect();
+        for required in ["experiments", "runs", "metrics", "params", "tags"] {
+            if !tables.contains(required) {
+                return Err(ImportError::Source {
+                    what: "schema",
+                    reason: format!(
+                        "{} has no '{required}' table: not an MLflow tracking database",
+                        path.display()
+                    ),
+                });
+            }
+        }
+        let schema_revision = if tables.contains("alembic_version") {
+            sqlx::query_scalar("SELECT version_num FROM alembic_version LIMIT 1")
+                .fetch_optional(&pool)
+                .await
+                .map_err(source_error("alembic_version"))?
+        } else {
+            None
+        };
+        Ok(MlflowReader {
+            pool,
+            tables,
+            schema_revision,
+        })
+    }
+
+    fn has(&self, table: &str) -> bool {
+        self.tables.contains(table)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn experiments(&self) -> Result<Vec<MlflowExperiment>> {
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
+             last_update_time FROM experiments ORDER BY experiment_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("experiments"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(experiment_id, name, artifact_location, stage, created, updated)| {
+                    MlflowExperiment {
+                        experiment_id,
+                        name,
+                        artifact_location,
+                        lifecycle_stage: stage.unwrap_or_else(|| "active".to_owned()),
+                        creation_time: created.unwrap_or(0),
+                        last_update_time: updated.or(created).unwrap_or(0),
+                    }
+                },
+            )
+            .collect())
+    }
+
+    pub async fn experiment_tags(&self, experiment_id: i64) -> Result<Vec<KeyValue>> {
+        key_values(
+            &self.pool,
+            "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY rowid",
+            experiment_id,
+        )
+        .await
+    }
+
+    /// Every run, oldest first.
+    pub async fn runs(&self) -> Result<Vec<MlflowRun>> {
+        type Row = (
+            String,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT run_uuid, experiment_id, name, user_id, status, start_time, end_time, deleted_time, \
+             lifecycle_stage, artifact_uri FROM runs ORDER BY start_time, run_uuid",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("runs"))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    run_id,
+                    experiment_id,
+                    name,
+                    user_id,
+                    status,
+                    start,
+                    end,
+                    deleted,
+                    stage,
+                    uri,
+                )| {
+                    MlflowRun {
+                        run_id,
+                        experiment_id,
+                        name: name.unwrap_or_default(),
+                        user_id: user_id.unwrap_or_default(),
+                        status: status.unwrap_or_else(|| "SCHEDULED".to_owned()),
+                        start_time: start.unwrap_or(0),
+                        end_time: end,
+                        deleted_time: deleted,
+                        lifecycle_stage: stage.unwrap_or_else(|| "active".to_owned()),
+                        artifact_uri: uri,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// A run's params, tags, full metric history, dataset inputs (with their tags) and model
+    /// inputs/outputs.
+    pub async fn run_parts(&self, run_id: &str) -> Result<MlflowRunParts> {
+        let params: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM params WHERE run_uuid = ? ORDER BY rowid")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(source_error("params"))?;
+        let tags: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT key, value FROM tags WHERE run_uuid = ? ORDER BY rowid")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(source_error("tags"))?;
+        let metrics: Vec<(String, f64, Option<i64>, i64, bool)> = sqlx::query_as(
+            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ?",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("metrics"))?;
+        let mut parts = MlflowRunParts {
+            params: params
+                .into_iter()
+                .map(|(key, value)| KeyValue { key, value })
+                .collect(),
+            tags: tags
+                .into_iter()
+                .map(|(key, value)| KeyValue {
+                    key,
+                    value: value.unwrap_or_default(),
+                })
+                .collect(),
+            metrics: metrics
+                .into_iter()
+                .map(|(key, value, timestamp, step, is_nan)| {
+                    let value = if is_nan { f64::NAN } else { value };
+                    Metric::new(key, value, timestamp.unwrap_or(0), step)
+                })
+                .collect(),
+            ..MlflowRunParts::default()
+        };
+        if self.has("inputs") && self.has("datasets") {
+            self.read_inputs(run_id, &mut parts).await?;
+        }
+        Ok(parts)
+    }
+
+    async fn read_inputs(&self, run_id: &str, parts: &mut MlflowRunParts) -> Result<()> {
+        type DatasetRow = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let datasets: Vec<DatasetRow> = sqlx::query_as(
+            "SELECT i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source, \
+             d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d \
+             ON d.dataset_uuid = i.source_id \
+             WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = ? \
+             ORDER BY i.rowid",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("dataset inputs"))?;
+        for (input_uuid, name, digest, source_type, source, schema, profile) in datasets {
+            let tags = if self.has("input_tags") {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT name, value FROM input_tags WHERE input_uuid = ? ORDER BY rowid",
+                )
+                .bind(&input_uuid)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(source_error("input tags"))?;
+                rows.into_iter()
+                    .map(|(key, value)| KeyValue { key, value })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            parts.dataset_inputs.push(DatasetInput {
+                dataset: Dataset {
+                    name,
+                    digest,
+                    source_type,
+                    source,
+                    schema,
+                    profile,
+                },
+                tags,
+            });
+        }
+        let models: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT source_type, destination_id, step FROM inputs WHERE source_id = ? AND \
+             ((source_type = 'RUN_INPUT' AND destination_type = 'MODEL_INPUT') OR \
+              (source_type = 'RUN_OUTPUT' AND destination_type = 'MODEL_OUTPUT')) ORDER BY rowid",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("model inputs and outputs"))?;
+        for (source_type, model_id, step) in models {
+            if source_type == "RUN_INPUT" {
+                parts.model_inputs.push(ModelInput { model_id });
+            } else {
+                parts.model_outputs.push(ModelOutput { model_id, step });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every MLflow 3 logged model with its params, tags and metrics (none before MLflow 3).
+    pub async fn logged_models(&self) -> Result<Vec<MlflowLoggedModel>> {
+        if !self.has("logged_models") {
+            return Ok(Vec::new());
+        }
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT model_id, experiment_id, name, artifact_location, creation_timestamp_ms, \
+             last_updated_timestamp_ms, status, lifecycle_stage, model_type, source_run_id, \
+             status_message FROM logged_models ORDER BY creation_timestamp_ms, model_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("logged models"))?;
+        let mut models = Vec::with_capacity(rows.len());
+        for (
+            model_id,
+            experiment_id,
+            name,
+            artifact_location,
+            created,
+            updated,
+            status,
+            stage,
+            model_type,
+            source_run_id,
+            status_message,
+        ) in rows
+        {
+            let params = self
+                .model_key_values(
+                    "logged_model_params",
+                    "SELECT param_key, param_value FROM logged_model_params WHERE model_id = ? ORDER BY rowid",
+                    &model_id,
+                )
+                .await?;
+            let tags = self
+                .model_key_values(
+                    "logged_model_tags",
+                    "SELECT tag_key, tag_value FROM logged_model_tags WHERE model_id = ? ORDER BY rowid",
+                    &model_id,
+                )
+                .await?;
+            let metrics = if self.has("logged_model_metrics") {
+                type MetricRow = (
+                    String,
+                    i64,
+                    i64,
+                    Option<f64>,
+                    String,
+                    Option<String>,
+                    Option<String>,
+                );
+                let rows: Vec<MetricRow> = sqlx::query_as(
+                    "SELECT metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, \
+                     dataset_name, dataset_digest FROM logged_model_metrics WHERE model_id = ?",
+                )
+                .bind(&model_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(source_error("logged model metrics"))?;
+                rows.into_iter()
+                    .map(
+                        |(key, timestamp, step, value, run_id, dataset_name, dataset_digest)| {
+                            let mut metric =
+                                Metric::new(key, value.unwrap_or(f64::NAN), timestamp, step);
+                            metric.model_id = Some(model_id.clone());
+                            metric.run_id = Some(run_id);
+                            metric.dataset_name = dataset_name;
+                            metric.dataset_digest = dataset_digest;
+                            metric
+                        },
+                    )
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            models.push(MlflowLoggedModel {
+                model_id,
+                experiment_id,
+                name,
+                artifact_location,
+                creation_timestamp_ms: created,
+                last_updated_timestamp_ms: updated,
+                status,
+                lifecycle_stage: stage.unwrap_or_else(|| "active".to_owned()),
+                model_type,
+                source_run_id,
+                status_message,
+                params,
+                tags,
+                metrics,
+            });
+        }
+        Ok(models)
+    }
+
+    async fn model_key_values(
+        &self,
+        table: &str,
+        sql: &str,
+        model_id: &str,
+    ) -> Result<Vec<KeyValue>> {
+        if !self.has(table) {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, String)> = sqlx::query_as(sql)
+            .bind(model_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(source_error("logged model params and tags"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value)| KeyValue { key, value })
+            .collect())
+    }
+
+    /// The registry: every registered model with its tags, versions (deleted ones included, with
+    /// their tags) and aliases.
+    pub async fn registered_models(&self) -> Result<Vec<MlflowRegisteredModel>> {
+        if !self.has("registered_models") {
+            return Ok(Vec::new());
+        }
+        type Row = (String, Option<i64>, Option<i64>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT name, creation_time, last_updated_time, description FROM registered_models \
+             ORDER BY creation_time, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("registered models"))?;
+        let mut models = Vec::with_capacity(rows.len());
+        for (name, created, updated, description) in rows {
+            let tags = if self.has("registered_model_tags") {
+                let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY rowid",
+                )
+                .bind(&name)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(source_error("registered model tags"))?;
+                rows.into_iter()
+                    .map(|(key, value)| KeyValue {
+                        key,
+                        value: value.unwrap_or_default(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let versions = self.versions(&name).await?;
+            let aliases = if self.has("registered_model_aliases") {
+                sqlx::query_as(
+                    "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
+                )
+                .bind(&name)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(source_error("aliases"))?
+            } else {
+                Vec::new()
+            };
+            models.push(MlflowRegisteredModel {
+                name,
+                creation_time: created.unwrap_or(0),
+                last_updated_time: updated.or(created).unwrap_or(0),
+                description,
+                tags,
+                versions,
+                aliases,
+            });
+        }
+        Ok(models)
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<MlflowModelVersion>> {
+        if !self.has("model_versions") {
+            return Ok(Vec::new());
+        }
+        type Row = (
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT version, creation_time, last_updated_time, description, user_id, current_stage, \
+             source, run_id, run_link, status, status_message FROM model_versions WHERE name = ? \
+             ORDER BY version",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(source_error("model versions"))?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for (
+            version,
+            created,
+            updated,
+            description,
+            user_id,
+            stage,
+            source,
+            run_id,
+            run_link,
+            status,
+            status_message,
+        ) in rows
+        {
+            let tags = if self.has("model_version_tags") {
+                let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ? \
+                     ORDER BY rowid",
+                )
+                .bind(name)
+                .bind(version)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(source_error("model version tags"))?;
+                rows.into_iter()
+                    .map(|(key, value)| KeyValue {
+                        key,
+                        value: value.unwrap_or_default(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            versions.push(MlflowModelVersion {
+                version,
+                creation_time: created.unwrap_or(0),
+                last_updated_time: updated.or(created).unwrap_or(0),
+                description,
+                user_id,
+                current_stage: stage.unwrap_or_else(|| "None".to_owned()),
+                source: source.unwrap_or_default(),
+                run_id: run_id.filter(|id| !id.is_empty()),
+                run_link: run_link.filter(|link| !link.is_empty()),
+                status: status.unwrap_or_else(|| "READY".to_owned()),
+                status_message,
+                tags,
+            });
+        }
+        Ok(versions)
+    }
+
+    /// How many traces the database holds (cairn does not import them).
+    pub async fn trace_count(&self) -> Result<u64> {
+        if !self.has("trace_info") {
+            return Ok(0);
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trace_info")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(source_error("traces"))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+async fn key_values(pool: &SqlitePool, sql: &str, owner: i64) -> Result<Vec<KeyValue>> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(sql)
+        .bind(owner)
+        .fetch_all(pool)
+        .await
+        .map_err(source_error("tags"))?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, value)| KeyValue {
+            key,
+            value: value.unwrap_or_default(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_uris() {
+        let check = |uri: &str, expected: Option<&str>| {
+            assert_eq!(sqlite_path(uri).ok(), expected.map(PathBuf::from), "{uri}");
+        };
+        check("sqlite:///mlflow.db", Some("mlflow.db"));
+        check("sqlite:////tmp/x/mlflow.db", Some("/tmp/x/mlflow.db"));
+        check("sqlite:///a.db?mode=ro", Some("a.db"));
+        check("postgresql://user@host/db", None);
+        check("mysql://user@host/db", None);
+        check("sqlite:///:memory:", None);
+        check("mlflow.db", None);
+    }
+}
