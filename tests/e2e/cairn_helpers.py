@@ -63,6 +63,10 @@ class CairnServer:
     proc: subprocess.Popen | None = None
     starts: int = 0
     extra_args: list[str] = field(default_factory=list)
+    # Extra environment for the server process only (e.g. AWS_* for an s3:// destination).
+    env: dict[str, str] = field(default_factory=dict)
+    # `--artifacts-destination` instead of the local artifact folder (e.g. "s3://bucket/prefix").
+    artifacts_destination: str | None = None
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -89,7 +93,7 @@ class CairnServer:
             "--backend-store-uri",
             f"sqlite:///{self.db_path}",
             "--artifacts-destination",
-            str(self.artifact_root),
+            self.artifacts_destination or str(self.artifact_root),
             *self.extra_args,
         ]
 
@@ -110,6 +114,7 @@ class CairnServer:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         env.setdefault("NO_COLOR", "1")
+        env.update(self.env)
         self.proc = subprocess.Popen(
             self.command(),
             stdout=log,

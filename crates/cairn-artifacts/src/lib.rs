@@ -4,9 +4,14 @@
 //! any `object_store` backend. The local folder is the embedded default; S3, GCS and Azure are the same
 //! code with another `ObjectStore`. Paths arrive as [`ArtifactPath`]s (already validated by the core), and
 //! the local backend additionally refuses to follow a symlink out of its root.
+//!
+//! Cloud destinations sit behind cargo features: `s3` (`s3://bucket/prefix`, AWS and S3-compatible
+//! servers), `gcs` (`gs://`), `azure` (`az://`, `abfs[s]://`). See [`ObjectArtifactStore::open`].
 
 mod local_guard;
+mod remote;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,6 +32,9 @@ pub enum ArtifactError {
     InvalidPath,
     #[error("artifact storage failed: {0}")]
     Storage(String),
+    /// The object store could not be reached (refused, reset, timed out): a server-side outage.
+    #[error("artifact storage unavailable: {0}")]
+    Unavailable(String),
     #[error("invalid artifact destination '{uri}': {reason}")]
     Config { uri: String, reason: String },
 }
@@ -35,6 +43,9 @@ impl From<object_store::Error> for ArtifactError {
     fn from(error: object_store::Error) -> Self {
         match error {
             object_store::Error::NotFound { path, .. } => ArtifactError::NotFound(path),
+            other if remote::is_unreachable(&other) => {
+                ArtifactError::Unavailable(other.to_string())
+            }
             other => ArtifactError::Storage(other.to_string()),
         }
     }
@@ -70,37 +81,135 @@ pub trait ArtifactStore: Send + Sync + 'static {
 
 /// An [`ArtifactStore`] over an `object_store` backend.
 pub struct ObjectArtifactStore {
+    /// Every call but downloads; each request bounded by a timeout.
     store: Arc<dyn ObjectStore>,
+    /// Downloads: no overall request timeout (a large file may take long); `get` bounds the wait for
+    /// the first response and for each chunk instead. The same store as `store` for the local folder.
+    reads: Arc<dyn ObjectStore>,
     root_uri: String,
     local_guard: Option<LocalGuard>,
 }
 
 impl ObjectArtifactStore {
-    /// Opens an artifact destination: a local folder path or a `file://` URI.
+    /// Opens an artifact destination: a local folder path, a `file://` URI, or (with the matching
+    /// cargo feature) `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`.
+    ///
+    /// S3 is configured from the usual environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION`/`AWS_DEFAULT_REGION`, and for S3-compatible servers an endpoint
+    /// in `MLFLOW_S3_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (path-style requests;
+    /// `http://` allowed when the endpoint is `http://`). GCS reads `GOOGLE_*`, Azure `AZURE_*`.
     pub fn open(destination: &str) -> Result<Self> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::open_with_env(destination, &env)
+    }
+
+    /// [`Self::open`] with the environment given explicitly.
+    pub fn open_with_env(destination: &str, env: &HashMap<String, String>) -> Result<Self> {
         let config_error = |reason: String| ArtifactError::Config {
             uri: destination.to_owned(),
             reason,
         };
-        if let Some((scheme, _)) = destination.split_once("://") {
-            if scheme != "file" {
-                return Err(config_error(format!(
-                    "the '{scheme}' scheme is not supported yet; use a local folder"
-                )));
+        let parsed = remote::Destination::parse(destination).map_err(config_error)?;
+        let folder = match parsed {
+            remote::Destination::Local(folder) => folder,
+            remote::Destination::S3 { bucket, prefix } => {
+                return Self::open_s3(destination, &bucket, &prefix, env);
             }
-        }
-        let folder = destination.strip_prefix("file://").unwrap_or(destination);
+            remote::Destination::Gcs { bucket, prefix } => {
+                return Self::open_gcs(destination, &bucket, &prefix, env);
+            }
+            remote::Destination::Azure { url } => return Self::open_azure(destination, &url, env),
+        };
+        let folder = folder.as_str();
         std::fs::create_dir_all(folder).map_err(|error| config_error(error.to_string()))?;
         let root =
             std::fs::canonicalize(folder).map_err(|error| config_error(error.to_string()))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&root)
             .map_err(|error| config_error(error.to_string()))?
             .with_automatic_cleanup(true);
+        let store: Arc<dyn ObjectStore> = Arc::new(store);
         Ok(Self {
-            store: Arc::new(store),
+            reads: Arc::clone(&store),
+            store,
             root_uri: format!("file://{}", root.display()),
             local_guard: Some(LocalGuard::new(root)),
         })
+    }
+
+    /// A remote store, its keys under `prefix`. No symlinks in object storage: no guard.
+    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    fn remote(stores: remote::RemoteStores, prefix: &str, root_uri: String) -> Self {
+        let with_prefix = |store: Arc<dyn ObjectStore>| -> Arc<dyn ObjectStore> {
+            if prefix.is_empty() {
+                store
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(
+                    store,
+                    ObjectPath::from(prefix),
+                ))
+            }
+        };
+        Self {
+            store: with_prefix(stores.store),
+            reads: with_prefix(stores.reads),
+            root_uri,
+            local_guard: None,
+        }
+    }
+
+    #[cfg(feature = "s3")]
+    fn open_s3(
+        destination: &str,
+        bucket: &str,
+        prefix: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<Self> {
+        let settings = remote::S3Settings::from_env(bucket, env);
+        let stores = remote::s3_stores(&settings, env).map_err(|reason| ArtifactError::Config {
+            uri: destination.to_owned(),
+            reason,
+        })?;
+        Ok(Self::remote(stores, prefix, root_uri("s3", bucket, prefix)))
+    }
+
+    #[cfg(not(feature = "s3"))]
+    fn open_s3(destination: &str, _: &str, _: &str, _: &HashMap<String, String>) -> Result<Self> {
+        Err(feature_off(destination, "s3"))
+    }
+
+    #[cfg(feature = "gcs")]
+    fn open_gcs(
+        destination: &str,
+        bucket: &str,
+        prefix: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<Self> {
+        let stores = remote::gcs_stores(bucket, env).map_err(|reason| ArtifactError::Config {
+            uri: destination.to_owned(),
+            reason,
+        })?;
+        Ok(Self::remote(stores, prefix, root_uri("gs", bucket, prefix)))
+    }
+
+    #[cfg(not(feature = "gcs"))]
+    fn open_gcs(destination: &str, _: &str, _: &str, _: &HashMap<String, String>) -> Result<Self> {
+        Err(feature_off(destination, "gcs"))
+    }
+
+    #[cfg(feature = "azure")]
+    fn open_azure(destination: &str, url: &str, env: &HashMap<String, String>) -> Result<Self> {
+        let config_error = |reason: String| ArtifactError::Config {
+            uri: destination.to_owned(),
+            reason,
+        };
+        let prefix = remote::azure_prefix(url).map_err(config_error)?;
+        let stores = remote::azure_stores(url, env).map_err(config_error)?;
+        Ok(Self::remote(stores, &prefix, url.to_owned()))
+    }
+
+    #[cfg(not(feature = "azure"))]
+    fn open_azure(destination: &str, _: &str, _: &HashMap<String, String>) -> Result<Self> {
+        Err(feature_off(destination, "azure"))
     }
 
     async fn guard(&self, path: &ArtifactPath) -> Result<()> {
@@ -109,6 +218,46 @@ impl ObjectArtifactStore {
             None => Ok(()),
         }
     }
+}
+
+#[cfg(any(feature = "s3", feature = "gcs"))]
+fn root_uri(scheme: &str, bucket: &str, prefix: &str) -> String {
+    if prefix.is_empty() {
+        format!("{scheme}://{bucket}")
+    } else {
+        format!("{scheme}://{bucket}/{prefix}")
+    }
+}
+
+#[cfg(not(all(feature = "s3", feature = "gcs", feature = "azure")))]
+fn feature_off(destination: &str, feature: &str) -> ArtifactError {
+    ArtifactError::Config {
+        uri: destination.to_owned(),
+        reason: format!("this cairn was built without the '{feature}' feature"),
+    }
+}
+
+/// Ends `stream` with an `Unavailable` error when the store sends nothing for `idle`.
+fn with_idle_timeout(
+    stream: BoxStream<'static, Result<Bytes>>,
+    idle: std::time::Duration,
+) -> BoxStream<'static, Result<Bytes>> {
+    futures::stream::unfold(Some(stream), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(stream))),
+            Ok(Some(Err(error))) => Some((Err(error), None)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(ArtifactError::Unavailable(format!(
+                    "the object store sent nothing for {} s",
+                    idle.as_secs()
+                ))),
+                None,
+            )),
+        }
+    })
+    .boxed()
 }
 
 fn object_path(path: &ArtifactPath) -> ObjectPath {
@@ -153,7 +302,10 @@ impl ArtifactStore for ObjectArtifactStore {
             match chunk {
                 Ok(chunk) => {
                     total += chunk.len() as u64;
-                    writer.wait_for_capacity(4).await?;
+                    if let Err(error) = writer.wait_for_capacity(4).await {
+                        let _ = writer.abort().await;
+                        return Err(error.into());
+                    }
                     writer.put(chunk);
                 }
                 Err(error) => {
@@ -171,16 +323,22 @@ impl ArtifactStore for ObjectArtifactStore {
             return Err(ArtifactError::NotFound(String::new()));
         }
         self.guard(path).await?;
-        let result = self
-            .store
-            .get(&object_path(path))
+        let location = object_path(path);
+        let result = tokio::time::timeout(remote::READ_IDLE_TIMEOUT, self.reads.get(&location))
             .await
+            .map_err(|_| {
+                ArtifactError::Unavailable(format!(
+                    "the object store did not answer within {} s",
+                    remote::READ_IDLE_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|error| match error {
                 object_store::Error::NotFound { .. } => ArtifactError::NotFound(path.to_string()),
                 other => ArtifactError::from(other),
             })?;
         let size = result.meta.size;
         let stream = result.into_stream().map_err(ArtifactError::from).boxed();
+        let stream = with_idle_timeout(stream, remote::READ_IDLE_TIMEOUT);
         Ok(Download { size, stream })
     }
 
@@ -233,14 +391,25 @@ impl ArtifactStore for ObjectArtifactStore {
         }
         self.guard(path).await?;
         let location = object_path(path);
-        let mut found = false;
         let mut under = self.store.list(Some(&location));
         let mut to_delete = Vec::new();
         while let Some(meta) = under.next().await {
             to_delete.push(meta?.location);
         }
+        let found = !to_delete.is_empty();
+        if !found {
+            // Object stores answer a delete of a missing key with success: look first.
+            self.store
+                .head(&location)
+                .await
+                .map_err(|error| match error {
+                    object_store::Error::NotFound { .. } => {
+                        ArtifactError::NotFound(path.to_string())
+                    }
+                    other => ArtifactError::from(other),
+                })?;
+        }
         for child in to_delete {
-            found = true;
             self.store.delete(&child).await?;
         }
         match self.store.delete(&location).await {

@@ -28,7 +28,10 @@ pub struct ServerArgs {
     #[arg(long, env = "CAIRN_BACKEND_STORE_URI")]
     backend_store_uri: Option<String>,
 
-    /// Where artifacts live: a local folder (or `file://` URI) [default: ./cairn-data/artifacts]
+    /// Where artifacts live: a local folder (or `file://` URI), or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, and
+    /// `MLFLOW_S3_ENDPOINT_URL` or `AWS_ENDPOINT_URL` for S3-compatible servers); `gs://` and `az://`
+    /// in builds with the `gcs`/`azure` features [default: ./cairn-data/artifacts]
     #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
     artifacts_destination: Option<String>,
 

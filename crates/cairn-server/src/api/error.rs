@@ -63,6 +63,16 @@ impl From<ArtifactError> for ApiError {
                 Error::not_found(format!("No such artifact: '{path}'"))
             }
             ArtifactError::InvalidPath => Error::invalid("Invalid path"),
+            // The object store is down or unreachable: a server-side outage, not a bug, and one the
+            // client may retry. MLflow's TEMPORARILY_UNAVAILABLE is a 503. Metadata calls are unaffected.
+            ArtifactError::Unavailable(reason) => {
+                tracing::warn!(%reason, "artifact storage unavailable");
+                return Self {
+                    error_code: "TEMPORARILY_UNAVAILABLE",
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: format!("Artifact storage is unavailable: {reason}"),
+                };
+            }
             other => Error::internal(other.to_string()),
         };
         domain.into()
