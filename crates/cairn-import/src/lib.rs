@@ -32,7 +32,10 @@ use cairn_store::{
 };
 
 use crate::artifacts::{copy_folder, local_source, CopyStats};
-use crate::mlflow::MlflowReader;
+use crate::mlflow::{MlflowReader, MlflowRun, MlflowRunParts};
+
+/// Runs read from MLflow ahead of the one being written.
+const RUNS_READ_AHEAD: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -218,7 +221,7 @@ pub async fn import_mlflow(
     progress: &dyn Progress,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let reader = MlflowReader::open(&request.source_uri).await?;
+    let reader = Arc::new(MlflowReader::open(&request.source_uri).await?);
     let mut importer = Importer {
         store,
         artifacts,
@@ -268,25 +271,40 @@ pub async fn import_mlflow(
     let runs = reader.runs().await?;
     progress.phase("runs", runs.len() as u64);
     let mut run_locations: HashMap<String, (String, String)> = HashMap::new();
+    let mut to_import = Vec::new();
     for run in runs {
+        match importer.store.get_run(&run.run_id).await {
+            Ok(existing) => {
+                importer.summary.runs.skipped += 1;
+                if let Some(old) = run.artifact_uri {
+                    run_locations.insert(run.run_id, (old, existing.info.artifact_uri));
+                }
+                progress.advance(1);
+            }
+            Err(_) => to_import.push(run),
+        }
+    }
+    // Reading a run's parts from MLflow overlaps with writing the previous one to cairn.
+    let (sender, mut receiver) =
+        tokio::sync::mpsc::channel::<Result<(MlflowRun, MlflowRunParts)>>(RUNS_READ_AHEAD);
+    let producer_reader = Arc::clone(&reader);
+    let producer = tokio::spawn(async move {
+        for run in to_import {
+            let parts = producer_reader.run_parts(&run.run_id).await;
+            let failed = parts.is_err();
+            if sender.send(parts.map(|parts| (run, parts))).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    while let Some(item) = receiver.recv().await {
+        let (run, parts) = item?;
         let (experiment_id, experiment_location) = experiment_of(run.experiment_id)?;
         let cairn_uri = format!(
             "{}/{}/artifacts",
             experiment_location.trim_end_matches('/'),
             run.run_id
         );
-        if let Ok(existing) = importer.store.get_run(&run.run_id).await {
-            importer.summary.runs.skipped += 1;
-            if let Some(old) = &run.artifact_uri {
-                run_locations.insert(
-                    run.run_id.clone(),
-                    (old.clone(), existing.info.artifact_uri),
-                );
-            }
-            progress.advance(1);
-            continue;
-        }
-        let parts = reader.run_parts(&run.run_id).await?;
         // Artifacts first: a run that exists in cairn has all its artifacts.
         importer
             .copy_artifacts(run.artifact_uri.as_deref(), &cairn_uri)
@@ -328,6 +346,10 @@ pub async fn import_mlflow(
         }
         progress.advance(1);
     }
+    producer.await.map_err(|error| ImportError::Source {
+        what: "runs",
+        reason: format!("reader task failed: {error}"),
+    })?;
 
     // Logged models (MLflow 3).
     let models = reader.logged_models().await?;
