@@ -110,6 +110,8 @@ pub struct MlflowModelVersion {
 pub struct MlflowReader {
     pool: SqlitePool,
     tables: HashSet<String>,
+    /// Whether `inputs` has the `step` column (MLflow 3): only then does it hold model inputs/outputs.
+    model_io: bool,
     /// The schema's alembic revision, when the database has one.
     pub schema_revision: Option<String>,
 }
@@ -178,9 +180,19 @@ impl MlflowReader {
         } else {
             None
         };
+        let model_io = tables.contains("inputs") && {
+            let steps: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pragma_table_info('inputs') WHERE name = 'step'",
+            )
+            .fetch_one(&pool)
+            .await
+            .map_err(source_error("schema"))?;
+            steps > 0
+        };
         Ok(MlflowReader {
             pool,
             tables,
+            model_io,
             schema_revision,
         })
     }
@@ -384,6 +396,9 @@ impl MlflowReader {
                 },
                 tags,
             });
+        }
+        if !self.model_io {
+            return Ok(());
         }
         let models: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT source_type, destination_id, step FROM inputs WHERE source_id = ? AND \
@@ -713,5 +728,67 @@ mod tests {
         check("mysql://user@host/db", None);
         check("sqlite:///:memory:", None);
         check("mlflow.db", None);
+    }
+
+    /// An MLflow 2.x-shaped database (inputs without `step`, no logged models): read without error.
+    #[tokio::test]
+    async fn reads_an_mlflow_2_schema() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("mlflow.db");
+        let uri = format!("sqlite:///{}", path.display());
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        for statement in [
+            "CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY, name TEXT, artifact_location TEXT, \
+             lifecycle_stage TEXT, creation_time BIGINT, last_update_time BIGINT)",
+            "CREATE TABLE runs (run_uuid TEXT, name TEXT, user_id TEXT, status TEXT, start_time BIGINT, \
+             end_time BIGINT, deleted_time BIGINT, lifecycle_stage TEXT, artifact_uri TEXT, experiment_id INTEGER)",
+            "CREATE TABLE metrics (key TEXT, value FLOAT, timestamp BIGINT, run_uuid TEXT, step BIGINT, is_nan BOOLEAN)",
+            "CREATE TABLE params (key TEXT, value TEXT, run_uuid TEXT)",
+            "CREATE TABLE tags (key TEXT, value TEXT, run_uuid TEXT)",
+            "CREATE TABLE experiment_tags (key TEXT, value TEXT, experiment_id INTEGER)",
+            "CREATE TABLE datasets (dataset_uuid TEXT, experiment_id INTEGER, name TEXT, digest TEXT, \
+             dataset_source_type TEXT, dataset_source TEXT, dataset_schema TEXT, dataset_profile TEXT)",
+            "CREATE TABLE inputs (input_uuid TEXT, source_type TEXT, source_id TEXT, destination_type TEXT, \
+             destination_id TEXT)",
+            "CREATE TABLE input_tags (input_uuid TEXT, name TEXT, value TEXT)",
+            "INSERT INTO experiments VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active', NULL, NULL)",
+            "INSERT INTO runs VALUES ('r1', 'run', 'u', 'FINISHED', 5, 6, NULL, 'active', \
+             'mlflow-artifacts:/0/r1/artifacts', 0)",
+            "INSERT INTO metrics VALUES ('loss', 0, 1, 'r1', 0, 1), ('loss', 0.5, 2, 'r1', 1, 0)",
+            "INSERT INTO params VALUES ('lr', '0.1', 'r1')",
+            "INSERT INTO tags VALUES ('mlflow.runName', 'run', 'r1')",
+            "INSERT INTO datasets VALUES ('d1', 0, 'train', 'abc', 'local', '{}', NULL, NULL)",
+            "INSERT INTO inputs VALUES ('i1', 'DATASET', 'd1', 'RUN', 'r1')",
+            "INSERT INTO input_tags VALUES ('i1', 'mlflow.data.context', 'training')",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let reader = MlflowReader::open(&uri).await.unwrap();
+        let experiments = reader.experiments().await.unwrap();
+        assert_eq!(experiments.len(), 1);
+        assert_eq!(experiments[0].creation_time, 0);
+        let runs = reader.runs().await.unwrap();
+        assert_eq!(runs[0].run_id, "r1");
+        let parts = reader.run_parts("r1").await.unwrap();
+        assert_eq!(parts.metrics.len(), 2);
+        assert!(parts.metrics.iter().any(|metric| metric.value.is_nan()));
+        assert_eq!(parts.params, vec![KeyValue::new("lr", "0.1")]);
+        assert_eq!(parts.dataset_inputs.len(), 1);
+        assert_eq!(
+            parts.dataset_inputs[0].tags,
+            vec![KeyValue::new("mlflow.data.context", "training")]
+        );
+        assert!(parts.model_inputs.is_empty() && parts.model_outputs.is_empty());
+        assert!(reader.logged_models().await.unwrap().is_empty());
+        assert!(reader.registered_models().await.unwrap().is_empty());
+        assert_eq!(reader.trace_count().await.unwrap(), 0);
+
+        let missing = MlflowReader::open("sqlite:///nope/mlflow.db").await;
+        assert!(missing.is_err());
     }
 }
