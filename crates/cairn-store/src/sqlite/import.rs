@@ -1,14 +1,12 @@
 //! Import: id-preserving inserts of what another tracking store (MLflow) created. Each call is one
 //! `BEGIN IMMEDIATE` transaction; nothing that exists is overwritten.
 
-use std::cmp::Ordering;
-use std::collections::HashMap;
-
 use cairn_core::entities::{Alias, KeyValue, Metric};
 use cairn_core::{Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::experiments::experiment_header;
+use super::runs::insert_run_metric_rows;
 use super::{db_error, new_uuid_hex, store_value, SqliteStore};
 use crate::{
     ImportExperiment, ImportLoggedModel, ImportModelVersion, ImportRegisteredModel, ImportRun,
@@ -35,79 +33,6 @@ async fn insert_key_values(
             row.push_bind(owner)
                 .push_bind(&item.key)
                 .push_bind(&item.value);
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *conn).await.map_err(db_error)?;
-    }
-    Ok(())
-}
-
-/// The order of `latest_metrics`: step, then timestamp, then stored value.
-fn latest_order(a: &Metric, b: &Metric) -> Ordering {
-    let (a_value, _) = store_value(a.value);
-    let (b_value, _) = store_value(b.value);
-    (a.step, a.timestamp)
-        .cmp(&(b.step, b.timestamp))
-        .then(a_value.partial_cmp(&b_value).unwrap_or(Ordering::Equal))
-}
-
-/// A whole metric history in chunks (identical points collapse on the primary key), then the latest
-/// point per key.
-async fn insert_run_metrics(
-    conn: &mut SqliteConnection,
-    run_id: &str,
-    metrics: &[Metric],
-) -> Result<()> {
-    for chunk in metrics.chunks(ROWS_PER_INSERT) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
-             dataset_digest, value_bits) ",
-        );
-        insert.push_values(chunk, |mut row, metric| {
-            let (value, is_nan) = store_value(metric.value);
-            row.push_bind(run_id)
-                .push_bind(&metric.key)
-                .push_bind(metric.step)
-                .push_bind(metric.timestamp)
-                .push_bind(value)
-                .push_bind(is_nan)
-                .push_bind(&metric.model_id)
-                .push_bind(&metric.dataset_name)
-                .push_bind(&metric.dataset_digest)
-                .push_bind(metric.value.to_bits() as i64);
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *conn).await.map_err(db_error)?;
-    }
-    let mut latest: HashMap<&str, &Metric> = HashMap::new();
-    for metric in metrics {
-        latest
-            .entry(metric.key.as_str())
-            .and_modify(|current| {
-                if latest_order(metric, current) == Ordering::Greater {
-                    *current = metric;
-                }
-            })
-            .or_insert(metric);
-    }
-    let latest: Vec<&Metric> = latest.into_values().collect();
-    for chunk in latest.chunks(ROWS_PER_INSERT) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
-             dataset_name, dataset_digest, value_bits) ",
-        );
-        insert.push_values(chunk, |mut row, metric| {
-            let (value, is_nan) = store_value(metric.value);
-            row.push_bind(run_id)
-                .push_bind(&metric.key)
-                .push_bind(metric.step)
-                .push_bind(metric.timestamp)
-                .push_bind(value)
-                .push_bind(is_nan)
-                .push_bind(&metric.model_id)
-                .push_bind(&metric.dataset_name)
-                .push_bind(&metric.dataset_digest)
-                .push_bind(metric.value.to_bits() as i64);
         });
         insert.push(" ON CONFLICT DO NOTHING");
         insert.build().execute(&mut *conn).await.map_err(db_error)?;
@@ -235,7 +160,7 @@ impl SqliteStore {
         .map_err(db_error)?;
         insert_key_values(&mut tx, "params", "run_uuid", run_id, &request.params).await?;
         insert_key_values(&mut tx, "tags", "run_uuid", run_id, &request.tags).await?;
-        insert_run_metrics(&mut tx, run_id, &request.metrics).await?;
+        insert_run_metric_rows(&mut tx, run_id, &request.metrics).await?;
 
         for input in &request.dataset_inputs {
             let dataset = &input.dataset;

@@ -533,6 +533,17 @@ async fn insert_metrics(
     if metrics.is_empty() {
         return Ok(());
     }
+    insert_run_metric_rows(conn, run_id, metrics).await?;
+    attach_model_metrics(conn, run_id, metrics).await
+}
+
+/// A run's metric points (identical points collapse on the primary key) and, per key, the latest
+/// point, kept only if greater than the one stored (also used by the importer).
+pub(super) async fn insert_run_metric_rows(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    metrics: &[Metric],
+) -> Result<()> {
     for chunk in metrics.chunks(METRIC_ROWS_PER_INSERT) {
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
@@ -596,8 +607,15 @@ async fn insert_metrics(
         );
         upsert.build().execute(&mut *conn).await.map_err(db_error)?;
     }
+    Ok(())
+}
 
-    // Metrics that name a logged model are attached to it too (unknown models are skipped).
+/// Metrics that name a logged model are attached to it too (unknown models are skipped).
+async fn attach_model_metrics(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    metrics: &[Metric],
+) -> Result<()> {
     let model_ids: HashSet<&str> = metrics
         .iter()
         .filter_map(|metric| metric.model_id.as_deref())
