@@ -6,8 +6,8 @@ use cairn_core::{Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::experiments::experiment_header;
-use super::runs::insert_run_metric_rows;
-use super::{db_error, new_uuid_hex, store_value, SqliteStore};
+use super::runs::{insert_dataset_inputs, insert_run_metric_rows};
+use super::{db_error, store_value, SqliteStore};
 use crate::{
     ImportExperiment, ImportLoggedModel, ImportModelVersion, ImportRegisteredModel, ImportRun,
     Imported,
@@ -162,62 +162,7 @@ impl SqliteStore {
         insert_key_values(&mut tx, "tags", "run_uuid", run_id, &request.tags).await?;
         insert_run_metric_rows(&mut tx, run_id, &request.metrics).await?;
 
-        for input in &request.dataset_inputs {
-            let dataset = &input.dataset;
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
-            )
-            .bind(experiment_id)
-            .bind(&dataset.name)
-            .bind(&dataset.digest)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            let dataset_uuid = match existing {
-                Some(dataset_uuid) => dataset_uuid,
-                None => {
-                    let dataset_uuid = new_uuid_hex();
-                    sqlx::query(
-                        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, \
-                         source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(&dataset_uuid)
-                    .bind(experiment_id)
-                    .bind(&dataset.name)
-                    .bind(&dataset.digest)
-                    .bind(&dataset.source_type)
-                    .bind(&dataset.source)
-                    .bind(&dataset.schema)
-                    .bind(&dataset.profile)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    dataset_uuid
-                }
-            };
-            sqlx::query(
-                "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid) VALUES (?, ?) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(run_id)
-            .bind(&dataset_uuid)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            for tag in &input.tags {
-                sqlx::query(
-                    "INSERT INTO run_dataset_input_tags (run_uuid, dataset_uuid, key, value) \
-                     VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                )
-                .bind(run_id)
-                .bind(&dataset_uuid)
-                .bind(&tag.key)
-                .bind(&tag.value)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            }
-        }
+        insert_dataset_inputs(&mut tx, experiment_id, run_id, &request.dataset_inputs).await?;
         for input in &request.model_inputs {
             sqlx::query(
                 "INSERT INTO run_model_inputs (run_uuid, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",

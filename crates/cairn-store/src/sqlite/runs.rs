@@ -664,6 +664,74 @@ async fn attach_model_metrics(
     Ok(())
 }
 
+/// A run's dataset inputs: each dataset once per experiment (by name and digest), the input link,
+/// and its tags (also used by the importer).
+pub(super) async fn insert_dataset_inputs(
+    conn: &mut SqliteConnection,
+    experiment_id: i64,
+    run_id: &str,
+    inputs: &[DatasetInput],
+) -> Result<()> {
+    for input in inputs {
+        let dataset = &input.dataset;
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
+        )
+        .bind(experiment_id)
+        .bind(&dataset.name)
+        .bind(&dataset.digest)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let dataset_uuid = match existing {
+            Some(dataset_uuid) => dataset_uuid,
+            None => {
+                let dataset_uuid = new_uuid_hex();
+                sqlx::query(
+                    "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, \
+                     source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&dataset_uuid)
+                .bind(experiment_id)
+                .bind(&dataset.name)
+                .bind(&dataset.digest)
+                .bind(&dataset.source_type)
+                .bind(&dataset.source)
+                .bind(&dataset.schema)
+                .bind(&dataset.profile)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+                dataset_uuid
+            }
+        };
+        sqlx::query(
+            "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid) VALUES (?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(&dataset_uuid)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        for tag in &input.tags {
+            sqlx::query(
+                "INSERT INTO run_dataset_input_tags (run_uuid, dataset_uuid, key, value) \
+                 VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (run_uuid, dataset_uuid, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(run_id)
+            .bind(&dataset_uuid)
+            .bind(&tag.key)
+            .bind(&tag.value)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        }
+    }
+    Ok(())
+}
+
 /// How many step ranges a whole-history read is split into, and the smallest step span worth splitting.
 const HISTORY_PARALLEL_RANGES: i64 = 4;
 const HISTORY_PARALLEL_MIN_STEPS: i64 = 8192;
@@ -879,63 +947,7 @@ impl SqliteStore {
     ) -> Result<()> {
         let mut tx = self.write().await?;
         let experiment_id = active_run(&mut tx, run_id).await?;
-        for input in &datasets {
-            let dataset = &input.dataset;
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
-            )
-            .bind(experiment_id)
-            .bind(&dataset.name)
-            .bind(&dataset.digest)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            let dataset_uuid = match existing {
-                Some(dataset_uuid) => dataset_uuid,
-                None => {
-                    let dataset_uuid = new_uuid_hex();
-                    sqlx::query(
-                        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, \
-                         source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(&dataset_uuid)
-                    .bind(experiment_id)
-                    .bind(&dataset.name)
-                    .bind(&dataset.digest)
-                    .bind(&dataset.source_type)
-                    .bind(&dataset.source)
-                    .bind(&dataset.schema)
-                    .bind(&dataset.profile)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    dataset_uuid
-                }
-            };
-            sqlx::query(
-                "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid) VALUES (?, ?) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(run_id)
-            .bind(&dataset_uuid)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            for tag in &input.tags {
-                sqlx::query(
-                    "INSERT INTO run_dataset_input_tags (run_uuid, dataset_uuid, key, value) \
-                     VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (run_uuid, dataset_uuid, key) DO UPDATE SET value = excluded.value",
-                )
-                .bind(run_id)
-                .bind(&dataset_uuid)
-                .bind(&tag.key)
-                .bind(&tag.value)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            }
-        }
+        insert_dataset_inputs(&mut tx, experiment_id, run_id, &datasets).await?;
         for model in &models {
             sqlx::query(
                 "INSERT INTO run_model_inputs (run_uuid, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
