@@ -137,10 +137,7 @@ impl SqliteStore {
         let (experiment_id, artifact_location, _) =
             experiment_header(&mut tx, &request.experiment_id).await?;
         let run_id = request.run_id.as_str();
-        let artifact_uri = format!(
-            "{}/{run_id}/artifacts",
-            artifact_location.trim_end_matches('/')
-        );
+        let artifact_uri = super::run_artifact_uri(&artifact_location, run_id);
         sqlx::query(
             "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
              artifact_uri, lifecycle_stage, deleted_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -214,10 +211,7 @@ impl SqliteStore {
         let (experiment_id, artifact_location, _) =
             experiment_header(&mut tx, &request.experiment_id).await?;
         let model_id = request.model_id.as_str();
-        let artifact_uri = format!(
-            "{}/models/{model_id}/artifacts",
-            artifact_location.trim_end_matches('/')
-        );
+        let artifact_uri = super::logged_model_artifact_uri(&artifact_location, model_id);
         sqlx::query(
             "INSERT INTO logged_models (model_id, experiment_id, name, artifact_uri, creation_timestamp, \
              last_updated_timestamp, status, status_message, model_type, source_run_id, lifecycle_stage) \

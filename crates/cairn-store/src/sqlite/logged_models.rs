@@ -248,10 +248,7 @@ impl SqliteStore {
         } else {
             request.name.clone()
         };
-        let artifact_uri = format!(
-            "{}/models/{model_id}/artifacts",
-            artifact_location.trim_end_matches('/')
-        );
+        let artifact_uri = super::logged_model_artifact_uri(&artifact_location, &model_id);
         let now = now_ms();
         sqlx::query(
             "INSERT INTO logged_models (model_id, experiment_id, name, artifact_uri, creation_timestamp, \

@@ -219,6 +219,23 @@ pub(crate) fn now_ms() -> i64 {
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Where a run's artifacts live: `<experiment artifact location>/<run_id>/artifacts`, as MLflow lays
+/// them out (runs created here and imported runs alike).
+pub(crate) fn run_artifact_uri(experiment_location: &str, run_id: &str) -> String {
+    format!(
+        "{}/{run_id}/artifacts",
+        experiment_location.trim_end_matches('/')
+    )
+}
+
+/// Where a logged model's artifacts live: `<experiment artifact location>/models/<model_id>/artifacts`.
+pub(crate) fn logged_model_artifact_uri(experiment_location: &str, model_id: &str) -> String {
+    format!(
+        "{}/models/{model_id}/artifacts",
+        experiment_location.trim_end_matches('/')
+    )
+}
+
 /// A fresh 32-hex uuid4 without dashes.
 pub(crate) fn new_uuid_hex() -> String {
     uuid::Uuid::new_v4().simple().to_string()

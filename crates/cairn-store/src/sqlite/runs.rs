@@ -829,10 +829,7 @@ impl SqliteStore {
         let (experiment_id, artifact_location) =
             active_experiment(&mut tx, &request.experiment_id).await?;
         let run_id = new_uuid_hex();
-        let artifact_uri = format!(
-            "{}/{run_id}/artifacts",
-            artifact_location.trim_end_matches('/')
-        );
+        let artifact_uri = super::run_artifact_uri(&artifact_location, &run_id);
         sqlx::query(
             "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
              artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, ?, 'active')",
