@@ -15,7 +15,10 @@ pub enum ErrorKind {
     PermissionDenied,
     /// The thing is in a state that forbids the operation (MLflow `INVALID_STATE`).
     InvalidState,
-    /// A real server fault: storage unavailable, corrupt data (MLflow `INTERNAL_ERROR`, HTTP 500).
+    /// A dependency (the database, the object store) cannot be reached right now; the request did not
+    /// take effect and may be retried (MLflow `TEMPORARILY_UNAVAILABLE`, HTTP 503).
+    Unavailable,
+    /// A real server fault: corrupt data, a bug (MLflow `INTERNAL_ERROR`, HTTP 500).
     Internal,
 }
 
@@ -50,6 +53,9 @@ impl Error {
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
     }
     /// MLflow's wording for a required field that is absent.
     pub fn missing(param: &str) -> Self {

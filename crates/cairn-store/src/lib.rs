@@ -1,7 +1,8 @@
 //! The metadata store: everything cairn knows about experiments, runs, models and the registry.
 //!
 //! [`MetadataStore`] is the one interface the server, the CLI and the importers use. [`sqlite`] is the
-//! embedded default; a PostgreSQL implementation follows behind the same trait and test suite.
+//! embedded default; [`postgres`] serves teams (several replicas on one database). [`connect`] picks
+//! the backend from the URI. Search filters compile to SQL once, in `filter`, for both.
 //!
 //! Contract for implementations:
 //! - Inputs are already validated by `cairn_core::validation` (keys, lengths, limits); the store enforces
@@ -14,8 +15,13 @@
 //! Schema changes are versioned migrations under `migrations/<backend>/`, embedded in the binary and
 //! applied on connect; an applied migration is never edited, a change is a new file.
 
+mod filter;
+pub mod postgres;
+pub mod schema;
+mod shared;
 pub mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

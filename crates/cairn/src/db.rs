@@ -34,7 +34,7 @@ impl DbArgs {
 }
 
 fn print_status(out: &mut impl std::io::Write, status: &SchemaStatus) -> std::io::Result<()> {
-    writeln!(out, "database: {}", status.path.display())?;
+    writeln!(out, "database: {}", status.database)?;
     if !status.exists {
         writeln!(
             out,
@@ -118,7 +118,7 @@ pub fn run(command: DbCommand) -> anyhow::Result<bool> {
                     writeln!(
                         out,
                         "{}: already at schema version {}",
-                        after.path.display(),
+                        after.database,
                         after.current_version()
                     )?;
                 } else {
@@ -128,7 +128,7 @@ pub fn run(command: DbCommand) -> anyhow::Result<bool> {
                     writeln!(
                         out,
                         "{}: schema version {} -> {}",
-                        after.path.display(),
+                        after.database,
                         before.current_version(),
                         after.current_version()
                     )?;

@@ -24,6 +24,7 @@ fn code_and_status(kind: ErrorKind) -> (&'static str, StatusCode) {
         // MLflow maps INVALID_STATE to 500, which makes its client retry for minutes; a refused state
         // change is the client's problem, so it is a 400 here.
         ErrorKind::InvalidState => ("INVALID_STATE", StatusCode::BAD_REQUEST),
+        ErrorKind::Unavailable => ("TEMPORARILY_UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
         ErrorKind::Internal => ("INTERNAL_ERROR", StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
@@ -45,8 +46,10 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let (error_code, status) = code_and_status(error.kind);
-        if error.kind == ErrorKind::Internal {
-            tracing::error!(message = %error.message, "internal error");
+        match error.kind {
+            ErrorKind::Internal => tracing::error!(message = %error.message, "internal error"),
+            ErrorKind::Unavailable => tracing::warn!(message = %error.message, "unavailable"),
+            _ => {}
         }
         Self {
             error_code,

@@ -6,8 +6,8 @@ use cairn_core::entities::{Experiment, KeyValue, LifecycleStage, Page, ViewType}
 use cairn_core::{Error, ErrorKind, Result};
 use sqlx::SqliteConnection;
 
-use super::filter::{self, ColumnType, KeyValueTable, Sql, Target};
 use super::{db_error, finish_page, now_ms, parse_column, SqliteStore};
+use crate::filter::{self, ColumnType, KeyValueTable, Sql, Target};
 use crate::{CreateExperiment, Search};
 
 type ExperimentRow = (i64, String, String, String, i64, i64);

@@ -7,11 +7,11 @@ use cairn_core::{Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::experiments::{active_experiment, parse_experiment_id};
-use super::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use super::{
     db_error, finish_page, json_list, load_value, names, new_uuid_hex, now_ms, parse_column,
     SqliteStore,
 };
+use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use crate::{CreateLoggedModel, SearchLoggedModels};
 
 fn logged_model_attribute(key: &str) -> Option<(&'static str, ColumnType)> {

@@ -12,7 +12,6 @@
 //! AST to SQL; [`names`] generates run names.
 
 mod experiments;
-mod filter;
 mod governance;
 mod import;
 mod logged_models;
@@ -24,7 +23,6 @@ pub mod schema;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -125,7 +123,7 @@ impl SqliteStore {
             .map_err(db_error)?;
         {
             let mut conn = writer.acquire().await.map_err(db_error)?;
-            schema::refuse_newer(&mut conn, path.clone()).await?;
+            schema::refuse_newer(&mut conn, path.display().to_string()).await?;
         }
         MIGRATOR
             .run(&writer)
@@ -212,92 +210,10 @@ pub(crate) fn db_error(error: sqlx::Error) -> Error {
     Error::internal(format!("sqlite error: {error}"))
 }
 
-pub(crate) fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Where a run's artifacts live: `<experiment artifact location>/<run_id>/artifacts`, as MLflow lays
-/// them out (runs created here and imported runs alike).
-pub(crate) fn run_artifact_uri(experiment_location: &str, run_id: &str) -> String {
-    format!(
-        "{}/{run_id}/artifacts",
-        experiment_location.trim_end_matches('/')
-    )
-}
-
-/// Where a logged model's artifacts live: `<experiment artifact location>/models/<model_id>/artifacts`.
-pub(crate) fn logged_model_artifact_uri(experiment_location: &str, model_id: &str) -> String {
-    format!(
-        "{}/models/{model_id}/artifacts",
-        experiment_location.trim_end_matches('/')
-    )
-}
-
-/// A fresh 32-hex uuid4 without dashes.
-pub(crate) fn new_uuid_hex() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// Parses a stored enum column.
-pub(crate) fn parse_column<T: FromStr<Err = Error>>(text: &str) -> Result<T> {
-    T::from_str(text)
-        .map_err(|error| Error::internal(format!("corrupt value in database: {error}")))
-}
-
-/// A JSON array of strings, bound as one parameter and read back with `json_each(?)`.
-pub(crate) fn json_list<S: AsRef<str>>(items: &[S]) -> String {
-    serde_json::Value::Array(
-        items
-            .iter()
-            .map(|item| serde_json::Value::String(item.as_ref().to_owned()))
-            .collect(),
-    )
-    .to_string()
-}
-
-/// The page after `items` (which holds up to `max_results + 1` rows).
-pub(crate) fn finish_page<T>(mut items: Vec<T>, page: PageRequest) -> Page<T> {
-    let max_results = usize::try_from(page.max_results).unwrap_or(usize::MAX);
-    let next_page_token = if items.len() > max_results {
-        items.truncate(max_results);
-        Some(cairn_core::search::encode_page_token(
-            page.offset.saturating_add(page.max_results),
-        ))
-    } else {
-        None
-    };
-    Page {
-        items,
-        next_page_token,
-    }
-}
-
-/// SQL `LIMIT ? OFFSET ?` values that fetch one row more than the page.
-pub(crate) fn limit_offset(page: PageRequest) -> (i64, i64) {
-    let limit = i64::try_from(page.max_results.saturating_add(1)).unwrap_or(i64::MAX);
-    let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
-    (limit, offset)
-}
-
-/// Metric values as stored: NaN becomes (0, is_nan).
-pub(crate) fn store_value(value: f64) -> (f64, bool) {
-    if value.is_nan() {
-        (0.0, true)
-    } else {
-        (value, false)
-    }
-}
-
-pub(crate) fn load_value(value: f64, is_nan: bool) -> f64 {
-    if is_nan {
-        f64::NAN
-    } else {
-        value
-    }
-}
+pub(crate) use crate::shared::{
+    finish_page, json_list, limit_offset, load_value, logged_model_artifact_uri, new_uuid_hex,
+    now_ms, parse_column, run_artifact_uri, store_value,
+};
 
 #[async_trait]
 impl MetadataStore for SqliteStore {

@@ -9,8 +9,8 @@ use cairn_core::entities::{Alias, KeyValue, ModelVersion, Page, RegisteredModel,
 use cairn_core::{Error, Result};
 use sqlx::SqliteConnection;
 
-use super::filter::{self, ColumnType, KeyValueTable, Sql, Target};
 use super::{db_error, finish_page, json_list, now_ms, parse_column, SqliteStore};
+use crate::filter::{self, ColumnType, KeyValueTable, Sql, Target};
 use crate::{CreateModelVersion, Search};
 
 const DELETED_STAGE: &str = "Deleted_Internal";

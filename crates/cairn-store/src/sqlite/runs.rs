@@ -11,12 +11,12 @@ use cairn_core::{Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
-use super::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use super::packed::{parse_packed, PACKED_LINE};
 use super::{
     db_error, finish_page, json_list, limit_offset, load_value, names, new_uuid_hex, now_ms,
     parse_column, store_value, SqliteStore,
 };
+use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
 
 /// The tag MLflow keeps equal to the run name.

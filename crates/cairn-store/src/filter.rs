@@ -5,8 +5,9 @@
 
 use cairn_core::search::{Clause, Comparator, Entity, Filter, OrderBy, Value};
 use cairn_core::{Error, Result};
+use sqlx::postgres::PgArguments;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, Sqlite};
+use sqlx::{Arguments, Postgres, Sqlite};
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +18,10 @@ pub(crate) enum Bind {
 }
 
 /// SQL text with its parameters, in the order of their `?`.
+///
+/// The text is written with SQLite's `?` placeholders; [`Sql::pg_text`] renumbers them as
+/// PostgreSQL's `$1, $2, ...`. No fragment spliced into a [`Sql`] contains a `?` of its own (every
+/// value is bound), so the renumbering is a plain scan.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Sql {
     pub text: String,
@@ -44,7 +49,7 @@ impl Sql {
     }
     /// ` LIMIT ? OFFSET ?` for a search page: one row more than asked, to know whether a next page exists.
     pub fn push_page(&mut self, page: crate::PageRequest) -> &mut Self {
-        let (limit, offset) = super::limit_offset(page);
+        let (limit, offset) = crate::shared::limit_offset(page);
         self.push(" LIMIT ")
             .bind(Bind::Int(limit))
             .push(" OFFSET ")
@@ -75,6 +80,47 @@ impl Sql {
         O: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
     {
         Ok(sqlx::query_as_with(&self.text, self.arguments()?))
+    }
+}
+
+impl Sql {
+    /// The text with `?` renumbered as `$1, $2, ...` (PostgreSQL).
+    pub fn pg_text(&self) -> String {
+        let mut text = String::with_capacity(self.text.len() + self.binds.len() * 2);
+        let mut number = 0_usize;
+        for character in self.text.chars() {
+            if character == '?' {
+                number += 1;
+                text.push('$');
+                text.push_str(&number.to_string());
+            } else {
+                text.push(character);
+            }
+        }
+        text
+    }
+    pub fn pg_arguments(&self) -> Result<PgArguments> {
+        let mut arguments = PgArguments::default();
+        for bind in &self.binds {
+            let added = match bind {
+                Bind::Text(text) => arguments.add(text.clone()),
+                Bind::Int(int) => arguments.add(*int),
+                Bind::Real(real) => arguments.add(*real),
+            };
+            added.map_err(|error| Error::internal(format!("cannot bind parameter: {error}")))?;
+        }
+        Ok(arguments)
+    }
+    /// `query_as` over this SQL for PostgreSQL, with all parameters bound. `text` is
+    /// [`Sql::pg_text`], kept by the caller for as long as the query lives.
+    pub fn pg_query_as<'q, O>(
+        &self,
+        text: &'q str,
+    ) -> Result<sqlx::query::QueryAs<'q, Postgres, O, PgArguments>>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        Ok(sqlx::query_as_with(text, self.pg_arguments()?))
     }
 }
 
@@ -226,7 +272,7 @@ fn joined_metric_clause(sql: &mut Sql, alias: &str, clause: &Clause) -> Result<(
         Comparator::NotEq => {
             let number = number_value(&clause.value, comparator)?;
             sql.push(&format!(
-                "{alias}.key IS NOT NULL AND ({alias}.is_nan = 1 OR {alias}.value != "
+                "{alias}.key IS NOT NULL AND ({alias}.is_nan = TRUE OR {alias}.value != "
             ))
             .bind(Bind::Real(number))
             .push(")");
@@ -234,7 +280,7 @@ fn joined_metric_clause(sql: &mut Sql, alias: &str, clause: &Clause) -> Result<(
         Comparator::Eq | Comparator::Gt | Comparator::Ge | Comparator::Lt | Comparator::Le => {
             let number = number_value(&clause.value, comparator)?;
             sql.push(&format!(
-                "{alias}.key IS NOT NULL AND {alias}.is_nan = 0 AND {alias}.value {} ",
+                "{alias}.key IS NOT NULL AND {alias}.is_nan = FALSE AND {alias}.value {} ",
                 comparator.as_str()
             ))
             .bind(Bind::Real(number));
@@ -363,14 +409,14 @@ fn metric_clause(
         Comparator::IsNull | Comparator::IsNotNull => {}
         Comparator::NotEq => {
             let number = number_value(value, comparator)?;
-            sql.push(&format!(" AND ({alias}.is_nan = 1 OR {alias}.value != "))
+            sql.push(&format!(" AND ({alias}.is_nan = TRUE OR {alias}.value != "))
                 .bind(Bind::Real(number))
                 .push(")");
         }
         Comparator::Eq | Comparator::Gt | Comparator::Ge | Comparator::Lt | Comparator::Le => {
             let number = number_value(value, comparator)?;
             sql.push(&format!(
-                " AND {alias}.is_nan = 0 AND {alias}.value {} ",
+                " AND {alias}.is_nan = FALSE AND {alias}.value {} ",
                 comparator.as_str()
             ))
             .bind(Bind::Real(number));
@@ -514,9 +560,14 @@ fn compare(
             } else {
                 "NOT IN"
             };
-            sql.push(&format!("{column} {keyword} (SELECT value FROM json_each("))
-                .bind_text(super::json_list(&items))
-                .push("))");
+            sql.push(&format!("{column} {keyword} ("));
+            for (index, item) in items.into_iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_text(item);
+            }
+            sql.push(")");
         }
         Comparator::IsNull => {
             sql.push(&format!("{column} IS NULL"));
@@ -604,7 +655,7 @@ fn compile_order(
             }
             // Values first, then NaN, then missing: in both directions.
             compiled.order.push(&format!(
-                "(CASE WHEN {alias}.key IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END) ASC, \
+                "(CASE WHEN {alias}.key IS NULL THEN 2 WHEN {alias}.is_nan = TRUE THEN 1 ELSE 0 END) ASC, \
                  {alias}.value {direction}"
             ));
         }
