@@ -208,12 +208,12 @@ def runs_with_artifacts(facts: dict, shot: dict) -> list[str]:
     return [facts["parent"], *(run_id for run_id, run in shot["runs"].items() if run["info"][1].startswith("train-"))]
 
 
-def run_import(db: Path, artifacts: Path, cairn_dir: Path) -> str:
+def run_import(db: Path, artifacts: Path, cairn_dir: Path, backend_store_uri: str) -> str:
     cmd = [
         cairn_bin(), "import", "mlflow",
         "--from", f"sqlite:///{db}",
         "--artifacts", str(artifacts),
-        "--backend-store-uri", f"sqlite:///{cairn_dir / 'cairn.db'}",
+        "--backend-store-uri", backend_store_uri,
         "--artifacts-destination", str(cairn_dir / "artifacts"),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -246,8 +246,8 @@ def imported(tmp_path_factory):
         stop_mlflow(proc)
 
     cairn_dir = tmp_path_factory.mktemp("cairn-imported")
-    summary = run_import(workdir / "mlflow.db", workdir / "mlartifacts", cairn_dir)
     server = CairnServer(cairn_dir)
+    summary = run_import(workdir / "mlflow.db", workdir / "mlartifacts", cairn_dir, server.backend_store_uri)
     server.start()
     try:
         yield {"server": server, "facts": facts, "original": original, "summary": summary,
@@ -323,7 +323,7 @@ def test_reimport_skips_everything(imported):
     before = snapshot(imported["server"].url, imported["facts"])
     started = time.monotonic()
     summary = run_import(imported["source"] / "mlflow.db", imported["source"] / "mlartifacts",
-                         imported["cairn_dir"])
+                         imported["cairn_dir"], imported["server"].backend_store_uri)
     print(f"re-import took {time.monotonic() - started:.2f} s")
     original = imported["original"]
     assert counts(summary, "runs") == (0, len(original["runs"]))
