@@ -591,7 +591,8 @@ impl<'a> MetricColumns<'a> {
 /// A run's metric points (identical points collapse on the primary key) and, per key, the latest
 /// point: the batch's greatest by (step, timestamp, value), the first of equals, kept only if greater
 /// than the one stored (NaN counts as 0, as stored). One statement; concurrent writers of a key
-/// serialize on its `latest_metrics` row, and the greater point wins whatever the order.
+/// serialize on its `latest_metrics` row, and the greater point wins whatever the order. Rows are
+/// written in key order, so two batches that share keys wait for each other instead of deadlocking.
 pub(super) async fn insert_metrics(
     conn: &mut PgConnection,
     run_id: &str,
@@ -611,7 +612,8 @@ pub(super) async fn insert_metrics(
              INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
                  dataset_name, dataset_digest) \
              SELECT $1, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
-             FROM point ON CONFLICT DO NOTHING) \
+             FROM point ORDER BY key, step, timestamp, value, is_nan \
+             ON CONFLICT DO NOTHING) \
          INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
              dataset_name, dataset_digest) \
          SELECT DISTINCT ON (key) $1, key, step, timestamp, value, is_nan, model_id, dataset_name, \
