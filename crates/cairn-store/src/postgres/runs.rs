@@ -10,15 +10,15 @@ use std::collections::HashMap;
 
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
-    RunData, RunInfo, RunInputs, RunOutputs,
+    RunData, RunInfo, RunInputs, RunOutputs, RunStatus,
 };
 use cairn_core::{Error, Result};
 use sqlx::PgConnection;
 
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::{
-    db_error, finish_page, limit_offset, load_value, new_uuid_hex, parse_column, run_artifact_uri,
-    store_value, PgStore,
+    db_error, finish_page, limit_offset, load_value, new_uuid_hex, now_ms, parse_column,
+    run_artifact_uri, store_value, PgStore,
 };
 use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
@@ -855,7 +855,7 @@ impl PgStore {
             experiment_id: experiment_id.to_string(),
             run_name,
             user_id: request.user_id,
-            status: cairn_core::entities::RunStatus::Running,
+            status: RunStatus::Running,
             start_time: request.start_time,
             end_time: None,
             artifact_uri,
@@ -908,7 +908,7 @@ impl PgStore {
 
     pub(super) async fn set_run_lifecycle(&self, run_id: &str, delete: bool) -> Result<()> {
         let (stage, deleted_time) = if delete {
-            (LifecycleStage::Deleted, Some(super::now_ms()))
+            (LifecycleStage::Deleted, Some(now_ms()))
         } else {
             (LifecycleStage::Active, None)
         };
