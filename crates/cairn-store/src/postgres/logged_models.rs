@@ -428,7 +428,7 @@ impl PgStore {
         request: SearchLoggedModels,
     ) -> Result<Page<LoggedModel>> {
         let compiled = filter::compile(&LOGGED_MODELS, &request.filter, &request.order_by)?;
-        // As SQLite: ids that are not integers match nothing and are dropped.
+        // As the SQLite backend: ids that are not integers are dropped (none left: no restriction).
         let experiment_ids: Vec<String> = request
             .experiment_ids
             .iter()
