@@ -4,8 +4,11 @@
     .venv/bin/python bench/tracking.py            # full run (a few minutes; stock MLflow is slow)
     .venv/bin/python bench/tracking.py --quick    # small sizes, for a smoke check
     .venv/bin/python bench/tracking.py --only cairn
+    .venv/bin/python bench/tracking.py --backend postgres   # both servers on one PostgreSQL
 
-Every server runs over a fresh SQLite database in a temp dir and gets identical work: set-up through
+Every server runs over a fresh database (SQLite in a temp dir, or with --backend postgres a fresh
+database each on the PostgreSQL that scripts/postgres-up starts, or CAIRN_TEST_POSTGRES_URL) and
+gets identical work: set-up through
 a requests.Session, timed calls through a bare keep-alive http.client connection. Results go to stdout
 (a table with how many times better cairn is) and to bench/results/tracking-<UTC timestamp>.json.
 See bench/README.md.
@@ -68,6 +71,23 @@ FIGURES = [
     ("startup_s", "(e) process start -> healthy", "s", "lower"),
     ("idle_rss_mb", "(f) idle RSS after startup (process tree)", "MB", "lower"),
 ]
+
+
+def postgres_admin_url() -> str:
+    """CAIRN_TEST_POSTGRES_URL, or the cluster scripts/postgres-up starts (and prints)."""
+    url = os.environ.get("CAIRN_TEST_POSTGRES_URL")
+    if url:
+        return url
+    done = subprocess.run([str(REPO / "scripts" / "postgres-up")], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def fresh_postgres_database(admin: str, name: str) -> str:
+    """Creates database `name` (dropping an old one) with psql and returns its URL."""
+    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
+        subprocess.run(["psql", admin, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True)
+    base, _, query = admin.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
 def free_port() -> int:
@@ -347,7 +367,7 @@ def advantage(cairn_value, mlflow_value, better: str) -> str:
     return f"{factor:.3g}x"
 
 
-def print_table(results: dict, sizes: dict) -> None:
+def print_table(results: dict, sizes: dict, backend: str) -> None:
     c, cn, m = results.get("cairn", {}), results.get("cairn-normal", {}), results.get("mlflow", {})
     rows = [("figure", "unit", "cairn", "cairn (sync=normal)", "mlflow", "cairn vs mlflow", "normal vs mlflow")]
     for key, label, unit, better in FIGURES:
@@ -362,8 +382,12 @@ def print_table(results: dict, sizes: dict) -> None:
         print("  ".join(col.ljust(widths[i]) if i < 2 else col.rjust(widths[i]) for i, col in enumerate(r)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
-    print("\n'cairn' is the default (--sqlite-synchronous full: every commit fsynced); 'sync=normal' survives a")
-    print("process crash but not a power cut. 'N x' = how many times better than stock mlflow server.")
+    if backend == "postgres":
+        print("\nBoth servers on the same PostgreSQL (a fresh database each, default settings: every commit")
+        print("flushed). 'N x' = how many times better than stock mlflow server.")
+    else:
+        print("\n'cairn' is the default (--sqlite-synchronous full: every commit fsynced); 'sync=normal' survives a")
+        print("process crash but not a power cut. 'N x' = how many times better than stock mlflow server.")
 
 
 def main() -> int:
@@ -374,7 +398,15 @@ def main() -> int:
     ap.add_argument("--cairn-bin", default=os.environ.get("CAIRN_BIN", str(target / "release" / "cairn")))
     ap.add_argument("--mlflow-bin", default=str(REPO / ".venv" / "bin" / "mlflow"))
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
+                    help="the metadata store of both servers (default: sqlite)")
     args = ap.parse_args()
+    postgres_admin = postgres_admin_url() if args.backend == "postgres" else None
+
+    def store_uri(directory: Path, file_name: str) -> str:
+        if postgres_admin is None:
+            return f"sqlite:///{directory / file_name}"
+        return fresh_postgres_database(postgres_admin, f"cairn_bench_{directory.name.replace('-', '_')}")
     sizes = QUICK if args.quick else FULL
 
     tmp = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
@@ -382,7 +414,8 @@ def main() -> int:
     if args.only in (None, "cairn"):
         if not os.access(args.cairn_bin, os.X_OK):
             ap.error(f"cairn binary not found at {args.cairn_bin} (cargo build --release -p cairn, or --cairn-bin)")
-        for name, synchronous in (("cairn", "full"), ("cairn-normal", "normal")):
+        variants = (("cairn", "full"), ("cairn-normal", "normal")) if postgres_admin is None else (("cairn", "full"),)
+        for name, synchronous in variants:
             d = tmp / name
             d.mkdir()
             port = free_port()
@@ -390,7 +423,7 @@ def main() -> int:
                 Server(
                     name,
                     [args.cairn_bin, "server", "--host", "127.0.0.1", "--port", str(port),
-                     "--backend-store-uri", f"sqlite:///{d / 'cairn.db'}", "--artifacts-destination", str(d / "art"),
+                     "--backend-store-uri", store_uri(d, "cairn.db"), "--artifacts-destination", str(d / "art"),
                      "--sqlite-synchronous", synchronous],
                     port,
                     d,
@@ -405,20 +438,21 @@ def main() -> int:
         servers.append(
             Server(
                 "mlflow",
-                [args.mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}",
+                [args.mlflow_bin, "server", "--backend-store-uri", store_uri(d, "mlflow.db"),
                  "--artifacts-destination", str(d / "mlart"), "--host", "127.0.0.1", "--port", str(port)],
                 port,
                 d,
             )
         )
 
+    print(f"backend: {args.backend}")
     print(f"sizes: {json.dumps(sizes)}")
     print(f"work dir: {tmp}")
     results = {}
     t_all = time.monotonic()
     for srv in servers:
         results[srv.name] = run_server_bench(srv, sizes, start_timeout=30 if srv.name.startswith("cairn") else 180)
-    print_table(results, sizes)
+    print_table(results, sizes, args.backend)
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -432,6 +466,7 @@ def main() -> int:
     doc = {
         "timestamp_utc": stamp,
         "quick": args.quick,
+        "backend": args.backend,
         "sizes": sizes,
         "host": {
             "platform": platform.platform(),
@@ -444,7 +479,8 @@ def main() -> int:
         "ratio_cairn_over_mlflow": ratios,
         "wall_s": time.monotonic() - t_all,
     }
-    path = out_dir / f"tracking-{stamp}{'-quick' if args.quick else ''}.json"
+    suffix = ("-postgres" if args.backend == "postgres" else "") + ("-quick" if args.quick else "")
+    path = out_dir / f"tracking-{stamp}{suffix}.json"
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"\nresults written to {path}  (total {doc['wall_s']:.0f} s)")
     return 0

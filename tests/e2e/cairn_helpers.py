@@ -52,8 +52,41 @@ def unique(prefix: str) -> str:
 
 
 @dataclass
+def e2e_backend() -> str:
+    """The metadata backend e2e servers use: `sqlite` (default) or `postgres` (CAIRN_E2E_BACKEND)."""
+    return os.environ.get("CAIRN_E2E_BACKEND", "sqlite")
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("CAIRN_TEST_POSTGRES_URL")
+    if not url:
+        raise RuntimeError(
+            "CAIRN_E2E_BACKEND=postgres needs CAIRN_TEST_POSTGRES_URL (scripts/test sets both; "
+            "scripts/postgres-up starts a server and prints the URL)"
+        )
+    return url
+
+
+def fresh_postgres_database(prefix: str = "cairn_e2e") -> str:
+    """Creates an empty database on the test PostgreSQL (with psql) and returns its URL."""
+    admin = postgres_admin_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    subprocess.run(
+        ["psql", admin, "-v", "ON_ERROR_STOP=1", "-q", "-X", "-c", f"CREATE DATABASE {name}"],
+        check=True, capture_output=True, text=True, timeout=60,
+    )
+    base, _, query = admin.partition("?")
+    root = base.rsplit("/", 1)[0]
+    return f"{root}/{name}" + (f"?{query}" if query else "")
+
+
 class CairnServer:
-    """One `cairn server` process over a SQLite DB and an artifact folder."""
+    """One `cairn server` process over a metadata store and an artifact folder.
+
+    The store is a SQLite file in `workdir` unless the suite runs on PostgreSQL
+    (CAIRN_E2E_BACKEND=postgres), where each server gets a fresh database; `sqlite_only=True` keeps
+    SQLite for tests about SQLite itself.
+    """
 
     workdir: Path
     port: int = 0
@@ -67,6 +100,9 @@ class CairnServer:
     env: dict[str, str] = field(default_factory=dict)
     # `--artifacts-destination` instead of the local artifact folder (e.g. "s3://bucket/prefix").
     artifacts_destination: str | None = None
+    # `--backend-store-uri`; derived in __post_init__ when not given.
+    backend_store_uri: str | None = None
+    sqlite_only: bool = False
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -77,6 +113,15 @@ class CairnServer:
         self.log_path = self.workdir / "server.log"
         if not self.port:
             self.port = free_port()
+        if self.backend_store_uri is None:
+            if e2e_backend() == "postgres" and not self.sqlite_only:
+                self.backend_store_uri = fresh_postgres_database()
+            else:
+                self.backend_store_uri = f"sqlite:///{self.db_path}"
+
+    @property
+    def on_sqlite(self) -> bool:
+        return self.backend_store_uri.startswith("sqlite:")
 
     @property
     def url(self) -> str:
@@ -91,7 +136,7 @@ class CairnServer:
             "--port",
             str(self.port),
             "--backend-store-uri",
-            f"sqlite:///{self.db_path}",
+            self.backend_store_uri,
             "--artifacts-destination",
             self.artifacts_destination or str(self.artifact_root),
             *self.extra_args,

@@ -39,8 +39,7 @@ def test_status_upgrade_and_newer_schema(tmp_path, server):
         )
     status = db("status", "--backend-store-uri", uri)
     assert status.returncode == 1 and "newer than this cairn" in status.stdout
-    srv = CairnServer(tmp_path / "srv")
-    srv.db_path = path
+    srv = CairnServer(tmp_path / "srv", backend_store_uri=uri)
     with pytest.raises(RuntimeError) as info:
         srv.start(timeout=20)
     log = srv.log_text()

@@ -407,7 +407,7 @@ def test_lint_lists_offenders_in_an_existing_store(gov, tmp_path):
         "    regex: '^[a-z0-9_./-]+$'\n"
         "    example: model.pkl\n"
     )
-    store = ["--backend-store-uri", f"sqlite:///{gov.db_path}"]
+    store = ["--backend-store-uri", gov.backend_store_uri]
     proc = subprocess.run(
         [cairn_bin(), "lint", *store, "--policy-file", str(policy), "--artifacts-destination", str(gov.artifact_root), "--json"],
         capture_output=True, text=True, timeout=120,

@@ -34,6 +34,41 @@ use cairn_core::entities::{
 use cairn_core::search::{Filter, OrderBy};
 use cairn_core::Result;
 
+/// How to open a store, per backend; [`open`] uses the part for the URI's backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    pub sqlite: sqlite::SqliteOptions,
+    pub postgres: postgres::PgOptions,
+}
+
+/// Opens (creating and migrating as needed) the store at `uri`: `postgresql://...` (also
+/// `postgres://`, `postgresql+psycopg2://`) is PostgreSQL, anything else SQLite.
+pub async fn open(uri: &str, options: StoreOptions) -> Result<std::sync::Arc<dyn MetadataStore>> {
+    Ok(if postgres::is_postgres_uri(uri) {
+        std::sync::Arc::new(postgres::PgStore::connect_with(uri, options.postgres).await?)
+    } else {
+        std::sync::Arc::new(sqlite::SqliteStore::connect_with(uri, options.sqlite).await?)
+    })
+}
+
+/// The schema state of the database at `uri`, read without changing it (see [`schema`]).
+pub async fn schema_status(uri: &str) -> Result<schema::SchemaStatus> {
+    if postgres::is_postgres_uri(uri) {
+        postgres::schema::schema_status(uri).await
+    } else {
+        sqlite::schema::schema_status(uri).await
+    }
+}
+
+/// `uri` as it may be shown in logs and messages: a PostgreSQL password is replaced by `***`.
+pub fn display_uri(uri: &str) -> String {
+    if postgres::is_postgres_uri(uri) {
+        postgres::redact_uri(uri)
+    } else {
+        uri.to_owned()
+    }
+}
+
 /// Paging of a search: at most `max_results` items after skipping `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -132,6 +167,9 @@ pub struct HistoryInterval {
 
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
+    /// Closes the store's connections (for a clean exit); later calls fail.
+    async fn close(&self);
+
     // Experiments
     async fn create_experiment(&self, request: CreateExperiment) -> Result<String>;
     async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;

@@ -3,8 +3,8 @@
 use std::io::Write as _;
 
 use anyhow::Context;
-use cairn_store::sqlite::schema::{schema_status, SchemaStatus};
-use cairn_store::sqlite::SqliteStore;
+use cairn_store::schema::SchemaStatus;
+use cairn_store::schema_status;
 use clap::{Args, Subcommand};
 
 use crate::client::block_on;
@@ -79,10 +79,9 @@ pub fn run(command: DbCommand) -> anyhow::Result<bool> {
         match command {
             DbCommand::Status(args) => {
                 let uri = args.uri();
-                ensure_sqlite(&uri)?;
-                let status = schema_status(&uri)
-                    .await
-                    .with_context(|| format!("reading the schema of {uri}"))?;
+                let status = schema_status(&uri).await.with_context(|| {
+                    format!("reading the schema of {}", cairn_store::display_uri(&uri))
+                })?;
                 print_status(&mut out, &status)?;
                 up_to_date =
                     status.exists && status.pending().is_empty() && status.unknown().is_empty();
@@ -97,10 +96,9 @@ pub fn run(command: DbCommand) -> anyhow::Result<bool> {
             }
             DbCommand::Upgrade(args) => {
                 let uri = args.uri();
-                ensure_sqlite(&uri)?;
-                let before = schema_status(&uri)
-                    .await
-                    .with_context(|| format!("reading the schema of {uri}"))?;
+                let before = schema_status(&uri).await.with_context(|| {
+                    format!("reading the schema of {}", cairn_store::display_uri(&uri))
+                })?;
                 if let Some(error) = before.newer_schema_error() {
                     anyhow::bail!("{}", error.message);
                 }
@@ -109,9 +107,9 @@ pub fn run(command: DbCommand) -> anyhow::Result<bool> {
                     .iter()
                     .map(|m| format!("{} {}", m.version, m.description))
                     .collect();
-                let store = SqliteStore::connect(&uri)
+                let store = cairn_store::open(&uri, cairn_store::StoreOptions::default())
                     .await
-                    .with_context(|| format!("upgrading {uri}"))?;
+                    .with_context(|| format!("upgrading {}", cairn_store::display_uri(&uri)))?;
                 store.close().await;
                 let after = schema_status(&uri).await?;
                 if pending.is_empty() {
@@ -139,11 +137,4 @@ pub fn run(command: DbCommand) -> anyhow::Result<bool> {
         Ok(())
     })?;
     Ok(up_to_date)
-}
-
-fn ensure_sqlite(uri: &str) -> anyhow::Result<()> {
-    if uri.starts_with("sqlite:") || !uri.contains("://") {
-        return Ok(());
-    }
-    anyhow::bail!("unsupported --backend-store-uri '{uri}': only sqlite:/// is supported for now")
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use cairn_artifacts::ObjectArtifactStore;
 use cairn_import::{Count, MlflowImport, Progress, Summary};
-use cairn_store::sqlite::SqliteStore;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -75,19 +74,19 @@ async fn import_mlflow(args: MlflowArgs) -> anyhow::Result<()> {
     let artifacts_destination = args
         .artifacts_destination
         .unwrap_or_else(|| "cairn-data/artifacts".to_owned());
-    if !backend_store_uri.starts_with("sqlite:") {
-        anyhow::bail!(
-            "unsupported --backend-store-uri '{backend_store_uri}': only sqlite:/// is supported for now"
-        );
-    }
     if let Some(folder) = &args.artifacts {
         if !folder.is_dir() {
             anyhow::bail!("--artifacts {}: not a folder", folder.display());
         }
     }
-    let store = SqliteStore::connect(&backend_store_uri)
+    let store = cairn_store::open(&backend_store_uri, cairn_store::StoreOptions::default())
         .await
-        .with_context(|| format!("opening the metadata store at {backend_store_uri}"))?;
+        .with_context(|| {
+            format!(
+                "opening the metadata store at {}",
+                cairn_store::display_uri(&backend_store_uri)
+            )
+        })?;
     let artifacts = ObjectArtifactStore::open(&artifacts_destination)
         .with_context(|| format!("opening the artifact store at {artifacts_destination}"))?;
     let bar = Bar {
@@ -103,8 +102,7 @@ async fn import_mlflow(args: MlflowArgs) -> anyhow::Result<()> {
         artifacts_root: args.artifacts.clone(),
     };
     let result =
-        cairn_import::import_mlflow(&request, Arc::new(store.clone()), Arc::new(artifacts), &bar)
-            .await;
+        cairn_import::import_mlflow(&request, store.clone(), Arc::new(artifacts), &bar).await;
     bar.bar.finish_and_clear();
     store.close().await;
     let summary = result.with_context(|| format!("importing {}", args.from))?;

@@ -10,7 +10,6 @@ use cairn_core::artifact_path::ArtifactPath;
 use cairn_core::entities::{Page, ViewType};
 use cairn_core::governance::{NamedThing, NamingPolicy, PolicyFile};
 use cairn_core::search::{parse_filter, SearchKind};
-use cairn_store::sqlite::SqliteStore;
 use cairn_store::{MetadataStore, PageRequest, Search, SearchLoggedModels, SearchRuns};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -107,9 +106,14 @@ pub fn run(args: LintArgs) -> anyhow::Result<bool> {
             .backend_store_uri
             .clone()
             .unwrap_or_else(|| "sqlite:///cairn-data/cairn.db".to_owned());
-        let store = SqliteStore::connect(&uri)
+        let store = cairn_store::open(&uri, cairn_store::StoreOptions::default())
             .await
-            .with_context(|| format!("opening the metadata store at {uri}"))?;
+            .with_context(|| {
+                format!(
+                    "opening the metadata store at {}",
+                    cairn_store::display_uri(&uri)
+                )
+            })?;
         let policy = match &args.policy_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -139,7 +143,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<bool> {
             offenses: Vec::new(),
             checked: 0,
         };
-        lint_store(&store, artifacts.as_ref(), &mut linter).await?;
+        lint_store(store.as_ref(), artifacts.as_ref(), &mut linter).await?;
         store.close().await;
 
         let mut out = std::io::stdout().lock();
@@ -171,7 +175,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<bool> {
 }
 
 async fn lint_store(
-    store: &SqliteStore,
+    store: &dyn MetadataStore,
     artifacts: Option<&ObjectArtifactStore>,
     linter: &mut Linter,
 ) -> anyhow::Result<()> {

@@ -4,12 +4,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use cairn_artifacts::ObjectArtifactStore;
 use cairn_core::governance::PolicyFile;
 use cairn_server::webhooks::WebhookSettings;
 use cairn_server::AppState;
-use cairn_store::sqlite::{SqliteOptions, SqliteStore};
+use cairn_store::postgres::PgOptions;
+use cairn_store::sqlite::SqliteOptions;
+use cairn_store::StoreOptions;
 use clap::Args;
 use tracing_subscriber::EnvFilter;
 
@@ -23,7 +25,8 @@ pub struct ServerArgs {
     #[arg(long, short = 'p', env = "CAIRN_PORT", default_value_t = 5000)]
     port: u16,
 
-    /// Where metadata lives: `sqlite:///relative.db`, `sqlite:////absolute.db`
+    /// Where metadata lives: `sqlite:///relative.db`, `sqlite:////absolute.db`, or
+    /// `postgresql://user:password@host:port/database` (several replicas may share one)
     /// [default: sqlite:///cairn-data/cairn.db]
     #[arg(long, env = "CAIRN_BACKEND_STORE_URI")]
     backend_store_uri: Option<String>,
@@ -39,6 +42,11 @@ pub struct ServerArgs {
     /// `normal` survives process crashes but may lose the last commits on power loss, for lower latency.
     #[arg(long, env = "CAIRN_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     sqlite_synchronous: Synchronous,
+
+    /// PostgreSQL: the most connections this server holds (all replicas share the database's
+    /// `max_connections`).
+    #[arg(long, env = "CAIRN_DB_MAX_CONNECTIONS", default_value_t = PgOptions::default().max_connections)]
+    db_max_connections: u32,
 
     /// A governance policy (YAML: promotion rules, naming conventions) to put in force at start. It
     /// is stored as a new policy revision when it differs from the one in force; without it, the
@@ -148,26 +156,29 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
             .into_owned()
     });
 
-    if !backend_store_uri.starts_with("sqlite:") {
-        bail!("unsupported --backend-store-uri '{backend_store_uri}': only sqlite:/// is supported for now");
-    }
-    let options = SqliteOptions {
-        synchronous_full: args.sqlite_synchronous == Synchronous::Full,
-        ..SqliteOptions::default()
+    let shown_uri = cairn_store::display_uri(&backend_store_uri);
+    let options = StoreOptions {
+        sqlite: SqliteOptions {
+            synchronous_full: args.sqlite_synchronous == Synchronous::Full,
+            ..SqliteOptions::default()
+        },
+        postgres: PgOptions {
+            max_connections: args.db_max_connections,
+            ..PgOptions::default()
+        },
     };
-    let store = SqliteStore::connect_with(&backend_store_uri, options)
+    let store = cairn_store::open(&backend_store_uri, options)
         .await
-        .with_context(|| format!("opening the metadata store at {backend_store_uri}"))?;
+        .with_context(|| format!("opening the metadata store at {shown_uri}"))?;
     let artifacts = ObjectArtifactStore::open(&artifacts_destination)
         .with_context(|| format!("opening the artifact store at {artifacts_destination}"))?;
     let webhook_settings = args.webhooks.settings();
     if webhook_settings.allow_private_ips {
         tracing::warn!("webhooks may reach private and loopback addresses (SSRF protection off)");
     }
-    let state =
-        AppState::with_webhook_settings(Arc::new(store), Arc::new(artifacts), webhook_settings)
-            .await
-            .context("loading the governance policy")?;
+    let state = AppState::with_webhook_settings(store, Arc::new(artifacts), webhook_settings)
+        .await
+        .context("loading the governance policy")?;
     if let Some(policy_file) = &args.policy_file {
         apply_policy_file(&state, policy_file).await?;
     }
@@ -181,7 +192,7 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
         .context("reading the listening address")?;
     tracing::info!(
         %address,
-        backend_store_uri = %backend_store_uri,
+        backend_store_uri = %shown_uri,
         artifacts = %artifacts_destination,
         startup_ms = started.elapsed().as_millis() as u64,
         "cairn server listening"

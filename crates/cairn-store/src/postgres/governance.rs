@@ -1,43 +1,158 @@
-//! PostgreSQL: governance (stubs until ported).
-#![allow(unused_imports)]
+//! PostgreSQL: policy revisions, the promotion audit log and lineage lookups.
+//!
+//! Revisions and decision ids come from sequences (`BIGSERIAL`), so replicas appending at once get
+//! distinct, growing numbers without locking. Each method is one statement (its own transaction).
 
-use cairn_core::entities::*;
-use cairn_core::Result;
+use cairn_core::entities::{Page, PolicyDecision, PolicyRevision, PromotionTarget};
+use cairn_core::{Error, Result};
 
-use super::{not_yet, PgStore};
-use crate::*;
+use super::{db_error, finish_page, limit_offset, now_ms, PgStore};
+use crate::{NewPolicyDecision, PageRequest};
+
+type DecisionRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    Option<i64>,
+    String,
+);
+
+fn decision_from_row(row: DecisionRow) -> Result<PolicyDecision> {
+    let (
+        id,
+        time_ms,
+        model_name,
+        version,
+        target_kind,
+        target,
+        action,
+        allowed,
+        user,
+        policy_revision,
+        outcomes_json,
+    ) = row;
+    let target_kind = PromotionTarget::parse(&target_kind)
+        .ok_or_else(|| Error::internal(format!("unknown promotion target kind '{target_kind}'")))?;
+    Ok(PolicyDecision {
+        id,
+        time_ms,
+        model_name,
+        version,
+        target_kind,
+        target,
+        action,
+        allowed,
+        user,
+        policy_revision,
+        outcomes_json,
+    })
+}
 
 impl PgStore {
+    /// Stores `text` as a new revision (numbered by the `policies` sequence).
     pub(super) async fn put_policy_impl(&self, author: &str, text: &str) -> Result<PolicyRevision> {
-        let _ = author;
-        let _ = text;
-        Err(not_yet("put_policy_impl"))
+        let created_time_ms = now_ms();
+        let revision: i64 = sqlx::query_scalar(
+            "INSERT INTO policies (created_time, author, text) VALUES ($1, $2, $3) \
+             RETURNING revision",
+        )
+        .bind(created_time_ms)
+        .bind(author)
+        .bind(text)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(PolicyRevision {
+            revision,
+            created_time_ms,
+            author: author.to_owned(),
+            text: text.to_owned(),
+        })
     }
 
+    /// The newest revision, if any.
     pub(super) async fn current_policy_impl(&self) -> Result<Option<PolicyRevision>> {
-        Err(not_yet("current_policy_impl"))
+        let row: Option<(i64, i64, String, String)> = sqlx::query_as(
+            "SELECT revision, created_time, author, text FROM policies \
+             ORDER BY revision DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(
+            row.map(|(revision, created_time_ms, author, text)| PolicyRevision {
+                revision,
+                created_time_ms,
+                author,
+                text,
+            }),
+        )
     }
 
+    /// Appends one decision to the audit log; returns its id.
     pub(super) async fn record_policy_decision_impl(
         &self,
         decision: NewPolicyDecision,
     ) -> Result<i64> {
-        let _ = decision;
-        Err(not_yet("record_policy_decision_impl"))
+        sqlx::query_scalar(
+            "INSERT INTO policy_decisions (time, model_name, version, target_kind, target, action, \
+             allowed, user_id, policy_revision, outcomes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(now_ms())
+        .bind(&decision.model_name)
+        .bind(decision.version)
+        .bind(decision.target_kind.as_str())
+        .bind(&decision.target)
+        .bind(&decision.action)
+        .bind(decision.allowed)
+        .bind(&decision.user)
+        .bind(decision.policy_revision)
+        .bind(&decision.outcomes_json)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)
     }
 
+    /// Decisions newest first (by id), for one model or all.
     pub(super) async fn list_policy_decisions_impl(
         &self,
         model_name: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<PolicyDecision>> {
-        let _ = model_name;
-        let _ = page;
-        Err(not_yet("list_policy_decisions_impl"))
+        let (limit, offset) = limit_offset(page);
+        let rows: Vec<DecisionRow> = sqlx::query_as(
+            "SELECT id, time, model_name, version, target_kind, target, action, allowed, user_id, \
+             policy_revision, outcomes FROM policy_decisions \
+             WHERE $1::text IS NULL OR model_name = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(model_name)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let decisions = rows
+            .into_iter()
+            .map(decision_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(finish_page(decisions, page))
     }
 
+    /// Ids of the runs that logged `model_id` as an input, sorted.
     pub(super) async fn runs_consuming_model_impl(&self, model_id: &str) -> Result<Vec<String>> {
-        let _ = model_id;
-        Err(not_yet("runs_consuming_model_impl"))
+        sqlx::query_scalar(
+            "SELECT DISTINCT run_uuid FROM run_model_inputs WHERE model_id = $1 ORDER BY run_uuid",
+        )
+        .bind(model_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)
     }
 }

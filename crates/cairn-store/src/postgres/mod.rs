@@ -256,6 +256,10 @@ mod tests {
 
 #[async_trait]
 impl MetadataStore for PgStore {
+    async fn close(&self) {
+        PgStore::close(self).await
+    }
+
     async fn create_experiment(&self, request: CreateExperiment) -> Result<String> {
         self.create_experiment_impl(request).await
     }

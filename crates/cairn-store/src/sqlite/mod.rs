@@ -217,6 +217,10 @@ pub(crate) use crate::shared::{
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
+    async fn close(&self) {
+        SqliteStore::close(self).await
+    }
+
     async fn create_experiment(&self, request: CreateExperiment) -> Result<String> {
         self.create_experiment_impl(request).await
     }
