@@ -16,6 +16,7 @@
 //! applied on connect; an applied migration is never edited, a change is a new file.
 
 mod filter;
+mod names;
 pub mod postgres;
 pub mod schema;
 mod shared;

@@ -93,3 +93,35 @@ pub(crate) fn load_value(value: f64, is_nan: bool) -> f64 {
         value
     }
 }
+
+/// Picks at most `max_results` steps spread evenly, always keeping the first and the last.
+pub(crate) fn sample_steps(steps: &[i64], max_results: usize) -> Vec<i64> {
+    if steps.len() <= max_results {
+        return steps.to_vec();
+    }
+    if max_results == 1 {
+        return steps.last().copied().into_iter().collect();
+    }
+    let last = steps.len() - 1;
+    let mut sampled: Vec<i64> = (0..max_results)
+        .map(|index| steps[index * last / (max_results - 1)])
+        .collect();
+    sampled.dedup();
+    sampled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_keeps_ends() {
+        let steps: Vec<i64> = (0..100).collect();
+        let sampled = sample_steps(&steps, 5);
+        assert_eq!(sampled.first(), Some(&0));
+        assert_eq!(sampled.last(), Some(&99));
+        assert_eq!(sampled.len(), 5);
+        assert_eq!(sample_steps(&steps[..3], 5), vec![0, 1, 2]);
+        assert_eq!(sample_steps(&steps, 1), vec![99]);
+    }
+}

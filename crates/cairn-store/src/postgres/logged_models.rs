@@ -19,13 +19,6 @@ use super::{
 use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use crate::{CreateLoggedModel, SearchLoggedModels};
 
-// MLflow-style generated names. The generator lives in the SQLite backend's private `names` module;
-// this includes that file (not a copy) until the module is reachable from both backends, then
-// `crate::sqlite::names::random_run_name()` replaces it.
-#[allow(clippy::duplicate_mod)]
-#[path = "../sqlite/names.rs"]
-mod names;
-
 /// The columns of a [`LoggedModelRow`] over `logged_models lm`, params and tags in insertion order.
 macro_rules! logged_model_columns {
     () => {
@@ -207,7 +200,7 @@ impl PgStore {
             active_experiment(&mut conn, &request.experiment_id).await?;
         let model_id = format!("m-{}", new_uuid_hex());
         let name = if request.name.is_empty() {
-            names::random_run_name()
+            crate::names::random_run_name()
         } else {
             request.name
         };

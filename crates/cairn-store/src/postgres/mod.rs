@@ -166,12 +166,10 @@ impl PgStore {
     /// A read transaction: one consistent snapshot for multi-query reads.
     #[allow(dead_code)]
     async fn read(&self) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
-            .map_err(db_error)?;
-        Ok(tx)
+            .map_err(db_error)
     }
 
     async fn ensure_default_experiment(&self) -> Result<()> {
@@ -227,31 +225,6 @@ fn is_transient(error: &sqlx::Error) -> bool {
 #[allow(dead_code)]
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("23505"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_uri("postgresql://cairn:secret@db:5432/cairn"),
-            "postgresql://cairn:***@db:5432/cairn"
-        );
-        assert_eq!(
-            redact_uri("postgresql://cairn@db/cairn"),
-            "postgresql://cairn@db/cairn"
-        );
-    }
-
-    #[test]
-    fn uris_are_recognised() {
-        assert!(is_postgres_uri("postgresql://u@h/d"));
-        assert!(is_postgres_uri("postgres://u@h/d"));
-        assert!(!is_postgres_uri("sqlite:///x.db"));
-        assert!(connect_options("postgresql+psycopg2://u:p@h:5433/d").is_ok());
-    }
 }
 
 #[async_trait]
@@ -566,5 +539,30 @@ impl MetadataStore for PgStore {
     }
     async fn import_aliases(&self, name: &str, aliases: Vec<Alias>) -> Result<u64> {
         self.import_aliases_impl(name, aliases).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_uri("postgresql://cairn:secret@db:5432/cairn"),
+            "postgresql://cairn:***@db:5432/cairn"
+        );
+        assert_eq!(
+            redact_uri("postgresql://cairn@db/cairn"),
+            "postgresql://cairn@db/cairn"
+        );
+    }
+
+    #[test]
+    fn uris_are_recognised() {
+        assert!(is_postgres_uri("postgresql://u@h/d"));
+        assert!(is_postgres_uri("postgres://u@h/d"));
+        assert!(!is_postgres_uri("sqlite:///x.db"));
+        assert!(connect_options("postgresql+psycopg2://u:p@h:5433/d").is_ok());
     }
 }

@@ -32,7 +32,7 @@ macro_rules! version_columns {
         concat!(
             version_columns!(base),
             "ARRAY(SELECT a.alias FROM registered_model_aliases a \
-             WHERE a.name = mv.name AND a.version = mv.version ORDER BY a.alias) AS aliases"
+             WHERE a.name = mv.name AND a.version = mv.version ORDER BY a.seq) AS aliases"
         )
     };
     (without_aliases) => {
@@ -54,8 +54,8 @@ macro_rules! registered_model_columns {
         "rm.name, rm.creation_time, rm.last_updated_time, rm.description, rm.user_id, \
          ARRAY(SELECT t.key FROM registered_model_tags t WHERE t.name = rm.name ORDER BY t.seq) AS tag_keys, \
          ARRAY(SELECT t.value FROM registered_model_tags t WHERE t.name = rm.name ORDER BY t.seq) AS tag_values, \
-         ARRAY(SELECT a.alias FROM registered_model_aliases a WHERE a.name = rm.name ORDER BY a.alias) AS alias_names, \
-         ARRAY(SELECT a.version FROM registered_model_aliases a WHERE a.name = rm.name ORDER BY a.alias) AS alias_versions"
+         ARRAY(SELECT a.alias FROM registered_model_aliases a WHERE a.name = rm.name ORDER BY a.seq) AS alias_names, \
+         ARRAY(SELECT a.version FROM registered_model_aliases a WHERE a.name = rm.name ORDER BY a.seq) AS alias_versions"
     };
 }
 
@@ -928,7 +928,7 @@ impl PgStore {
 
     pub(super) async fn list_aliases_impl(&self, name: &str) -> Result<Vec<Alias>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT alias, version FROM registered_model_aliases WHERE name = $1 ORDER BY alias",
+            "SELECT alias, version FROM registered_model_aliases WHERE name = $1 ORDER BY seq",
         )
         .bind(name)
         .fetch_all(&self.pool)

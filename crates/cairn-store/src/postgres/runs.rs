@@ -24,8 +24,6 @@ use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Ta
 use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
 
 // `postgres/mod.rs` does not declare the name generator; it is this module's alone.
-#[path = "names.rs"]
-mod names;
 
 /// The tag MLflow keeps equal to the run name.
 const RUN_NAME_TAG: &str = "mlflow.runName";
@@ -780,22 +778,6 @@ pub(super) async fn insert_dataset_inputs(
     Ok(())
 }
 
-/// Picks at most `max_results` steps spread evenly, always keeping the first and the last.
-fn sample_steps(steps: &[i64], max_results: usize) -> Vec<i64> {
-    if steps.len() <= max_results {
-        return steps.to_vec();
-    }
-    if max_results == 1 {
-        return steps.last().copied().into_iter().collect();
-    }
-    let last = steps.len() - 1;
-    let mut sampled: Vec<i64> = (0..max_results)
-        .map(|index| steps[index * last / (max_results - 1)])
-        .collect();
-    sampled.dedup();
-    sampled
-}
-
 impl PgStore {
     pub(super) async fn create_run_impl(&self, request: CreateRun) -> Result<Run> {
         let tag_name = request
@@ -806,7 +788,7 @@ impl PgStore {
             .map(|tag| tag.value.clone());
         let run_name = match (request.run_name.is_empty(), tag_name) {
             (true, Some(tag_name)) => tag_name,
-            (true, None) => names::random_run_name(),
+            (true, None) => crate::names::random_run_name(),
             (false, Some(tag_name)) if tag_name != request.run_name => {
                 return Err(Error::invalid(format!(
                     "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
@@ -1078,7 +1060,7 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        let sampled = sample_steps(
+        let sampled = crate::shared::sample_steps(
             &steps,
             usize::try_from(request.max_results).unwrap_or(usize::MAX),
         );
@@ -1190,17 +1172,6 @@ impl PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sampling_keeps_ends() {
-        let steps: Vec<i64> = (0..100).collect();
-        let sampled = sample_steps(&steps, 5);
-        assert_eq!(sampled.first(), Some(&0));
-        assert_eq!(sampled.last(), Some(&99));
-        assert_eq!(sampled.len(), 5);
-        assert_eq!(sample_steps(&steps[..3], 5), vec![0, 1, 2]);
-        assert_eq!(sample_steps(&steps, 1), vec![99]);
-    }
 
     #[test]
     fn upserts_keep_first_position_and_last_value() {

@@ -8,8 +8,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::experiments::{active_experiment, parse_experiment_id};
 use super::{
-    db_error, finish_page, json_list, load_value, names, new_uuid_hex, now_ms, parse_column,
-    SqliteStore,
+    db_error, finish_page, json_list, load_value, new_uuid_hex, now_ms, parse_column, SqliteStore,
 };
 use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use crate::{CreateLoggedModel, SearchLoggedModels};
@@ -244,7 +243,7 @@ impl SqliteStore {
             active_experiment(&mut tx, &request.experiment_id).await?;
         let model_id = format!("m-{}", new_uuid_hex());
         let name = if request.name.is_empty() {
-            names::random_run_name()
+            crate::names::random_run_name()
         } else {
             request.name.clone()
         };

@@ -9,13 +9,12 @@
 //! Durability: WAL with `synchronous = FULL`, so a write that returned `Ok` has been fsynced.
 //!
 //! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`], [`governance`], [`webhooks`], [`import`]; [`filter`] compiles the search
-//! AST to SQL; [`names`] generates run names.
+//! AST to SQL; `crate::names` generates run names.
 
 mod experiments;
 mod governance;
 mod import;
 mod logged_models;
-mod names;
 mod packed;
 mod registry;
 mod runs;

@@ -13,8 +13,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::packed::{parse_packed, PACKED_LINE};
 use super::{
-    db_error, finish_page, json_list, limit_offset, load_value, names, new_uuid_hex, now_ms,
-    parse_column, store_value, SqliteStore,
+    db_error, finish_page, json_list, limit_offset, load_value, new_uuid_hex, now_ms, parse_column,
+    store_value, SqliteStore,
 };
 use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
@@ -809,7 +809,7 @@ impl SqliteStore {
             .map(|tag| tag.value.clone());
         let run_name = match (request.run_name.is_empty(), tag_name) {
             (true, Some(tag_name)) => tag_name,
-            (true, None) => names::random_run_name(),
+            (true, None) => crate::names::random_run_name(),
             (false, Some(tag_name)) if tag_name != request.run_name => {
                 return Err(Error::invalid(format!(
                     "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
@@ -1073,7 +1073,7 @@ impl SqliteStore {
         .await
         .map_err(db_error)?;
         let steps: Vec<i64> = steps.into_iter().map(|(step,)| step).collect();
-        let sampled = sample_steps(
+        let sampled = crate::shared::sample_steps(
             &steps,
             usize::try_from(request.max_results).unwrap_or(usize::MAX),
         );
@@ -1182,22 +1182,6 @@ impl SqliteStore {
     }
 }
 
-/// Picks at most `max_results` steps spread evenly, always keeping the first and the last.
-fn sample_steps(steps: &[i64], max_results: usize) -> Vec<i64> {
-    if steps.len() <= max_results {
-        return steps.to_vec();
-    }
-    if max_results == 1 {
-        return steps.last().copied().into_iter().collect();
-    }
-    let last = steps.len() - 1;
-    let mut sampled: Vec<i64> = (0..max_results)
-        .map(|index| steps[index * last / (max_results - 1)])
-        .collect();
-    sampled.dedup();
-    sampled
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1218,16 +1202,6 @@ mod tests {
         for pair in extreme.windows(2) {
             assert_eq!(pair[0].1 + 1, pair[1].0);
         }
-    }
-
-    #[test]
-    fn sampling_keeps_ends() {
-        let steps: Vec<i64> = (0..100).collect();
-        let sampled = sample_steps(&steps, 5);
-        assert_eq!(sampled.first(), Some(&0));
-        assert_eq!(sampled.last(), Some(&99));
-        assert_eq!(sampled.len(), 5);
-        assert_eq!(sample_steps(&steps[..3], 5), vec![0, 1, 2]);
     }
 
     #[test]
