@@ -1,6 +1,9 @@
 """`cairn import mlflow`: a real `mlflow server` store, populated by the real client, imported into a
 fresh cairn store; the mlflow client then finds the same things on `cairn server`.
 
+In the PostgreSQL pass (CAIRN_E2E_BACKEND=postgres) the MLflow server keeps its store in a fresh
+PostgreSQL database (through psycopg2), so the import reads MLflow's PostgreSQL schema.
+
 The stock MLflow server takes 20-60 s to start here, so the module starts it once.
 """
 
@@ -26,12 +29,25 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, ViewType
 from sklearn.linear_model import LinearRegression
 
-from cairn_helpers import CairnServer, cairn_bin, free_port
+from cairn_helpers import CairnServer, cairn_bin, e2e_backend, free_port, fresh_postgres_database
 
 MLFLOW_BIN = Path(sys.executable).parent / "mlflow"
 MLFLOW_START_TIMEOUT = float(os.environ.get("CAIRN_E2E_MLFLOW_START_TIMEOUT", "180"))
 MODEL = "imp-model"
 HISTORY_POINTS = 3000
+
+
+def mlflow_store_uri(workdir: Path) -> str:
+    """Where the source MLflow server keeps its metadata: SQLite, or PostgreSQL in that pass."""
+    marker = workdir / "mlflow-store-uri"
+    if marker.exists():
+        return marker.read_text()
+    if e2e_backend() == "postgres":
+        uri = fresh_postgres_database("cairn_e2e_mlflow_source")
+    else:
+        uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    marker.write_text(uri)
+    return uri
 
 
 def start_mlflow(workdir: Path) -> tuple[subprocess.Popen, str, Path]:
@@ -42,7 +58,7 @@ def start_mlflow(workdir: Path) -> tuple[subprocess.Popen, str, Path]:
         str(MLFLOW_BIN),
         "server",
         "--backend-store-uri",
-        f"sqlite:///{workdir / 'mlflow.db'}",
+        mlflow_store_uri(workdir),
         "--artifacts-destination",
         str(workdir / "mlartifacts"),
         "--host",
@@ -208,10 +224,10 @@ def runs_with_artifacts(facts: dict, shot: dict) -> list[str]:
     return [facts["parent"], *(run_id for run_id, run in shot["runs"].items() if run["info"][1].startswith("train-"))]
 
 
-def run_import(db: Path, artifacts: Path, cairn_dir: Path, backend_store_uri: str) -> str:
+def run_import(source_uri: str, artifacts: Path, cairn_dir: Path, backend_store_uri: str) -> str:
     cmd = [
         cairn_bin(), "import", "mlflow",
-        "--from", f"sqlite:///{db}",
+        "--from", source_uri,
         "--artifacts", str(artifacts),
         "--backend-store-uri", backend_store_uri,
         "--artifacts-destination", str(cairn_dir / "artifacts"),
@@ -247,7 +263,8 @@ def imported(tmp_path_factory):
 
     cairn_dir = tmp_path_factory.mktemp("cairn-imported")
     server = CairnServer(cairn_dir)
-    summary = run_import(workdir / "mlflow.db", workdir / "mlartifacts", cairn_dir, server.backend_store_uri)
+    summary = run_import(mlflow_store_uri(workdir), workdir / "mlartifacts", cairn_dir,
+                         server.backend_store_uri)
     server.start()
     try:
         yield {"server": server, "facts": facts, "original": original, "summary": summary,
@@ -322,7 +339,7 @@ def test_model_loads_by_alias_and_predicts(imported):
 def test_reimport_skips_everything(imported):
     before = snapshot(imported["server"].url, imported["facts"])
     started = time.monotonic()
-    summary = run_import(imported["source"] / "mlflow.db", imported["source"] / "mlartifacts",
+    summary = run_import(mlflow_store_uri(imported["source"]), imported["source"] / "mlartifacts",
                          imported["cairn_dir"], imported["server"].backend_store_uri)
     print(f"re-import took {time.monotonic() - started:.2f} s")
     original = imported["original"]
@@ -339,9 +356,9 @@ def test_reimport_skips_everything(imported):
 
 def test_unsupported_source_says_so(tmp_path):
     done = subprocess.run(
-        [cairn_bin(), "import", "mlflow", "--from", "postgresql://user@localhost/mlflow",
+        [cairn_bin(), "import", "mlflow", "--from", "mysql://user@localhost/mlflow",
          "--backend-store-uri", f"sqlite:///{tmp_path / 'c.db'}", "--artifacts-destination", str(tmp_path / "a")],
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 1
-    assert "only sqlite:/// MLflow databases are supported yet" in done.stderr
+    assert "not MySQL or others" in done.stderr and "postgresql://" in done.stderr

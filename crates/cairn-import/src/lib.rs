@@ -40,8 +40,8 @@ const RUNS_READ_AHEAD: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(
-        "unsupported source '{0}': only sqlite:/// MLflow databases are supported yet \
-         (PostgreSQL and MySQL sources are not)"
+        "unsupported source '{0}': cairn imports MLflow databases on SQLite (sqlite:///path) \
+         and PostgreSQL (postgresql://...), not MySQL or others"
     )]
     UnsupportedSource(String),
     #[error("reading the MLflow database ({what}): {reason}")]

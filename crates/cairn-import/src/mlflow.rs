@@ -4,12 +4,21 @@
 //! Tables that older MLflow versions lack (`datasets`/`inputs`/`input_tags`, `logged_models*`,
 //! `registered_model_aliases`) are detected and read as empty. Columns are read with `Option` where
 //! MLflow allows NULL, and defaulted the way MLflow's entities default them.
+//!
+//! Sources: SQLite files and PostgreSQL databases. The queries are written once, in SQLite's
+//! dialect with `?` placeholders; [`postgres_sql`] renumbers the placeholders and reads SQLite's
+//! insertion order (`rowid`) as PostgreSQL's physical order (`ctid`). Integer columns that MLflow
+//! declares `INTEGER` (32-bit in PostgreSQL) are cast to `BIGINT` in the queries, so both drivers
+//! decode the same row types.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use cairn_core::entities::{Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::FromRow;
 
 use crate::ImportError;
 
@@ -106,9 +115,73 @@ pub struct MlflowModelVersion {
     pub tags: Vec<KeyValue>,
 }
 
+/// The source database's pool.
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A bound parameter of a reader query.
+#[derive(Clone, Copy)]
+enum Bind<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// A query written for SQLite, in PostgreSQL's dialect: `?` become `$1, $2, ...`, `rowid` becomes
+/// `ctid`. No reader query has a `?` or the word `rowid` inside a string literal.
+fn postgres_sql(sql: &str) -> String {
+    let mut text = String::with_capacity(sql.len() + 8);
+    let mut number = 0_usize;
+    for character in sql.replace("rowid", "ctid").chars() {
+        if character == '?' {
+            number += 1;
+            text.push('$');
+            text.push_str(&number.to_string());
+        } else {
+            text.push(character);
+        }
+    }
+    text
+}
+
+/// Whether `uri` names a PostgreSQL database (SQLAlchemy's `postgresql+psycopg2://` included).
+pub fn is_postgres_uri(uri: &str) -> bool {
+    uri.starts_with("postgresql://")
+        || uri.starts_with("postgres://")
+        || uri.starts_with("postgresql+")
+}
+
+/// Connects to an MLflow PostgreSQL database with read-only transactions; returns the pool and the
+/// URI as messages may show it (no password).
+async fn open_postgres(uri: &str) -> Result<(Pool, String)> {
+    let shown = cairn_store::display_uri(uri);
+    let url = match uri.split_once("://") {
+        // SQLAlchemy's driver suffix (`postgresql+psycopg2://`), which MLflow users write.
+        Some((scheme, rest)) if scheme.starts_with("postgresql+") => format!("postgresql://{rest}"),
+        _ => uri.to_owned(),
+    };
+    let options = PgConnectOptions::from_str(&url)
+        .map_err(|error| ImportError::Source {
+            what: "open",
+            reason: format!("invalid PostgreSQL uri {shown}: {error}"),
+        })?
+        .options([("default_transaction_read_only", "on")])
+        .application_name("cairn-import");
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .map_err(|error| ImportError::Source {
+            what: "open",
+            reason: format!("cannot connect to {shown}: {error}"),
+        })?;
+    Ok((Pool::Postgres(pool), shown))
+}
+
 /// A read-only connection to an MLflow tracking database.
 pub struct MlflowReader {
-    pool: SqlitePool,
+    pool: Pool,
     tables: HashSet<String>,
     /// Whether `inputs` has the `step` column (MLflow 3): only then does it hold model inputs/outputs.
     model_io: bool,
@@ -119,10 +192,7 @@ pub struct MlflowReader {
 /// The file path of an MLflow `sqlite:///relative` or `sqlite:////absolute` URI.
 pub fn sqlite_path(uri: &str) -> Result<PathBuf> {
     let unsupported = || ImportError::UnsupportedSource(uri.to_owned());
-    if uri.starts_with("postgresql")
-        || uri.starts_with("postgres:")
-        || uri.contains("://") && !uri.starts_with("sqlite:")
-    {
+    if uri.contains("://") && !uri.starts_with("sqlite:") {
         return Err(unsupported());
     }
     let without_query = uri.split('?').next().unwrap_or(uri);
@@ -137,64 +207,116 @@ pub fn sqlite_path(uri: &str) -> Result<PathBuf> {
 }
 
 impl MlflowReader {
-    /// Opens the database at `uri` (`sqlite:///...`) read-only and checks that it looks like MLflow's.
+    /// Opens the database at `uri` (`sqlite:///...` or `postgresql://...`) read-only and checks that
+    /// it looks like MLflow's.
     pub async fn open(uri: &str) -> Result<MlflowReader> {
-        let path = sqlite_path(uri)?;
-        if !path.is_file() {
-            return Err(ImportError::Source {
-                what: "open",
-                reason: format!("{} is not a file", path.display()),
-            });
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .read_only(true)
-            .immutable(false);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(source_error("open"))?;
-        let tables: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-                .fetch_all(&pool)
+        let (pool, shown) = if is_postgres_uri(uri) {
+            open_postgres(uri).await?
+        } else {
+            let path = sqlite_path(uri)?;
+            if !path.is_file() {
+                return Err(ImportError::Source {
+                    what: "open",
+                    reason: format!("{} is not a file", path.display()),
+                });
+            }
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .read_only(true)
+                .immutable(false);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
                 .await
-                .map_err(source_error("schema"))?;
-        let tables: HashSet<String> = tables.into_iter().collect();
+                .map_err(source_error("open"))?;
+            (Pool::Sqlite(pool), path.display().to_string())
+        };
+        let mut reader = MlflowReader {
+            pool,
+            tables: HashSet::new(),
+            model_io: false,
+            schema_revision: None,
+        };
+        let tables: Vec<(String,)> = reader.rows("schema", reader.tables_sql(), &[]).await?;
+        reader.tables = tables.into_iter().map(|(name,)| name).collect();
         for required in ["experiments", "runs", "metrics", "params", "tags"] {
-            if !tables.contains(required) {
+            if !reader.has(required) {
                 return Err(ImportError::Source {
                     what: "schema",
                     reason: format!(
-                        "{} has no '{required}' table: not an MLflow tracking database",
-                        path.display()
+                        "{shown} has no '{required}' table: not an MLflow tracking database"
                     ),
                 });
             }
         }
-        let schema_revision = if tables.contains("alembic_version") {
-            sqlx::query_scalar("SELECT version_num FROM alembic_version LIMIT 1")
-                .fetch_optional(&pool)
-                .await
-                .map_err(source_error("alembic_version"))?
-        } else {
-            None
+        if reader.has("alembic_version") {
+            let revision: Vec<(String,)> = reader
+                .rows(
+                    "alembic_version",
+                    "SELECT version_num FROM alembic_version LIMIT 1",
+                    &[],
+                )
+                .await?;
+            reader.schema_revision = revision.into_iter().next().map(|(revision,)| revision);
+        }
+        if reader.has("inputs") {
+            let steps: Vec<(i64,)> = reader.rows("schema", reader.inputs_step_sql(), &[]).await?;
+            reader.model_io = steps.first().is_some_and(|(count,)| *count > 0);
+        }
+        Ok(reader)
+    }
+
+    fn tables_sql(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "SELECT name FROM sqlite_master WHERE type = 'table'",
+            Pool::Postgres(_) => {
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                 WHERE table_schema = current_schema()"
+            }
+        }
+    }
+
+    fn inputs_step_sql(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => {
+                "SELECT COUNT(*) FROM pragma_table_info('inputs') WHERE name = 'step'"
+            }
+            Pool::Postgres(_) => {
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = \
+                 current_schema() AND table_name = 'inputs' AND column_name = 'step'"
+            }
+        }
+    }
+
+    /// Runs one reader query (SQLite's dialect, see [`postgres_sql`]) and decodes every row.
+    async fn rows<T>(&self, what: &'static str, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<T>>
+    where
+        T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>,
+    {
+        let fetched = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut query = sqlx::query_as::<_, T>(sql);
+                for bind in binds {
+                    query = match *bind {
+                        Bind::Text(text) => query.bind(text),
+                        Bind::Int(int) => query.bind(int),
+                    };
+                }
+                query.fetch_all(pool).await
+            }
+            Pool::Postgres(pool) => {
+                let text = postgres_sql(sql);
+                let mut query = sqlx::query_as::<_, T>(&text);
+                for bind in binds {
+                    query = match *bind {
+                        Bind::Text(text) => query.bind(text),
+                        Bind::Int(int) => query.bind(int),
+                    };
+                }
+                query.fetch_all(pool).await
+            }
         };
-        let model_io = tables.contains("inputs") && {
-            let steps: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pragma_table_info('inputs') WHERE name = 'step'",
-            )
-            .fetch_one(&pool)
-            .await
-            .map_err(source_error("schema"))?;
-            steps > 0
-        };
-        Ok(MlflowReader {
-            pool,
-            tables,
-            model_io,
-            schema_revision,
-        })
+        fetched.map_err(source_error(what))
     }
 
     fn has(&self, table: &str) -> bool {
@@ -202,7 +324,10 @@ impl MlflowReader {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 
     pub async fn experiments(&self) -> Result<Vec<MlflowExperiment>> {
@@ -214,13 +339,8 @@ impl MlflowReader {
             Option<i64>,
             Option<i64>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
-             last_update_time FROM experiments ORDER BY experiment_id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("experiments"))?;
+        let rows: Vec<Row> = self.rows("experiments", "SELECT CAST(experiment_id AS BIGINT), name, artifact_location, lifecycle_stage, creation_time, \
+             last_update_time FROM experiments ORDER BY experiment_id", &[]).await?;
         Ok(rows
             .into_iter()
             .map(
@@ -239,12 +359,20 @@ impl MlflowReader {
     }
 
     pub async fn experiment_tags(&self, experiment_id: i64) -> Result<Vec<KeyValue>> {
-        key_values(
-            &self.pool,
-            "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY rowid",
-            experiment_id,
-        )
-        .await
+        let rows: Vec<(String, Option<String>)> = self
+            .rows(
+                "experiment tags",
+                "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY rowid",
+                &[Bind::Int(experiment_id)],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, value)| KeyValue {
+                key,
+                value: value.unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Every run, oldest first.
@@ -261,13 +389,8 @@ impl MlflowReader {
             Option<String>,
             Option<String>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT run_uuid, experiment_id, name, user_id, status, start_time, end_time, deleted_time, \
-             lifecycle_stage, artifact_uri FROM runs ORDER BY start_time, run_uuid",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("runs"))?;
+        let rows: Vec<Row> = self.rows("runs", "SELECT run_uuid, CAST(experiment_id AS BIGINT), name, user_id, status, start_time, end_time, deleted_time, \
+             lifecycle_stage, artifact_uri FROM runs ORDER BY start_time, run_uuid", &[]).await?;
         Ok(rows
             .into_iter()
             .map(
@@ -303,25 +426,27 @@ impl MlflowReader {
     /// A run's params, tags, full metric history, dataset inputs (with their tags) and model
     /// inputs/outputs.
     pub async fn run_parts(&self, run_id: &str) -> Result<MlflowRunParts> {
-        let params: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, value FROM params WHERE run_uuid = ? ORDER BY rowid")
-                .bind(run_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(source_error("params"))?;
-        let tags: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT key, value FROM tags WHERE run_uuid = ? ORDER BY rowid")
-                .bind(run_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(source_error("tags"))?;
-        let metrics: Vec<(String, f64, Option<i64>, i64, bool)> = sqlx::query_as(
-            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ?",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("metrics"))?;
+        let params: Vec<(String, String)> = self
+            .rows(
+                "params",
+                "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY rowid",
+                &[Bind::Text(run_id)],
+            )
+            .await?;
+        let tags: Vec<(String, Option<String>)> = self
+            .rows(
+                "tags",
+                "SELECT key, value FROM tags WHERE run_uuid = ? ORDER BY rowid",
+                &[Bind::Text(run_id)],
+            )
+            .await?;
+        let metrics: Vec<(String, f64, Option<i64>, i64, bool)> = self
+            .rows(
+                "metrics",
+                "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ?",
+                &[Bind::Text(run_id)],
+            )
+            .await?;
         let mut parts = MlflowRunParts {
             params: params
                 .into_iter()
@@ -359,26 +484,20 @@ impl MlflowReader {
             Option<String>,
             Option<String>,
         );
-        let datasets: Vec<DatasetRow> = sqlx::query_as(
-            "SELECT i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source, \
+        let datasets: Vec<DatasetRow> = self.rows("dataset inputs", "SELECT i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source, \
              d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d \
              ON d.dataset_uuid = i.source_id \
              WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = ? \
-             ORDER BY i.rowid",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("dataset inputs"))?;
+             ORDER BY i.rowid", &[Bind::Text(run_id)]).await?;
         for (input_uuid, name, digest, source_type, source, schema, profile) in datasets {
             let tags = if self.has("input_tags") {
-                let rows: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT name, value FROM input_tags WHERE input_uuid = ? ORDER BY rowid",
-                )
-                .bind(&input_uuid)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(source_error("input tags"))?;
+                let rows: Vec<(String, String)> = self
+                    .rows(
+                        "input tags",
+                        "SELECT name, value FROM input_tags WHERE input_uuid = ? ORDER BY rowid",
+                        &[Bind::Text(&input_uuid)],
+                    )
+                    .await?;
                 rows.into_iter()
                     .map(|(key, value)| KeyValue { key, value })
                     .collect()
@@ -400,15 +519,9 @@ impl MlflowReader {
         if !self.model_io {
             return Ok(());
         }
-        let models: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT source_type, destination_id, step FROM inputs WHERE source_id = ? AND \
+        let models: Vec<(String, String, i64)> = self.rows("model inputs and outputs", "SELECT source_type, destination_id, CAST(step AS BIGINT) FROM inputs WHERE source_id = ? AND \
              ((source_type = 'RUN_INPUT' AND destination_type = 'MODEL_INPUT') OR \
-              (source_type = 'RUN_OUTPUT' AND destination_type = 'MODEL_OUTPUT')) ORDER BY rowid",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("model inputs and outputs"))?;
+              (source_type = 'RUN_OUTPUT' AND destination_type = 'MODEL_OUTPUT')) ORDER BY rowid", &[Bind::Text(run_id)]).await?;
         for (source_type, model_id, step) in models {
             if source_type == "RUN_INPUT" {
                 parts.model_inputs.push(ModelInput { model_id });
@@ -437,14 +550,9 @@ impl MlflowReader {
             Option<String>,
             Option<String>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT model_id, experiment_id, name, artifact_location, creation_timestamp_ms, \
-             last_updated_timestamp_ms, status, lifecycle_stage, model_type, source_run_id, \
-             status_message FROM logged_models ORDER BY creation_timestamp_ms, model_id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("logged models"))?;
+        let rows: Vec<Row> = self.rows("logged models", "SELECT model_id, CAST(experiment_id AS BIGINT), name, artifact_location, creation_timestamp_ms, \
+             last_updated_timestamp_ms, CAST(status AS BIGINT), lifecycle_stage, model_type, source_run_id, \
+             status_message FROM logged_models ORDER BY creation_timestamp_ms, model_id", &[]).await?;
         let mut models = Vec::with_capacity(rows.len());
         for (
             model_id,
@@ -484,14 +592,8 @@ impl MlflowReader {
                     Option<String>,
                     Option<String>,
                 );
-                let rows: Vec<MetricRow> = sqlx::query_as(
-                    "SELECT metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, \
-                     dataset_name, dataset_digest FROM logged_model_metrics WHERE model_id = ?",
-                )
-                .bind(&model_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(source_error("logged model metrics"))?;
+                let rows: Vec<MetricRow> = self.rows("logged model metrics", "SELECT metric_name, metric_timestamp_ms, metric_step, metric_value, run_id, \
+                     dataset_name, dataset_digest FROM logged_model_metrics WHERE model_id = ?", &[Bind::Text(&model_id)]).await?;
                 rows.into_iter()
                     .map(
                         |(key, timestamp, step, value, run_id, dataset_name, dataset_digest)| {
@@ -537,11 +639,9 @@ impl MlflowReader {
         if !self.has(table) {
             return Ok(Vec::new());
         }
-        let rows: Vec<(String, String)> = sqlx::query_as(sql)
-            .bind(model_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(source_error("logged model params and tags"))?;
+        let rows: Vec<(String, String)> = self
+            .rows("logged model params and tags", sql, &[Bind::Text(model_id)])
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(key, value)| KeyValue { key, value })
@@ -555,23 +655,12 @@ impl MlflowReader {
             return Ok(Vec::new());
         }
         type Row = (String, Option<i64>, Option<i64>, Option<String>);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT name, creation_time, last_updated_time, description FROM registered_models \
-             ORDER BY creation_time, name",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("registered models"))?;
+        let rows: Vec<Row> = self.rows("registered models", "SELECT name, creation_time, last_updated_time, description FROM registered_models \
+             ORDER BY creation_time, name", &[]).await?;
         let mut models = Vec::with_capacity(rows.len());
         for (name, created, updated, description) in rows {
             let tags = if self.has("registered_model_tags") {
-                let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-                    "SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY rowid",
-                )
-                .bind(&name)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(source_error("registered model tags"))?;
+                let rows: Vec<(String, Option<String>)> = self.rows("registered model tags", "SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY rowid", &[Bind::Text(&name)]).await?;
                 rows.into_iter()
                     .map(|(key, value)| KeyValue {
                         key,
@@ -583,13 +672,7 @@ impl MlflowReader {
             };
             let versions = self.versions(&name).await?;
             let aliases = if self.has("registered_model_aliases") {
-                sqlx::query_as(
-                    "SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias",
-                )
-                .bind(&name)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(source_error("aliases"))?
+                self.rows("aliases", "SELECT alias, CAST(version AS BIGINT) FROM registered_model_aliases WHERE name = ? ORDER BY alias", &[Bind::Text(&name)]).await?
             } else {
                 Vec::new()
             };
@@ -623,15 +706,9 @@ impl MlflowReader {
             Option<String>,
             Option<String>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT version, creation_time, last_updated_time, description, user_id, current_stage, \
+        let rows: Vec<Row> = self.rows("model versions", "SELECT CAST(version AS BIGINT), creation_time, last_updated_time, description, user_id, current_stage, \
              source, run_id, run_link, status, status_message FROM model_versions WHERE name = ? \
-             ORDER BY version",
-        )
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(source_error("model versions"))?;
+             ORDER BY version", &[Bind::Text(name)]).await?;
         let mut versions = Vec::with_capacity(rows.len());
         for (
             version,
@@ -648,15 +725,14 @@ impl MlflowReader {
         ) in rows
         {
             let tags = if self.has("model_version_tags") {
-                let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-                    "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ? \
+                let rows: Vec<(String, Option<String>)> = self
+                    .rows(
+                        "model version tags",
+                        "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ? \
                      ORDER BY rowid",
-                )
-                .bind(name)
-                .bind(version)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(source_error("model version tags"))?;
+                        &[Bind::Text(name), Bind::Int(version)],
+                    )
+                    .await?;
                 rows.into_iter()
                     .map(|(key, value)| KeyValue {
                         key,
@@ -689,27 +765,13 @@ impl MlflowReader {
         if !self.has("trace_info") {
             return Ok(0);
         }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trace_info")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(source_error("traces"))?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        let count: Vec<(i64,)> = self
+            .rows("traces", "SELECT COUNT(*) FROM trace_info", &[])
+            .await?;
+        Ok(count
+            .first()
+            .map_or(0, |(count,)| u64::try_from(*count).unwrap_or(0)))
     }
-}
-
-async fn key_values(pool: &SqlitePool, sql: &str, owner: i64) -> Result<Vec<KeyValue>> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(sql)
-        .bind(owner)
-        .fetch_all(pool)
-        .await
-        .map_err(source_error("tags"))?;
-    Ok(rows
-        .into_iter()
-        .map(|(key, value)| KeyValue {
-            key,
-            value: value.unwrap_or_default(),
-        })
-        .collect())
 }
 
 #[cfg(test)]

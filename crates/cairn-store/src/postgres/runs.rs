@@ -1,44 +1,958 @@
-//! PostgreSQL: runs (stubs until ported).
-#![allow(unused_imports)]
+//! PostgreSQL: runs: lifecycle, params, tags, metrics, inputs/outputs, history and search.
+//!
+//! Writes send each kind of row as one set of arrays (`UNNEST($1::text[], ...)`), so a batch costs
+//! one statement per kind whatever its size, and every statement text is static (prepared once per
+//! connection). Reads load a set of runs with one query per part (`run_uuid = ANY($1)`), skipping
+//! the parts (dataset and model inputs, model outputs) that none of the runs has.
 
-use cairn_core::entities::*;
-use cairn_core::Result;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
-use super::{not_yet, PgStore};
-use crate::*;
+use cairn_core::entities::{
+    Dataset, DatasetInput, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
+    RunData, RunInfo, RunInputs, RunOutputs,
+};
+use cairn_core::{Error, Result};
+use sqlx::PgConnection;
+
+use super::experiments::{active_experiment, parse_experiment_id, view_condition};
+use super::{
+    db_error, finish_page, limit_offset, load_value, new_uuid_hex, parse_column, run_artifact_uri,
+    store_value, PgStore,
+};
+use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
+use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
+
+// `postgres/mod.rs` does not declare the name generator; it is this module's alone.
+#[path = "names.rs"]
+mod names;
+
+/// The tag MLflow keeps equal to the run name.
+const RUN_NAME_TAG: &str = "mlflow.runName";
+
+fn run_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
+    match key {
+        "run_id" | "run_uuid" => Some(("r.run_uuid", ColumnType::Text)),
+        "run_name" => Some(("r.name", ColumnType::Text)),
+        "status" => Some(("r.status", ColumnType::Text)),
+        "user_id" => Some(("r.user_id", ColumnType::Text)),
+        "artifact_uri" => Some(("r.artifact_uri", ColumnType::Text)),
+        "lifecycle_stage" => Some(("r.lifecycle_stage", ColumnType::Text)),
+        "start_time" | "created" | "Created" => Some(("r.start_time", ColumnType::Number)),
+        "end_time" => Some(("r.end_time", ColumnType::Number)),
+        _ => None,
+    }
+}
+
+const RUNS: Target = Target {
+    what: "runs",
+    attribute: run_attribute,
+    params: Some(KeyValueTable {
+        table: "params",
+        correlation: "{t}.run_uuid = r.run_uuid",
+    }),
+    tags: Some(KeyValueTable {
+        table: "tags",
+        correlation: "{t}.run_uuid = r.run_uuid",
+    }),
+    metrics: Some(MetricSource::Latest(KeyValueTable {
+        table: "latest_metrics",
+        correlation: "{t}.run_uuid = r.run_uuid",
+    })),
+    datasets: Some("{t}.run_uuid = r.run_uuid"),
+    prompt_exclusion: None,
+};
+
+fn run_not_found(run_id: &str) -> Error {
+    Error::not_found(format!("Run with id={run_id} not found"))
+}
+
+/// (experiment_id, lifecycle_stage) of a run, or not found.
+async fn run_header(conn: &mut PgConnection, run_id: &str) -> Result<(i64, LifecycleStage)> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = $1")
+            .bind(run_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    let (experiment_id, stage) = row.ok_or_else(|| run_not_found(run_id))?;
+    Ok((experiment_id, parse_column(&stage)?))
+}
+
+fn run_not_active(run_id: &str, stage: LifecycleStage) -> Error {
+    Error::invalid(format!(
+        "The run {run_id} must be in the 'active' state. Current state is {stage}."
+    ))
+}
+
+/// The run must exist and be active; returns its experiment id.
+async fn active_run(conn: &mut PgConnection, run_id: &str) -> Result<i64> {
+    let (experiment_id, stage) = run_header(conn, run_id).await?;
+    if stage != LifecycleStage::Active {
+        return Err(run_not_active(run_id, stage));
+    }
+    Ok(experiment_id)
+}
+
+/// The columns of a run's info, in the order of [`InfoRow`], for a `runs` table aliased `r`.
+macro_rules! info_columns {
+    () => {
+        "r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
+         r.artifact_uri, r.lifecycle_stage"
+    };
+}
+
+type InfoRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+);
+
+/// [`InfoRow`] and whether the run has dataset inputs, model inputs, model outputs.
+type InfoPartsRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    bool,
+    bool,
+    bool,
+);
+
+type MetricRow = (
+    String,
+    String,
+    i64,
+    i64,
+    f64,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A point of one metric's history: (step, timestamp, value, is_nan, model_id, dataset_name,
+/// dataset_digest).
+type HistoryRow = (
+    i64,
+    i64,
+    f64,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+type DatasetRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn info_from_row(row: InfoRow) -> Result<RunInfo> {
+    let (
+        run_id,
+        experiment_id,
+        run_name,
+        user_id,
+        status,
+        start_time,
+        end_time,
+        artifact_uri,
+        stage,
+    ) = row;
+    Ok(RunInfo {
+        run_id,
+        experiment_id: experiment_id.to_string(),
+        run_name,
+        user_id,
+        status: parse_column(&status)?,
+        start_time,
+        end_time,
+        artifact_uri,
+        lifecycle_stage: parse_column(&stage)?,
+    })
+}
+
+fn empty_run(info: RunInfo) -> Run {
+    Run {
+        info,
+        data: RunData::default(),
+        inputs: RunInputs::default(),
+        outputs: RunOutputs::default(),
+    }
+}
+
+/// Which of the seldom used parts have rows for at least one run of a set.
+#[derive(Debug, Default, Clone, Copy)]
+struct PresentParts {
+    dataset_inputs: bool,
+    model_inputs: bool,
+    model_outputs: bool,
+}
+
+impl PresentParts {
+    fn or(self, other: PresentParts) -> PresentParts {
+        PresentParts {
+            dataset_inputs: self.dataset_inputs || other.dataset_inputs,
+            model_inputs: self.model_inputs || other.model_inputs,
+            model_outputs: self.model_outputs || other.model_outputs,
+        }
+    }
+}
+
+/// Loads whole runs, in the order of `run_ids` (missing ids are skipped).
+async fn load_runs(conn: &mut PgConnection, run_ids: &[String]) -> Result<Vec<Run>> {
+    if run_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<InfoPartsRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        info_columns!(),
+        ", EXISTS (SELECT 1 FROM run_dataset_inputs i WHERE i.run_uuid = r.run_uuid), \
+         EXISTS (SELECT 1 FROM run_model_inputs i WHERE i.run_uuid = r.run_uuid), \
+         EXISTS (SELECT 1 FROM run_model_outputs o WHERE o.run_uuid = r.run_uuid) \
+         FROM runs r WHERE r.run_uuid = ANY($1)"
+    ))
+    .bind(run_ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    let mut present = PresentParts::default();
+    let mut by_id: HashMap<String, Run> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let (a, b, c, d, e, f, g, h, i, dataset_inputs, model_inputs, model_outputs) = row;
+        present = present.or(PresentParts {
+            dataset_inputs,
+            model_inputs,
+            model_outputs,
+        });
+        let info = info_from_row((a, b, c, d, e, f, g, h, i))?;
+        by_id.insert(info.run_id.clone(), empty_run(info));
+    }
+    let mut runs: Vec<Run> = run_ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    load_run_data(conn, &mut runs, present).await?;
+    Ok(runs)
+}
+
+/// Which seldom used parts the runs `run_ids` have, for loads that did not ask with the infos.
+async fn present_parts(conn: &mut PgConnection, run_ids: &[String]) -> Result<PresentParts> {
+    let (dataset_inputs, model_inputs, model_outputs): (bool, bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM run_dataset_inputs WHERE run_uuid = ANY($1)), \
+         EXISTS (SELECT 1 FROM run_model_inputs WHERE run_uuid = ANY($1)), \
+         EXISTS (SELECT 1 FROM run_model_outputs WHERE run_uuid = ANY($1))",
+    )
+    .bind(run_ids)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(PresentParts {
+        dataset_inputs,
+        model_inputs,
+        model_outputs,
+    })
+}
+
+/// Fills the data, inputs and outputs of `runs` (which hold their infos only): one query per part.
+async fn load_run_data(
+    conn: &mut PgConnection,
+    runs: &mut [Run],
+    present: PresentParts,
+) -> Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = runs.iter().map(|run| run.info.run_id.clone()).collect();
+    let index: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(position, id)| (id.as_str(), position))
+        .collect();
+    let run_for = |run_id: &str| index.get(run_id).copied();
+
+    let metrics: Vec<MetricRow> = sqlx::query_as(
+        "SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
+         dataset_digest FROM latest_metrics WHERE run_uuid = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) in
+        metrics
+    {
+        if let Some(position) = run_for(&run_id) {
+            runs[position].data.metrics.push(Metric {
+                key,
+                value: load_value(value, is_nan),
+                timestamp,
+                step,
+                model_id,
+                dataset_name,
+                dataset_digest,
+                run_id: None,
+            });
+        }
+    }
+    // By key, in byte order whatever the database's collation.
+    for run in runs.iter_mut() {
+        run.data
+            .metrics
+            .sort_unstable_by(|left, right| left.key.cmp(&right.key));
+    }
+
+    let params: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY($1) ORDER BY seq",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, key, value) in params {
+        if let Some(position) = run_for(&run_id) {
+            runs[position].data.params.push(KeyValue { key, value });
+        }
+    }
+
+    let tags: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY($1) ORDER BY seq",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, key, value) in tags {
+        if let Some(position) = run_for(&run_id) {
+            runs[position].data.tags.push(KeyValue { key, value });
+        }
+    }
+
+    if present.dataset_inputs {
+        let datasets: Vec<DatasetRow> = sqlx::query_as(
+            "SELECT i.run_uuid, d.dataset_uuid, d.name, d.digest, d.source_type, d.source, \
+             d.schema, d.profile FROM run_dataset_inputs i \
+             JOIN datasets d ON d.dataset_uuid = i.dataset_uuid \
+             WHERE i.run_uuid = ANY($1) ORDER BY i.seq",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let input_tags: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT run_uuid, dataset_uuid, key, value FROM run_dataset_input_tags \
+             WHERE run_uuid = ANY($1) ORDER BY seq",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let mut tags: HashMap<(String, String), Vec<KeyValue>> = HashMap::new();
+        for (run_id, dataset_uuid, key, value) in input_tags {
+            tags.entry((run_id, dataset_uuid))
+                .or_default()
+                .push(KeyValue { key, value });
+        }
+        for (run_id, dataset_uuid, name, digest, source_type, source, schema, profile) in datasets {
+            let Some(position) = run_for(&run_id) else {
+                continue;
+            };
+            let input_tags = tags.remove(&(run_id, dataset_uuid)).unwrap_or_default();
+            runs[position].inputs.dataset_inputs.push(DatasetInput {
+                dataset: Dataset {
+                    name,
+                    digest,
+                    source_type,
+                    source,
+                    schema,
+                    profile,
+                },
+                tags: input_tags,
+            });
+        }
+    }
+
+    if present.model_inputs {
+        let inputs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT run_uuid, model_id FROM run_model_inputs WHERE run_uuid = ANY($1) ORDER BY seq",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        for (run_id, model_id) in inputs {
+            if let Some(position) = run_for(&run_id) {
+                runs[position]
+                    .inputs
+                    .model_inputs
+                    .push(ModelInput { model_id });
+            }
+        }
+    }
+
+    if present.model_outputs {
+        let outputs: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT run_uuid, model_id, step FROM run_model_outputs WHERE run_uuid = ANY($1) \
+             ORDER BY seq",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        for (run_id, model_id, step) in outputs {
+            if let Some(position) = run_for(&run_id) {
+                runs[position]
+                    .outputs
+                    .model_outputs
+                    .push(ModelOutput { model_id, step });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Key/value pairs as two columns, one row per key: a key given twice keeps its first position and
+/// its last value (what a row-by-row upsert would leave). PostgreSQL refuses to upsert one row twice
+/// in a statement, so upserts go through this.
+pub(super) fn last_values(items: &[KeyValue]) -> (Vec<&str>, Vec<&str>) {
+    let mut positions: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut keys = Vec::with_capacity(items.len());
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        match positions.entry(item.key.as_str()) {
+            Entry::Occupied(entry) => values[*entry.get()] = item.value.as_str(),
+            Entry::Vacant(entry) => {
+                entry.insert(keys.len());
+                keys.push(item.key.as_str());
+                values.push(item.value.as_str());
+            }
+        }
+    }
+    (keys, values)
+}
+
+/// Upserts run tags in one statement (a key given twice keeps its last value). The run's name is
+/// left as it is: callers that follow MLflow's `mlflow.runName` rule use [`sync_run_name`] too.
+pub(super) async fn insert_tags(
+    conn: &mut PgConnection,
+    run_id: &str,
+    tags: &[KeyValue],
+) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let (keys, values) = last_values(tags);
+    sqlx::query(
+        "INSERT INTO tags (run_uuid, key, value) \
+         SELECT $1, key, value FROM UNNEST($2::text[], $3::text[]) AS input(key, value) \
+         ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(run_id)
+    .bind(keys)
+    .bind(values)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Sets the run's name to the last `mlflow.runName` among `tags`, if any.
+async fn sync_run_name(conn: &mut PgConnection, run_id: &str, tags: &[KeyValue]) -> Result<()> {
+    let Some(name_tag) = tags.iter().rev().find(|tag| tag.key == RUN_NAME_TAG) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE runs SET name = $1 WHERE run_uuid = $2")
+        .bind(&name_tag.value)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Inserts params, refusing changed values (MLflow's wording). Safe against concurrent writers of
+/// the same key: the insert skips keys that exist (waiting for an uncommitted writer of the key to
+/// finish), and only then are the stored values compared, in a statement that sees them.
+pub(super) async fn insert_params(
+    conn: &mut PgConnection,
+    run_id: &str,
+    params: &[KeyValue],
+) -> Result<()> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = params.iter().map(|param| param.key.as_str()).collect();
+    let values: Vec<&str> = params.iter().map(|param| param.value.as_str()).collect();
+    let inserted = sqlx::query(
+        "INSERT INTO params (run_uuid, key, value) \
+         SELECT $1, key, value FROM UNNEST($2::text[], $3::text[]) AS input(key, value) \
+         ON CONFLICT (run_uuid, key) DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(&keys)
+    .bind(&values)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?
+    .rows_affected();
+    if usize::try_from(inserted).is_ok_and(|inserted| inserted == params.len()) {
+        return Ok(());
+    }
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, value FROM params WHERE run_uuid = $1 AND key = ANY($2)")
+            .bind(run_id)
+            .bind(&keys)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    let stored: HashMap<String, String> = stored.into_iter().collect();
+    let conflicts: Vec<(&KeyValue, &String)> = params
+        .iter()
+        .filter_map(|param| {
+            stored
+                .get(&param.key)
+                .filter(|old| **old != param.value)
+                .map(|old| (param, old))
+        })
+        .collect();
+    if let ([(param, old)], 1) = (conflicts.as_slice(), params.len()) {
+        return Err(Error::invalid(format!(
+            "Changing param values is not allowed. Param with key='{}' was already logged with value='{}' \
+             for run ID='{run_id}'. Attempted logging new value '{}'.",
+            param.key, old, param.value
+        )));
+    }
+    if !conflicts.is_empty() {
+        let described: Vec<String> = conflicts
+            .iter()
+            .map(|(param, old)| {
+                format!(
+                    "{{'key': '{}', 'old_value': '{}', 'new_value': '{}'}}",
+                    param.key, old, param.value
+                )
+            })
+            .collect();
+        return Err(Error::invalid(format!(
+            "Changing param values is not allowed. Params were already logged='[{}]' for run ID='{run_id}'.",
+            described.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Metric points as columns, for `UNNEST`. NaN travels as (0, is_nan), as it is stored.
+#[derive(Default)]
+struct MetricColumns<'a> {
+    keys: Vec<&'a str>,
+    steps: Vec<i64>,
+    timestamps: Vec<i64>,
+    values: Vec<f64>,
+    is_nan: Vec<bool>,
+    model_ids: Vec<Option<&'a str>>,
+    dataset_names: Vec<Option<&'a str>>,
+    dataset_digests: Vec<Option<&'a str>>,
+}
+
+impl<'a> MetricColumns<'a> {
+    fn new<'m: 'a>(metrics: impl Iterator<Item = &'m Metric>) -> MetricColumns<'a> {
+        let mut columns = MetricColumns::default();
+        for metric in metrics {
+            let (value, is_nan) = store_value(metric.value);
+            columns.keys.push(&metric.key);
+            columns.steps.push(metric.step);
+            columns.timestamps.push(metric.timestamp);
+            columns.values.push(value);
+            columns.is_nan.push(is_nan);
+            columns.model_ids.push(metric.model_id.as_deref());
+            columns.dataset_names.push(metric.dataset_name.as_deref());
+            columns
+                .dataset_digests
+                .push(metric.dataset_digest.as_deref());
+        }
+        columns
+    }
+}
+
+/// A run's metric points (identical points collapse on the primary key) and, per key, the latest
+/// point: the batch's greatest by (step, timestamp, value), the first of equals, kept only if greater
+/// than the one stored (NaN counts as 0, as stored). One statement; concurrent writers of a key
+/// serialize on its `latest_metrics` row, and the greater point wins whatever the order.
+pub(super) async fn insert_metrics(
+    conn: &mut PgConnection,
+    run_id: &str,
+    metrics: &[Metric],
+) -> Result<()> {
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    let columns = MetricColumns::new(metrics.iter());
+    sqlx::query(
+        "WITH point AS MATERIALIZED ( \
+             SELECT * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::float8[], \
+                 $6::boolean[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY \
+             AS point(key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest, \
+                 ordinal)), \
+         history AS ( \
+             INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
+                 dataset_name, dataset_digest) \
+             SELECT $1, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
+             FROM point ON CONFLICT DO NOTHING) \
+         INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
+             dataset_name, dataset_digest) \
+         SELECT DISTINCT ON (key) $1, key, step, timestamp, value, is_nan, model_id, dataset_name, \
+             dataset_digest \
+         FROM point ORDER BY key, step DESC, timestamp DESC, value DESC, ordinal \
+         ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
+             timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan, \
+             model_id = excluded.model_id, dataset_name = excluded.dataset_name, \
+             dataset_digest = excluded.dataset_digest \
+         WHERE (excluded.step, excluded.timestamp, excluded.value) \
+             > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+    )
+    .bind(run_id)
+    .bind(&columns.keys)
+    .bind(&columns.steps)
+    .bind(&columns.timestamps)
+    .bind(&columns.values)
+    .bind(&columns.is_nan)
+    .bind(&columns.model_ids)
+    .bind(&columns.dataset_names)
+    .bind(&columns.dataset_digests)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Metrics that name a logged model are attached to it too (unknown models are skipped).
+async fn attach_model_metrics(
+    conn: &mut PgConnection,
+    run_id: &str,
+    metrics: &[Metric],
+) -> Result<()> {
+    if metrics.iter().all(|metric| metric.model_id.is_none()) {
+        return Ok(());
+    }
+    let columns = MetricColumns::new(metrics.iter().filter(|metric| metric.model_id.is_some()));
+    sqlx::query(
+        "INSERT INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_uuid, \
+             dataset_name, dataset_digest) \
+         SELECT point.model_id, point.key, point.step, point.timestamp, point.value, point.is_nan, \
+             $1, point.dataset_name, point.dataset_digest \
+         FROM UNNEST($2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::float8[], \
+             $7::boolean[], $8::text[], $9::text[]) \
+         AS point(model_id, key, step, timestamp, value, is_nan, dataset_name, dataset_digest) \
+         WHERE EXISTS (SELECT 1 FROM logged_models m WHERE m.model_id = point.model_id) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(&columns.model_ids)
+    .bind(&columns.keys)
+    .bind(&columns.steps)
+    .bind(&columns.timestamps)
+    .bind(&columns.values)
+    .bind(&columns.is_nan)
+    .bind(&columns.dataset_names)
+    .bind(&columns.dataset_digests)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// A run's dataset inputs: each dataset once per experiment (by name and digest; an existing one is
+/// kept as it is), the input links in the order given, and their tags (upserted). Two statements
+/// whatever the number of inputs.
+pub(super) async fn insert_dataset_inputs(
+    conn: &mut PgConnection,
+    experiment_id: i64,
+    run_id: &str,
+    datasets: &[DatasetInput],
+) -> Result<()> {
+    if datasets.is_empty() {
+        return Ok(());
+    }
+    let uuids: Vec<String> = datasets.iter().map(|_| new_uuid_hex()).collect();
+    let column = |field: fn(&Dataset) -> &str| -> Vec<&str> {
+        datasets.iter().map(|input| field(&input.dataset)).collect()
+    };
+    let names = column(|dataset| &dataset.name);
+    let digests = column(|dataset| &dataset.digest);
+    let source_types = column(|dataset| &dataset.source_type);
+    let sources = column(|dataset| &dataset.source);
+    let optional_column = |field: fn(&Dataset) -> Option<&str>| -> Vec<Option<&str>> {
+        datasets.iter().map(|input| field(&input.dataset)).collect()
+    };
+    let schemas = optional_column(|dataset| dataset.schema.as_deref());
+    let profiles = optional_column(|dataset| dataset.profile.as_deref());
+    sqlx::query(
+        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, \
+             schema, profile) \
+         SELECT input.dataset_uuid, $1, input.name, input.digest, input.source_type, input.source, \
+             input.schema, input.profile \
+         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+             $8::text[]) \
+         AS input(dataset_uuid, name, digest, source_type, source, schema, profile) \
+         ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+    )
+    .bind(experiment_id)
+    .bind(&uuids)
+    .bind(&names)
+    .bind(&digests)
+    .bind(&source_types)
+    .bind(&sources)
+    .bind(&schemas)
+    .bind(&profiles)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+
+    // Input tags, one row per (dataset, key): the last value given wins, as with row-by-row upserts.
+    let mut positions: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut tag_names: Vec<&str> = Vec::new();
+    let mut tag_digests: Vec<&str> = Vec::new();
+    let mut tag_keys: Vec<&str> = Vec::new();
+    let mut tag_values: Vec<&str> = Vec::new();
+    for input in datasets {
+        let (name, digest) = (input.dataset.name.as_str(), input.dataset.digest.as_str());
+        for tag in &input.tags {
+            match positions.entry((name, digest, tag.key.as_str())) {
+                Entry::Occupied(entry) => tag_values[*entry.get()] = tag.value.as_str(),
+                Entry::Vacant(entry) => {
+                    entry.insert(tag_keys.len());
+                    tag_names.push(name);
+                    tag_digests.push(digest);
+                    tag_keys.push(tag.key.as_str());
+                    tag_values.push(tag.value.as_str());
+                }
+            }
+        }
+    }
+    // A new statement: it sees the datasets above, and those that concurrent writers committed.
+    sqlx::query(
+        "WITH input AS ( \
+             SELECT name, digest, MIN(ordinal) AS ordinal \
+             FROM UNNEST($3::text[], $4::text[]) WITH ORDINALITY AS input(name, digest, ordinal) \
+             GROUP BY name, digest), \
+         linked AS ( \
+             INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid) \
+             SELECT $2, d.dataset_uuid FROM input \
+             JOIN datasets d ON d.experiment_id = $1 AND d.name = input.name \
+                 AND d.digest = input.digest \
+             ORDER BY input.ordinal \
+             ON CONFLICT DO NOTHING) \
+         INSERT INTO run_dataset_input_tags (run_uuid, dataset_uuid, key, value) \
+         SELECT $2, d.dataset_uuid, tag.key, tag.value \
+         FROM UNNEST($5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY \
+             AS tag(name, digest, key, value, ordinal) \
+         JOIN datasets d ON d.experiment_id = $1 AND d.name = tag.name AND d.digest = tag.digest \
+         ORDER BY tag.ordinal \
+         ON CONFLICT (run_uuid, dataset_uuid, key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(experiment_id)
+    .bind(run_id)
+    .bind(&names)
+    .bind(&digests)
+    .bind(&tag_names)
+    .bind(&tag_digests)
+    .bind(&tag_keys)
+    .bind(&tag_values)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Picks at most `max_results` steps spread evenly, always keeping the first and the last.
+fn sample_steps(steps: &[i64], max_results: usize) -> Vec<i64> {
+    if steps.len() <= max_results {
+        return steps.to_vec();
+    }
+    if max_results == 1 {
+        return steps.last().copied().into_iter().collect();
+    }
+    let last = steps.len() - 1;
+    let mut sampled: Vec<i64> = (0..max_results)
+        .map(|index| steps[index * last / (max_results - 1)])
+        .collect();
+    sampled.dedup();
+    sampled
+}
 
 impl PgStore {
     pub(super) async fn create_run_impl(&self, request: CreateRun) -> Result<Run> {
-        let _ = request;
-        Err(not_yet("create_run_impl"))
+        let tag_name = request
+            .tags
+            .iter()
+            .rev()
+            .find(|tag| tag.key == RUN_NAME_TAG)
+            .map(|tag| tag.value.clone());
+        let run_name = match (request.run_name.is_empty(), tag_name) {
+            (true, Some(tag_name)) => tag_name,
+            (true, None) => names::random_run_name(),
+            (false, Some(tag_name)) if tag_name != request.run_name => {
+                return Err(Error::invalid(format!(
+                    "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                     different values (run_name='{}', mlflow.runName='{tag_name}').",
+                    request.run_name
+                )))
+            }
+            (false, _) => request.run_name.clone(),
+        };
+        // As MLflow: the given tags in their order, plus `mlflow.runName` if they lack it.
+        let mut tags = request.tags;
+        if !tags.iter().any(|tag| tag.key == RUN_NAME_TAG) {
+            tags.push(KeyValue::new(RUN_NAME_TAG, run_name.clone()));
+        }
+
+        let mut tx = self.write().await?;
+        let (experiment_id, artifact_location) =
+            active_experiment(&mut tx, &request.experiment_id).await?;
+        let run_id = new_uuid_hex();
+        let artifact_uri = run_artifact_uri(&artifact_location, &run_id);
+        sqlx::query(
+            "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
+             artifact_uri, lifecycle_stage) VALUES ($1, $2, $3, $4, 'RUNNING', $5, NULL, $6, 'active')",
+        )
+        .bind(&run_id)
+        .bind(experiment_id)
+        .bind(&run_name)
+        .bind(&request.user_id)
+        .bind(request.start_time)
+        .bind(&artifact_uri)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        insert_tags(&mut tx, &run_id, &tags).await?;
+        tx.commit().await.map_err(db_error)?;
+
+        // What the database now holds for the new run, without reading it back.
+        let (keys, values) = last_values(&tags);
+        let stored_tags = keys
+            .into_iter()
+            .zip(values)
+            .map(|(key, value)| KeyValue::new(key, value))
+            .collect();
+        let mut run = empty_run(RunInfo {
+            run_id,
+            experiment_id: experiment_id.to_string(),
+            run_name,
+            user_id: request.user_id,
+            status: cairn_core::entities::RunStatus::Running,
+            start_time: request.start_time,
+            end_time: None,
+            artifact_uri,
+            lifecycle_stage: LifecycleStage::Active,
+        });
+        run.data.tags = stored_tags;
+        Ok(run)
     }
 
     pub(super) async fn get_run_impl(&self, run_id: &str) -> Result<Run> {
-        let _ = run_id;
-        Err(not_yet("get_run_impl"))
+        let mut tx = self.read().await?;
+        let run = load_runs(&mut tx, &[run_id.to_owned()])
+            .await?
+            .pop()
+            .ok_or_else(|| run_not_found(run_id))?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(run)
     }
 
     pub(super) async fn update_run_impl(&self, request: UpdateRun) -> Result<RunInfo> {
-        let _ = request;
-        Err(not_yet("update_run_impl"))
+        let run_name = request.run_name.filter(|name| !name.is_empty());
+        // One statement: the update (of an active run only) and, with a new name, its tag.
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let row: Option<InfoRow> = sqlx::query_as(concat!(
+            "WITH updated AS (UPDATE runs r SET status = COALESCE($2, r.status), \
+             end_time = COALESCE($3, r.end_time), name = COALESCE($4, r.name) \
+             WHERE r.run_uuid = $1 AND r.lifecycle_stage = 'active' RETURNING ",
+            info_columns!(),
+            "), name_tag AS (INSERT INTO tags (run_uuid, key, value) \
+             SELECT run_uuid, $5, $4 FROM updated WHERE $4 IS NOT NULL \
+             ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value) \
+             SELECT * FROM updated"
+        ))
+        .bind(&request.run_id)
+        .bind(request.status.map(|status| status.as_str()))
+        .bind(request.end_time)
+        .bind(run_name.as_deref())
+        .bind(RUN_NAME_TAG)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some(row) => info_from_row(row),
+            None => {
+                let (_, stage) = run_header(&mut conn, &request.run_id).await?;
+                Err(run_not_active(&request.run_id, stage))
+            }
+        }
     }
 
     pub(super) async fn set_run_lifecycle(&self, run_id: &str, delete: bool) -> Result<()> {
-        let _ = run_id;
-        let _ = delete;
-        Err(not_yet("set_run_lifecycle"))
+        let (stage, deleted_time) = if delete {
+            (LifecycleStage::Deleted, Some(super::now_ms()))
+        } else {
+            (LifecycleStage::Active, None)
+        };
+        let updated = sqlx::query(
+            "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3",
+        )
+        .bind(stage.as_str())
+        .bind(deleted_time)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if updated == 0 {
+            return Err(run_not_found(run_id));
+        }
+        Ok(())
     }
 
     pub(super) async fn delete_run_tag_impl(&self, run_id: &str, key: &str) -> Result<()> {
-        let _ = run_id;
-        let _ = key;
-        Err(not_yet("delete_run_tag_impl"))
+        let mut tx = self.write().await?;
+        active_run(&mut tx, run_id).await?;
+        let deleted = sqlx::query("DELETE FROM tags WHERE run_uuid = $1 AND key = $2")
+            .bind(run_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(Error::not_found(format!(
+                "No tag with name: {key} in run with id {run_id}"
+            )));
+        }
+        tx.commit().await.map_err(db_error)
     }
 
     pub(super) async fn log_batch_impl(&self, run_id: &str, batch: LogBatch) -> Result<()> {
-        let _ = run_id;
-        let _ = batch;
-        Err(not_yet("log_batch_impl"))
+        let mut tx = self.write().await?;
+        active_run(&mut tx, run_id).await?;
+        insert_params(&mut tx, run_id, &batch.params).await?;
+        insert_metrics(&mut tx, run_id, &batch.metrics).await?;
+        attach_model_metrics(&mut tx, run_id, &batch.metrics).await?;
+        insert_tags(&mut tx, run_id, &batch.tags).await?;
+        sync_run_name(&mut tx, run_id, &batch.tags).await?;
+        tx.commit().await.map_err(db_error)
     }
 
     pub(super) async fn log_inputs_impl(
@@ -47,10 +961,23 @@ impl PgStore {
         datasets: Vec<DatasetInput>,
         models: Vec<ModelInput>,
     ) -> Result<()> {
-        let _ = run_id;
-        let _ = datasets;
-        let _ = models;
-        Err(not_yet("log_inputs_impl"))
+        let mut tx = self.write().await?;
+        let experiment_id = active_run(&mut tx, run_id).await?;
+        insert_dataset_inputs(&mut tx, experiment_id, run_id, &datasets).await?;
+        if !models.is_empty() {
+            let model_ids: Vec<&str> = models.iter().map(|model| model.model_id.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO run_model_inputs (run_uuid, model_id) \
+                 SELECT $1, model_id FROM UNNEST($2::text[]) AS input(model_id) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&model_ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
     }
 
     pub(super) async fn log_outputs_impl(
@@ -58,9 +985,24 @@ impl PgStore {
         run_id: &str,
         models: Vec<ModelOutput>,
     ) -> Result<()> {
-        let _ = run_id;
-        let _ = models;
-        Err(not_yet("log_outputs_impl"))
+        let mut tx = self.write().await?;
+        active_run(&mut tx, run_id).await?;
+        if !models.is_empty() {
+            let model_ids: Vec<&str> = models.iter().map(|model| model.model_id.as_str()).collect();
+            let steps: Vec<i64> = models.iter().map(|model| model.step).collect();
+            sqlx::query(
+                "INSERT INTO run_model_outputs (run_uuid, model_id, step) \
+                 SELECT $1, model_id, step FROM UNNEST($2::text[], $3::bigint[]) \
+                 AS output(model_id, step) ON CONFLICT DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&model_ids)
+            .bind(&steps)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
     }
 
     pub(super) async fn get_metric_history_impl(
@@ -69,22 +1011,202 @@ impl PgStore {
         metric_key: &str,
         page: Option<PageRequest>,
     ) -> Result<Page<Metric>> {
-        let _ = run_id;
-        let _ = metric_key;
-        let _ = page;
-        Err(not_yet("get_metric_history_impl"))
+        // No page: the whole history (`LIMIT NULL` is no limit).
+        let (limit, offset) = match page {
+            Some(page) => {
+                let (limit, offset) = limit_offset(page);
+                (Some(limit), offset)
+            }
+            None => (None, 0),
+        };
+        let rows: Vec<HistoryRow> = sqlx::query_as(
+            "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
+                 FROM metrics WHERE run_uuid = $1 AND key = $2 \
+                 ORDER BY step, timestamp, value, is_nan LIMIT $3 OFFSET $4",
+        )
+        .bind(run_id)
+        .bind(metric_key)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let metrics: Vec<Metric> = rows
+            .into_iter()
+            .map(
+                |(step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest)| Metric {
+                    key: metric_key.to_owned(),
+                    value: load_value(value, is_nan),
+                    timestamp,
+                    step,
+                    model_id,
+                    dataset_name,
+                    dataset_digest,
+                    run_id: None,
+                },
+            )
+            .collect();
+        Ok(match page {
+            Some(page) => finish_page(metrics, page),
+            None => Page {
+                items: metrics,
+                next_page_token: None,
+            },
+        })
     }
 
     pub(super) async fn get_metric_history_bulk_interval_impl(
         &self,
         request: HistoryInterval,
     ) -> Result<Vec<Metric>> {
-        let _ = request;
-        Err(not_yet("get_metric_history_bulk_interval_impl"))
+        if request.run_ids.is_empty() || request.max_results == 0 {
+            return Ok(Vec::new());
+        }
+        let start_step = request.start_step.unwrap_or(i64::MIN);
+        let end_step = request.end_step.unwrap_or(i64::MAX);
+        let mut tx = self.read().await?;
+        let steps: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT step FROM metrics WHERE run_uuid = ANY($1) AND key = $2 \
+             AND step BETWEEN $3 AND $4 ORDER BY step",
+        )
+        .bind(&request.run_ids)
+        .bind(&request.metric_key)
+        .bind(start_step)
+        .bind(end_step)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let sampled = sample_steps(
+            &steps,
+            usize::try_from(request.max_results).unwrap_or(usize::MAX),
+        );
+        let rows: Vec<MetricRow> = sqlx::query_as(
+            "SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
+             dataset_digest FROM metrics WHERE run_uuid = ANY($1) AND key = $2 AND step = ANY($3) \
+             ORDER BY run_uuid, step, timestamp, value, is_nan",
+        )
+        .bind(&request.run_ids)
+        .bind(&request.metric_key)
+        .bind(&sampled)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        let position: HashMap<&str, usize> = request
+            .run_ids
+            .iter()
+            .enumerate()
+            .map(|(index, run_id)| (run_id.as_str(), index))
+            .collect();
+        let mut metrics: Vec<(usize, Metric)> = rows
+            .into_iter()
+            .map(
+                |(
+                    run_id,
+                    key,
+                    step,
+                    timestamp,
+                    value,
+                    is_nan,
+                    model_id,
+                    dataset_name,
+                    dataset_digest,
+                )| {
+                    (
+                        position.get(run_id.as_str()).copied().unwrap_or(usize::MAX),
+                        Metric {
+                            key,
+                            value: load_value(value, is_nan),
+                            timestamp,
+                            step,
+                            model_id,
+                            dataset_name,
+                            dataset_digest,
+                            run_id: Some(run_id),
+                        },
+                    )
+                },
+            )
+            .collect();
+        // Grouped by run in the order asked; stable, so each run stays in history order.
+        metrics.sort_by_key(|(position, _)| *position);
+        Ok(metrics.into_iter().map(|(_, metric)| metric).collect())
     }
 
     pub(super) async fn search_runs_impl(&self, request: SearchRuns) -> Result<Page<Run>> {
-        let _ = request;
-        Err(not_yet("search_runs_impl"))
+        let compiled = filter::compile(&RUNS, &request.filter, &request.order_by)?;
+        // The experiment ids as a PostgreSQL array literal of integers, bound as one parameter.
+        let experiment_ids: Vec<String> = request
+            .experiment_ids
+            .iter()
+            .filter_map(|id| parse_experiment_id(id))
+            .map(|id| id.to_string())
+            .collect();
+        let mut sql = Sql::new(concat!("SELECT ", info_columns!(), " FROM runs r"));
+        sql.append(compiled.joins);
+        sql.push(" WHERE r.experiment_id = ANY(CAST(")
+            .bind(Bind::Text(format!("{{{}}}", experiment_ids.join(","))))
+            .push(" AS BIGINT[]))");
+        sql.push(&view_condition("r.lifecycle_stage", request.view_type));
+        sql.append(compiled.conditions);
+        sql.push(" ORDER BY ");
+        if !compiled.order.text.is_empty() {
+            sql.append(compiled.order);
+            sql.push(", ");
+        }
+        if !compiled
+            .ordered_attributes
+            .iter()
+            .any(|key| run_attribute(key).map(|(column, _)| column) == Some("r.start_time"))
+        {
+            sql.push("r.start_time DESC, ");
+        }
+        sql.push("r.run_uuid ASC");
+        sql.push_page(request.page);
+        let text = sql.pg_text();
+
+        let mut tx = self.read().await?;
+        let rows: Vec<InfoRow> = sql
+            .pg_query_as(&text)?
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let mut runs = rows
+            .into_iter()
+            .map(|row| info_from_row(row).map(empty_run))
+            .collect::<Result<Vec<Run>>>()?;
+        if !runs.is_empty() {
+            let ids: Vec<String> = runs.iter().map(|run| run.info.run_id.clone()).collect();
+            let present = present_parts(&mut tx, &ids).await?;
+            load_run_data(&mut tx, &mut runs, present).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(finish_page(runs, request.page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_keeps_ends() {
+        let steps: Vec<i64> = (0..100).collect();
+        let sampled = sample_steps(&steps, 5);
+        assert_eq!(sampled.first(), Some(&0));
+        assert_eq!(sampled.last(), Some(&99));
+        assert_eq!(sampled.len(), 5);
+        assert_eq!(sample_steps(&steps[..3], 5), vec![0, 1, 2]);
+        assert_eq!(sample_steps(&steps, 1), vec![99]);
+    }
+
+    #[test]
+    fn upserts_keep_first_position_and_last_value() {
+        let items = [
+            KeyValue::new("a", "1"),
+            KeyValue::new("b", "2"),
+            KeyValue::new("a", "3"),
+        ];
+        assert_eq!(last_values(&items), (vec!["a", "b"], vec!["3", "2"]));
     }
 }

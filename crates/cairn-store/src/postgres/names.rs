@@ -1,0 +1,168 @@
+//! Generated run names, shaped like MLflow's: `<adjective>-<animal>-<0..999>`.
+//!
+//! Stand-in until the SQLite backend's generator (`sqlite::names`, private to that module) is shared
+//! by both backends.
+
+const ADJECTIVES: &[&str] = &[
+    "agile",
+    "amber",
+    "ancient",
+    "arctic",
+    "autumn",
+    "blazing",
+    "blissful",
+    "bold",
+    "brave",
+    "breezy",
+    "bright",
+    "brisk",
+    "calm",
+    "candid",
+    "cheerful",
+    "cosmic",
+    "crimson",
+    "curious",
+    "daring",
+    "dazzling",
+    "eager",
+    "earnest",
+    "electric",
+    "elegant",
+    "fancy",
+    "fierce",
+    "floral",
+    "friendly",
+    "gentle",
+    "gleaming",
+    "golden",
+    "graceful",
+    "hardy",
+    "hidden",
+    "humble",
+    "icy",
+    "jolly",
+    "keen",
+    "lively",
+    "lucky",
+    "mellow",
+    "mighty",
+    "misty",
+    "modest",
+    "noble",
+    "patient",
+    "plucky",
+    "polished",
+    "proud",
+    "quiet",
+    "quick",
+    "radiant",
+    "rapid",
+    "restless",
+    "rustic",
+    "serene",
+    "shiny",
+    "silver",
+    "sleek",
+    "snowy",
+    "spirited",
+    "steady",
+    "stellar",
+    "sunny",
+    "swift",
+    "tidy",
+    "tranquil",
+    "upbeat",
+    "vivid",
+    "wandering",
+    "warm",
+    "witty",
+    "zesty",
+];
+
+const ANIMALS: &[&str] = &[
+    "albatross",
+    "alpaca",
+    "antelope",
+    "badger",
+    "beaver",
+    "bison",
+    "bobcat",
+    "buffalo",
+    "camel",
+    "caribou",
+    "cheetah",
+    "condor",
+    "cougar",
+    "coyote",
+    "dingo",
+    "falcon",
+    "ferret",
+    "flamingo",
+    "gazelle",
+    "gecko",
+    "gibbon",
+    "heron",
+    "hedgehog",
+    "ibis",
+    "iguana",
+    "impala",
+    "jackal",
+    "jaguar",
+    "kestrel",
+    "koala",
+    "lemur",
+    "leopard",
+    "llama",
+    "magpie",
+    "marmot",
+    "meerkat",
+    "mongoose",
+    "narwhal",
+    "ocelot",
+    "octopus",
+    "orca",
+    "osprey",
+    "otter",
+    "panther",
+    "parrot",
+    "pelican",
+    "puffin",
+    "python",
+    "raccoon",
+    "raven",
+    "reindeer",
+    "salmon",
+    "sparrow",
+    "starling",
+    "stingray",
+    "tapir",
+    "tiger",
+    "toucan",
+    "urchin",
+    "viper",
+    "walrus",
+    "weasel",
+    "wombat",
+];
+
+/// A new random run name.
+pub(super) fn random_run_name() -> String {
+    let random = uuid::Uuid::new_v4().as_u128();
+    let adjective = ADJECTIVES[(random % ADJECTIVES.len() as u128) as usize];
+    let animal = ANIMALS[((random >> 32) % ANIMALS.len() as u128) as usize];
+    let number = (random >> 64) % 1000;
+    format!("{adjective}-{animal}-{number}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shape() {
+        for _ in 0..100 {
+            let name = super::random_run_name();
+            let parts: Vec<&str> = name.split('-').collect();
+            assert_eq!(parts.len(), 3, "{name}");
+            assert!(parts[2].parse::<u16>().is_ok_and(|number| number < 1000));
+        }
+    }
+}
