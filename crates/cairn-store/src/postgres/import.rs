@@ -9,13 +9,15 @@ use cairn_core::entities::{Alias, KeyValue, Metric};
 use cairn_core::{Error, Result};
 use sqlx::{PgConnection, Postgres};
 
+use super::experiments::experiment_header;
+use super::runs::{insert_dataset_inputs, insert_metrics, insert_params, insert_tags};
 use super::{db_error, logged_model_artifact_uri, run_artifact_uri, store_value, PgStore};
 use crate::{
     ImportExperiment, ImportLoggedModel, ImportModelVersion, ImportRegisteredModel, ImportRun,
     Imported,
 };
 
-/// Metric points per INSERT: bounds one statement's arrays (a few MB) on long histories.
+/// Metric points per statement: bounds one statement's arrays (a few MB) on long histories.
 const METRIC_ROWS_PER_INSERT: usize = 50_000;
 
 /// The stage a deleted model version keeps (as MLflow and the registry module).
@@ -279,7 +281,9 @@ impl PgStore {
         }
         insert_params(&mut tx, run_id, &request.params).await?;
         insert_tags(&mut tx, run_id, &request.tags).await?;
-        insert_metrics(&mut tx, run_id, &request.metrics).await?;
+        for chunk in request.metrics.chunks(METRIC_ROWS_PER_INSERT) {
+            insert_metrics(&mut tx, run_id, chunk).await?;
+        }
         insert_dataset_inputs(&mut tx, experiment_id, run_id, &request.dataset_inputs).await?;
         if !request.model_inputs.is_empty() {
             let model_ids: Vec<&str> = request
@@ -524,189 +528,4 @@ impl PgStore {
         .rows_affected();
         Ok(set)
     }
-}
-
-// TEMP until runs.rs lands: postgres/runs.rs and postgres/experiments.rs are to expose these (same
-// names and signatures). Then delete everything below this line and import them instead:
-// `use super::runs::{insert_dataset_inputs, insert_metrics, insert_params, insert_tags};`
-// `use super::experiments::experiment_header;`
-
-/// TEMP until runs.rs lands.
-async fn experiment_header(
-    conn: &mut PgConnection,
-    experiment_id: &str,
-) -> Result<(i64, String, cairn_core::entities::LifecycleStage)> {
-    let id = if experiment_id.is_empty() {
-        Some(0)
-    } else {
-        experiment_id.parse::<i64>().ok()
-    };
-    let id = id.ok_or_else(|| {
-        Error::invalid(format!(
-            "Invalid value '{experiment_id}' for parameter 'experiment_id': experiment ids are integers"
-        ))
-    })?;
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    let (artifact_location, stage) = row
-        .ok_or_else(|| Error::not_found(format!("No Experiment with id={experiment_id} exists")))?;
-    Ok((id, artifact_location, super::parse_column(&stage)?))
-}
-
-/// TEMP until runs.rs lands.
-async fn insert_params(conn: &mut PgConnection, run_id: &str, params: &[KeyValue]) -> Result<()> {
-    insert_key_values(conn, "params", "run_uuid", run_id, params).await
-}
-
-/// TEMP until runs.rs lands.
-async fn insert_tags(conn: &mut PgConnection, run_id: &str, tags: &[KeyValue]) -> Result<()> {
-    insert_key_values(conn, "tags", "run_uuid", run_id, tags).await
-}
-
-/// TEMP until runs.rs lands.
-async fn insert_metrics(conn: &mut PgConnection, run_id: &str, metrics: &[Metric]) -> Result<()> {
-    use std::collections::HashMap;
-    const ROWS: &str = "SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], \
-         $5::double precision[], $6::boolean[], $7::text[], $8::text[], $9::text[])";
-    async fn insert(
-        conn: &mut PgConnection,
-        sql: &str,
-        run_id: &str,
-        rows: &[&Metric],
-    ) -> Result<()> {
-        let mut keys = Vec::with_capacity(rows.len());
-        let mut steps = Vec::with_capacity(rows.len());
-        let mut timestamps = Vec::with_capacity(rows.len());
-        let mut values = Vec::with_capacity(rows.len());
-        let mut is_nans = Vec::with_capacity(rows.len());
-        let mut model_ids = Vec::with_capacity(rows.len());
-        let mut dataset_names = Vec::with_capacity(rows.len());
-        let mut dataset_digests = Vec::with_capacity(rows.len());
-        for metric in rows {
-            let (value, is_nan) = store_value(metric.value);
-            keys.push(metric.key.as_str());
-            steps.push(metric.step);
-            timestamps.push(metric.timestamp);
-            values.push(value);
-            is_nans.push(is_nan);
-            model_ids.push(metric.model_id.as_deref());
-            dataset_names.push(metric.dataset_name.as_deref());
-            dataset_digests.push(metric.dataset_digest.as_deref());
-        }
-        sqlx::query(sql)
-            .bind(run_id)
-            .bind(&keys)
-            .bind(&steps)
-            .bind(&timestamps)
-            .bind(&values)
-            .bind(&is_nans)
-            .bind(&model_ids)
-            .bind(&dataset_names)
-            .bind(&dataset_digests)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        Ok(())
-    }
-    let history = format!(
-        "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
-         dataset_name, dataset_digest) {ROWS} ON CONFLICT DO NOTHING"
-    );
-    let all: Vec<&Metric> = metrics.iter().collect();
-    for chunk in all.chunks(METRIC_ROWS_PER_INSERT) {
-        insert(conn, &history, run_id, chunk).await?;
-    }
-    let mut latest: HashMap<&str, &Metric> = HashMap::new();
-    for metric in metrics {
-        let rank = |point: &Metric| (point.step, point.timestamp, store_value(point.value).0);
-        latest
-            .entry(metric.key.as_str())
-            .and_modify(|current| {
-                if rank(metric) > rank(current) {
-                    *current = metric;
-                }
-            })
-            .or_insert(metric);
-    }
-    let latest: Vec<&Metric> = latest.into_values().collect();
-    let upsert = format!(
-        "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
-         dataset_name, dataset_digest) {ROWS} ON CONFLICT (run_uuid, key) DO UPDATE SET \
-         step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, \
-         is_nan = excluded.is_nan, model_id = excluded.model_id, \
-         dataset_name = excluded.dataset_name, dataset_digest = excluded.dataset_digest \
-         WHERE (excluded.step, excluded.timestamp, excluded.value) > \
-               (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
-    );
-    for chunk in latest.chunks(METRIC_ROWS_PER_INSERT) {
-        insert(conn, &upsert, run_id, chunk).await?;
-    }
-    Ok(())
-}
-
-/// TEMP until runs.rs lands.
-async fn insert_dataset_inputs(
-    conn: &mut PgConnection,
-    experiment_id: i64,
-    run_id: &str,
-    inputs: &[cairn_core::entities::DatasetInput],
-) -> Result<()> {
-    for input in inputs {
-        let dataset = &input.dataset;
-        sqlx::query(
-            "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, \
-             source, schema, profile) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (experiment_id, name, digest) DO NOTHING",
-        )
-        .bind(super::new_uuid_hex())
-        .bind(experiment_id)
-        .bind(&dataset.name)
-        .bind(&dataset.digest)
-        .bind(&dataset.source_type)
-        .bind(&dataset.source)
-        .bind(&dataset.schema)
-        .bind(&dataset.profile)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        let dataset_uuid: String = sqlx::query_scalar(
-            "SELECT dataset_uuid FROM datasets WHERE experiment_id = $1 AND name = $2 \
-             AND digest = $3",
-        )
-        .bind(experiment_id)
-        .bind(&dataset.name)
-        .bind(&dataset.digest)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(run_id)
-        .bind(&dataset_uuid)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        for tag in &input.tags {
-            sqlx::query(
-                "INSERT INTO run_dataset_input_tags (run_uuid, dataset_uuid, key, value) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (run_uuid, dataset_uuid, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(run_id)
-            .bind(&dataset_uuid)
-            .bind(&tag.key)
-            .bind(&tag.value)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        }
-    }
-    Ok(())
 }
