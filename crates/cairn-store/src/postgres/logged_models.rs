@@ -9,7 +9,9 @@ use cairn_core::entities::{
 use cairn_core::{Error, Result};
 use sqlx::{PgConnection, PgExecutor};
 
-use super::registry::{key_value_arrays, stored_pairs};
+use super::experiments::{active_experiment, parse_experiment_id};
+use super::registry::{stored_pairs, zip_pairs};
+use super::runs::last_values;
 use super::{
     db_error, finish_page, load_value, logged_model_artifact_uri, new_uuid_hex, now_ms,
     parse_column, PgStore,
@@ -78,41 +80,6 @@ fn model_not_found(model_id: &str) -> Error {
     Error::not_found(format!("Logged model with ID '{model_id}' not found."))
 }
 
-/// An experiment id as this store keeps it (an integer; empty means the Default experiment).
-/// Mirrors the SQLite backend's `experiments::parse_experiment_id`.
-fn parse_experiment_id(experiment_id: &str) -> Option<i64> {
-    if experiment_id.is_empty() {
-        return Some(0);
-    }
-    experiment_id.parse::<i64>().ok()
-}
-
-/// The id and artifact location of an experiment that must exist and be active, with the SQLite
-/// backend's errors (`experiments::active_experiment`).
-async fn active_experiment(conn: &mut PgConnection, experiment_id: &str) -> Result<(i64, String)> {
-    let id = parse_experiment_id(experiment_id).ok_or_else(|| {
-        Error::invalid(format!(
-            "Invalid value '{experiment_id}' for parameter 'experiment_id': experiment ids are integers"
-        ))
-    })?;
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    let (artifact_location, stage) = row
-        .ok_or_else(|| Error::not_found(format!("No Experiment with id={experiment_id} exists")))?;
-    let stage: LifecycleStage = parse_column(&stage)?;
-    if stage != LifecycleStage::Active {
-        return Err(Error::invalid(format!(
-            "The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
-        )));
-    }
-    Ok((id, artifact_location))
-}
-
 /// A row of `logged_model_columns!`.
 #[derive(sqlx::FromRow)]
 struct LoggedModelRow {
@@ -131,13 +98,6 @@ struct LoggedModelRow {
     param_values: Vec<String>,
     tag_keys: Vec<String>,
     tag_values: Vec<String>,
-}
-
-fn zip_pairs(keys: Vec<String>, values: Vec<String>) -> Vec<KeyValue> {
-    keys.into_iter()
-        .zip(values)
-        .map(|(key, value)| KeyValue { key, value })
-        .collect()
 }
 
 type ModelMetricRow = (
@@ -254,8 +214,8 @@ impl PgStore {
         let artifact_uri = logged_model_artifact_uri(&artifact_location, &model_id);
         let now = now_ms();
         let status = LoggedModelStatus::Pending;
-        let (param_keys, param_values) = key_value_arrays(&request.params);
-        let (tag_keys, tag_values) = key_value_arrays(&request.tags);
+        let (param_keys, param_values) = last_values(&request.params);
+        let (tag_keys, tag_values) = last_values(&request.tags);
         sqlx::query(
             "WITH model AS (\
                INSERT INTO logged_models (model_id, experiment_id, name, artifact_uri, creation_timestamp, \
@@ -356,7 +316,7 @@ impl PgStore {
         model_id: &str,
         tags: Vec<KeyValue>,
     ) -> Result<LoggedModel> {
-        let (keys, values) = key_value_arrays(&tags);
+        let (keys, values) = last_values(&tags);
         let mut tx = self.write().await?;
         // Writes nothing for a missing model; loading it then says so.
         sqlx::query(
@@ -402,7 +362,7 @@ impl PgStore {
         model_id: &str,
         params: Vec<KeyValue>,
     ) -> Result<()> {
-        let (keys, values) = key_value_arrays(&params);
+        let (keys, values) = last_values(&params);
         let written = sqlx::query(
             "INSERT INTO logged_model_params (model_id, key, value) \
              SELECT lm.model_id, pair.key, pair.value \
@@ -428,7 +388,7 @@ impl PgStore {
         request: SearchLoggedModels,
     ) -> Result<Page<LoggedModel>> {
         let compiled = filter::compile(&LOGGED_MODELS, &request.filter, &request.order_by)?;
-        // As SQLite: ids that are not integers match nothing and are dropped.
+        // As the SQLite backend: ids that are not integers are dropped (none left: no restriction).
         let experiment_ids: Vec<String> = request
             .experiment_ids
             .iter()

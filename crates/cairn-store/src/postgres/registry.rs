@@ -19,6 +19,7 @@ use cairn_core::entities::{Alias, KeyValue, ModelVersion, Page, RegisteredModel,
 use cairn_core::{Error, Result};
 use sqlx::{PgConnection, PgExecutor};
 
+use super::runs::last_values;
 use super::{db_error, finish_page, is_unique_violation, now_ms, parse_column, PgStore};
 use crate::filter::{self, ColumnType, KeyValueTable, Sql, Target};
 use crate::{CreateModelVersion, Search};
@@ -161,27 +162,7 @@ fn registered_model_exists_error(name: &str) -> Error {
     Error::already_exists(format!("Registered Model (name={name}) already exists."))
 }
 
-/// `pairs` as two parallel arrays for `unnest($keys, $values)`, one entry per key: the first
-/// occurrence of a key fixes its position, the last its value (what upserting the pairs one by one
-/// stores). PostgreSQL refuses to upsert one key twice in a single statement.
-pub(super) fn key_value_arrays(pairs: &[KeyValue]) -> (Vec<&str>, Vec<&str>) {
-    let mut keys: Vec<&str> = Vec::with_capacity(pairs.len());
-    let mut values: Vec<&str> = Vec::with_capacity(pairs.len());
-    let mut positions: HashMap<&str, usize> = HashMap::with_capacity(pairs.len());
-    for pair in pairs {
-        match positions.get(pair.key.as_str()) {
-            Some(&position) => values[position] = &pair.value,
-            None => {
-                positions.insert(&pair.key, keys.len());
-                keys.push(&pair.key);
-                values.push(&pair.value);
-            }
-        }
-    }
-    (keys, values)
-}
-
-/// The pairs that [`key_value_arrays`] stores, in their stored order.
+/// The pairs that [`last_values`] stores, in their stored order.
 pub(super) fn stored_pairs(keys: &[&str], values: &[&str]) -> Vec<KeyValue> {
     keys.iter()
         .zip(values)
@@ -189,7 +170,8 @@ pub(super) fn stored_pairs(keys: &[&str], values: &[&str]) -> Vec<KeyValue> {
         .collect()
 }
 
-fn zip_tags(keys: Vec<String>, values: Vec<String>) -> Vec<KeyValue> {
+/// Key/value pairs read back as two parallel arrays (`ARRAY(SELECT key ...)`, `ARRAY(SELECT value ...)`).
+pub(super) fn zip_pairs(keys: Vec<String>, values: Vec<String>) -> Vec<KeyValue> {
     keys.into_iter()
         .zip(values)
         .map(|(key, value)| KeyValue { key, value })
@@ -233,7 +215,7 @@ impl VersionRow {
             status: self.status,
             status_message: self.status_message,
             model_id: self.model_id,
-            tags: zip_tags(self.tag_keys, self.tag_values),
+            tags: zip_pairs(self.tag_keys, self.tag_values),
             aliases: self.aliases,
         })
     }
@@ -295,7 +277,7 @@ async fn with_latest_versions(
             last_updated_timestamp: row.last_updated_time,
             description: row.description,
             user_id: row.user_id,
-            tags: zip_tags(row.tag_keys, row.tag_values),
+            tags: zip_pairs(row.tag_keys, row.tag_values),
             aliases: row
                 .alias_names
                 .into_iter()
@@ -384,7 +366,7 @@ impl PgStore {
         description: Option<String>,
     ) -> Result<RegisteredModel> {
         let now = now_ms();
-        let (keys, values) = key_value_arrays(&tags);
+        let (keys, values) = last_values(&tags);
         // One statement: the tags are written only with a model that this call created.
         let created: i64 = sqlx::query_scalar(
             "WITH model AS (\
@@ -611,7 +593,7 @@ impl PgStore {
         let now = now_ms();
         let description = request.description.unwrap_or_default();
         let run_link = request.run_link.unwrap_or_default();
-        let (keys, values) = key_value_arrays(&request.tags);
+        let (keys, values) = last_values(&request.tags);
         let version: i64 = sqlx::query_scalar(
             "WITH version AS (\
                INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, \

@@ -10,15 +10,15 @@ use std::collections::HashMap;
 
 use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
-    RunData, RunInfo, RunInputs, RunOutputs,
+    RunData, RunInfo, RunInputs, RunOutputs, RunStatus,
 };
 use cairn_core::{Error, Result};
 use sqlx::PgConnection;
 
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::{
-    db_error, finish_page, limit_offset, load_value, new_uuid_hex, parse_column, run_artifact_uri,
-    store_value, PgStore,
+    db_error, finish_page, limit_offset, load_value, new_uuid_hex, now_ms, parse_column,
+    run_artifact_uri, store_value, PgStore,
 };
 use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
 use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
@@ -591,7 +591,8 @@ impl<'a> MetricColumns<'a> {
 /// A run's metric points (identical points collapse on the primary key) and, per key, the latest
 /// point: the batch's greatest by (step, timestamp, value), the first of equals, kept only if greater
 /// than the one stored (NaN counts as 0, as stored). One statement; concurrent writers of a key
-/// serialize on its `latest_metrics` row, and the greater point wins whatever the order.
+/// serialize on its `latest_metrics` row, and the greater point wins whatever the order. Rows are
+/// written in key order, so two batches that share keys wait for each other instead of deadlocking.
 pub(super) async fn insert_metrics(
     conn: &mut PgConnection,
     run_id: &str,
@@ -611,7 +612,8 @@ pub(super) async fn insert_metrics(
              INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
                  dataset_name, dataset_digest) \
              SELECT $1, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
-             FROM point ON CONFLICT DO NOTHING) \
+             FROM point ORDER BY key, step, timestamp, value, is_nan \
+             ON CONFLICT DO NOTHING) \
          INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
              dataset_name, dataset_digest) \
          SELECT DISTINCT ON (key) $1, key, step, timestamp, value, is_nan, model_id, dataset_name, \
@@ -853,7 +855,7 @@ impl PgStore {
             experiment_id: experiment_id.to_string(),
             run_name,
             user_id: request.user_id,
-            status: cairn_core::entities::RunStatus::Running,
+            status: RunStatus::Running,
             start_time: request.start_time,
             end_time: None,
             artifact_uri,
@@ -906,7 +908,7 @@ impl PgStore {
 
     pub(super) async fn set_run_lifecycle(&self, run_id: &str, delete: bool) -> Result<()> {
         let (stage, deleted_time) = if delete {
-            (LifecycleStage::Deleted, Some(super::now_ms()))
+            (LifecycleStage::Deleted, Some(now_ms()))
         } else {
             (LifecycleStage::Active, None)
         };
