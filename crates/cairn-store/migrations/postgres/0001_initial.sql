@@ -263,6 +263,8 @@ CREATE INDEX policy_decisions_model ON policy_decisions (model_name, id);
 -- Webhooks (MLflow's webhook API) and their deliveries: a durable outbox that workers drain.
 CREATE TABLE webhooks (
     webhook_id             TEXT COLLATE "C"   PRIMARY KEY,
+    -- Creation order: the tiebreak of "newest first" within one millisecond.
+    seq                    BIGSERIAL,
     name                   TEXT COLLATE "C"   NOT NULL,
     description            TEXT COLLATE "C",
     url                    TEXT COLLATE "C"   NOT NULL,
@@ -272,7 +274,7 @@ CREATE TABLE webhooks (
     last_updated_timestamp BIGINT NOT NULL,
     deleted_timestamp      BIGINT
 );
-CREATE INDEX webhooks_live ON webhooks (creation_timestamp) WHERE deleted_timestamp IS NULL;
+CREATE INDEX webhooks_live ON webhooks (creation_timestamp, seq) WHERE deleted_timestamp IS NULL;
 
 CREATE TABLE webhook_events (
     webhook_id TEXT COLLATE "C" NOT NULL REFERENCES webhooks (webhook_id) ON DELETE CASCADE,
