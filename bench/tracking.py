@@ -438,7 +438,8 @@ def main() -> int:
         servers.append(
             Server(
                 "mlflow",
-                [args.mlflow_bin, "server", "--backend-store-uri", store_uri(d, "mlflow.db"),
+                [args.mlflow_bin, "server", "--backend-store-uri",
+                 store_uri(d, "mlflow.db").replace("postgresql://", "postgresql+psycopg2://", 1),
                  "--artifacts-destination", str(d / "mlart"), "--host", "127.0.0.1", "--port", str(port)],
                 port,
                 d,

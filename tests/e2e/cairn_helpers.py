@@ -51,7 +51,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-@dataclass
 def e2e_backend() -> str:
     """The metadata backend e2e servers use: `sqlite` (default) or `postgres` (CAIRN_E2E_BACKEND)."""
     return os.environ.get("CAIRN_E2E_BACKEND", "sqlite")
@@ -80,6 +79,7 @@ def fresh_postgres_database(prefix: str = "cairn_e2e") -> str:
     return f"{root}/{name}" + (f"?{query}" if query else "")
 
 
+@dataclass
 class CairnServer:
     """One `cairn server` process over a metadata store and an artifact folder.
 

@@ -43,7 +43,8 @@ def mlflow_store_uri(workdir: Path) -> str:
     if marker.exists():
         return marker.read_text()
     if e2e_backend() == "postgres":
-        uri = fresh_postgres_database("cairn_e2e_mlflow_source")
+        # SQLAlchemy's psycopg2 driver, named as MLflow users name it (cairn import reads the form too).
+        uri = fresh_postgres_database("cairn_e2e_mlflow_source").replace("postgresql://", "postgresql+psycopg2://", 1)
     else:
         uri = f"sqlite:///{workdir / 'mlflow.db'}"
     marker.write_text(uri)

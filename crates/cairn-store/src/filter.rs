@@ -13,6 +13,10 @@ use sqlx::{Arguments, Postgres, Sqlite};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Bind {
     Text(String),
+    /// A `LIKE` pattern: `%` and `_` are wildcards and nothing escapes them, as in SQLite (and so
+    /// in MLflow on SQLite). PostgreSQL's `LIKE` treats `\` as an escape by default, so its binding
+    /// doubles every backslash to keep it literal.
+    LikePattern(String),
     Int(i64),
     Real(f64),
 }
@@ -64,7 +68,7 @@ impl Sql {
         let mut arguments = SqliteArguments::default();
         for bind in &self.binds {
             let added = match bind {
-                Bind::Text(text) => arguments.add(text.clone()),
+                Bind::Text(text) | Bind::LikePattern(text) => arguments.add(text.clone()),
                 Bind::Int(int) => arguments.add(*int),
                 Bind::Real(real) => arguments.add(*real),
             };
@@ -104,6 +108,7 @@ impl Sql {
         for bind in &self.binds {
             let added = match bind {
                 Bind::Text(text) => arguments.add(text.clone()),
+                Bind::LikePattern(pattern) => arguments.add(pattern.replace('\\', "\\\\")),
                 Bind::Int(int) => arguments.add(*int),
                 Bind::Real(real) => arguments.add(*real),
             };
@@ -507,6 +512,14 @@ fn scalar_bind(value: &Value, column_type: ColumnType, comparator: Comparator) -
     }
 }
 
+/// A text bind used as a `LIKE` pattern.
+fn like_bind(bind: Bind) -> Bind {
+    match bind {
+        Bind::Text(text) => Bind::LikePattern(text),
+        other => other,
+    }
+}
+
 fn format_number(number: f64) -> String {
     if number.fract() == 0.0 && number.abs() < 1e15 {
         format!("{}", number as i64)
@@ -535,11 +548,11 @@ fn compare(
                 .bind(bind);
         }
         Comparator::Like => {
-            let bind = scalar_bind(value, ColumnType::Text, comparator)?;
+            let bind = like_bind(scalar_bind(value, ColumnType::Text, comparator)?);
             sql.push(&format!("{column} LIKE ")).bind(bind);
         }
         Comparator::ILike => {
-            let bind = scalar_bind(value, ColumnType::Text, comparator)?;
+            let bind = like_bind(scalar_bind(value, ColumnType::Text, comparator)?);
             sql.push(&format!("LOWER({column}) LIKE LOWER("))
                 .bind(bind)
                 .push(")");

@@ -200,6 +200,14 @@ pub(crate) fn db_error(error: sqlx::Error) -> Error {
     if is_transient(&error) {
         return Error::unavailable(format!("the database is unavailable: {error}"));
     }
+    if let sqlx::Error::Database(database) = &error {
+        // 22021: a NUL character (PostgreSQL text cannot hold U+0000); 22P05: untranslatable.
+        if matches!(database.code().as_deref(), Some("22021" | "22P05")) {
+            return Error::invalid(
+                "Invalid value: text containing a NUL character (U+0000) cannot be stored",
+            );
+        }
+    }
     Error::internal(format!("postgresql error: {error}"))
 }
 
