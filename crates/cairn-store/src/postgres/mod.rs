@@ -21,6 +21,7 @@ mod logged_models;
 mod registry;
 mod runs;
 pub mod schema;
+mod statistics;
 mod webhooks;
 
 use std::str::FromStr;
@@ -149,6 +150,7 @@ impl PgStore {
             .map_err(|error| Error::internal(format!("postgresql migration failed: {error}")))?;
         let store = PgStore { pool };
         store.ensure_default_experiment().await?;
+        statistics::spawn(store.pool.clone());
         Ok(store)
     }
 
