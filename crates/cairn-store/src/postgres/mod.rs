@@ -7,11 +7,15 @@
 //! Durability: a transaction that committed is on disk (PostgreSQL's default `synchronous_commit`).
 //!
 //! Faults: when the database cannot be reached (restarting, network gone), calls fail fast with
-//! [`cairn_core::ErrorKind::Unavailable`] (HTTP 503, which MLflow's client retries); the pool
-//! checks connections before use and reconnects by itself once the database is back.
+//! [`cairn_core::ErrorKind::Unavailable`] (HTTP 503, which MLflow's client retries); broken
+//! connections are dropped when released and the pool reconnects by itself once the database is
+//! back.
+//!
+//! Planner statistics: `statistics` analyzes the searched tables soon after they change a lot, so
+//! that a search right after a burst of logging is not planned for empty tables.
 //!
 //! Submodules mirror the SQLite backend's: [`experiments`], [`runs`], [`logged_models`],
-//! [`registry`], [`governance`], [`webhooks`], [`import`]. Search filters compile through the shared
+//! [`registry`], [`governance`], [`webhooks`], [`import`], [`statistics`]. Search filters compile through the shared
 //! `crate::filter`, rendered with PostgreSQL's placeholders.
 
 mod experiments;
@@ -132,9 +136,11 @@ impl PgStore {
             .max_connections(store_options.max_connections.max(1))
             .min_connections(1)
             .acquire_timeout(store_options.acquire_timeout)
-            // A connection broken by a database restart is found and replaced here, before a query
-            // fails on it.
-            .test_before_acquire(true)
+            // No ping before each use (a round trip on every call): sqlx pings a connection when it
+            // is released instead and drops it if broken. After a database restart, a call on a
+            // connection that was idle meanwhile fails once as Unavailable (503, which clients
+            // retry) and that connection is replaced.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|error| {
