@@ -79,6 +79,8 @@ impl Default for PgOptions {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// What the statistics task needs to hear about (see `statistics`).
+    activity: std::sync::Arc<statistics::Activity>,
 }
 
 /// Whether `uri` names a PostgreSQL database (`postgresql://` or `postgres://`).
@@ -154,9 +156,9 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|error| Error::internal(format!("postgresql migration failed: {error}")))?;
-        let store = PgStore { pool };
+        let activity = statistics::spawn(pool.clone());
+        let store = PgStore { pool, activity };
         store.ensure_default_experiment().await?;
-        statistics::spawn(store.pool.clone());
         Ok(store)
     }
 

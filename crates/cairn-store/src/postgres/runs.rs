@@ -251,31 +251,25 @@ async fn load_runs(conn: &mut PgConnection, run_ids: &[String]) -> Result<Vec<Ru
     Ok(runs)
 }
 
-/// A run's params, tags and latest metrics as arrays (NULL when it has none), and whether it has
-/// dataset inputs, model inputs, model outputs.
-type PackedPartsRow = (
-    String,
-    Option<Vec<String>>,
-    Option<Vec<String>>,
-    Option<Vec<String>>,
-    Option<Vec<String>>,
-    Option<Vec<String>>,
-    Option<Vec<i64>>,
-    Option<Vec<i64>>,
-    Option<Vec<f64>>,
-    Option<Vec<bool>>,
-    Option<Vec<Option<String>>>,
-    Option<Vec<Option<String>>>,
-    Option<Vec<Option<String>>>,
-    bool,
-    bool,
-    bool,
-);
+/// Which seldom used parts the runs `run_ids` have, for loads that did not ask with the infos.
+async fn present_parts(conn: &mut PgConnection, run_ids: &[String]) -> Result<PresentParts> {
+    let (dataset_inputs, model_inputs, model_outputs): (bool, bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM run_dataset_inputs WHERE run_uuid = ANY($1)), \
+         EXISTS (SELECT 1 FROM run_model_inputs WHERE run_uuid = ANY($1)), \
+         EXISTS (SELECT 1 FROM run_model_outputs WHERE run_uuid = ANY($1))",
+    )
+    .bind(run_ids)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(PresentParts {
+        dataset_inputs,
+        model_inputs,
+        model_outputs,
+    })
+}
 
-/// Fills the data, inputs and outputs of `runs` (which hold their infos only). Params, tags and
-/// latest metrics of every run come in one statement, one row of arrays per run (a search page of
-/// 500 runs is 500 rows, not tens of thousands); the seldom used parts follow, one query each, only
-/// when some run has them. `present` adds parts the caller already knows are there.
+/// Fills the data, inputs and outputs of `runs` (which hold their infos only): one query per part.
 async fn load_run_data(
     conn: &mut PgConnection,
     runs: &mut [Run],
@@ -292,91 +286,61 @@ async fn load_run_data(
         .collect();
     let run_for = |run_id: &str| index.get(run_id).copied();
 
-    let packed: Vec<PackedPartsRow> = sqlx::query_as(
-        "SELECT u.run_uuid, p.keys, p.vals, t.keys, t.vals, m.keys, m.steps, m.timestamps, \
-             m.vals, m.is_nan, m.model_ids, m.dataset_names, m.dataset_digests, \
-             EXISTS (SELECT 1 FROM run_dataset_inputs i WHERE i.run_uuid = u.run_uuid), \
-             EXISTS (SELECT 1 FROM run_model_inputs i WHERE i.run_uuid = u.run_uuid), \
-             EXISTS (SELECT 1 FROM run_model_outputs o WHERE o.run_uuid = u.run_uuid) \
-         FROM UNNEST($1::text[]) AS u(run_uuid) \
-         LEFT JOIN LATERAL (SELECT array_agg(key ORDER BY seq) AS keys, \
-             array_agg(value ORDER BY seq) AS vals FROM params WHERE run_uuid = u.run_uuid) p ON TRUE \
-         LEFT JOIN LATERAL (SELECT array_agg(key ORDER BY seq) AS keys, \
-             array_agg(value ORDER BY seq) AS vals FROM tags WHERE run_uuid = u.run_uuid) t ON TRUE \
-         LEFT JOIN LATERAL (SELECT array_agg(key ORDER BY key) AS keys, \
-             array_agg(step ORDER BY key) AS steps, array_agg(timestamp ORDER BY key) AS timestamps, \
-             array_agg(value ORDER BY key) AS vals, array_agg(is_nan ORDER BY key) AS is_nan, \
-             array_agg(model_id ORDER BY key) AS model_ids, \
-             array_agg(dataset_name ORDER BY key) AS dataset_names, \
-             array_agg(dataset_digest ORDER BY key) AS dataset_digests \
-             FROM latest_metrics WHERE run_uuid = u.run_uuid) m ON TRUE",
+    let metrics: Vec<MetricRow> = sqlx::query_as(
+        "SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
+         dataset_digest FROM latest_metrics WHERE run_uuid = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)?;
-    let mut present = present;
-    for row in packed {
-        let (
-            run_id,
-            param_keys,
-            param_values,
-            tag_keys,
-            tag_values,
-            metric_keys,
-            steps,
-            timestamps,
-            values,
-            is_nan,
-            model_ids,
-            dataset_names,
-            dataset_digests,
-            dataset_inputs,
-            model_inputs,
-            model_outputs,
-        ) = row;
-        present = present.or(PresentParts {
-            dataset_inputs,
-            model_inputs,
-            model_outputs,
-        });
-        let Some(position) = run_for(&run_id) else {
-            continue;
-        };
-        let data = &mut runs[position].data;
-        let pairs = |keys: Option<Vec<String>>, values: Option<Vec<String>>| {
-            keys.unwrap_or_default()
-                .into_iter()
-                .zip(values.unwrap_or_default())
-                .map(|(key, value)| KeyValue { key, value })
-                .collect::<Vec<_>>()
-        };
-        data.params = pairs(param_keys, param_values);
-        data.tags = pairs(tag_keys, tag_values);
-        let metric_keys = metric_keys.unwrap_or_default();
-        let mut steps = steps.unwrap_or_default().into_iter();
-        let mut timestamps = timestamps.unwrap_or_default().into_iter();
-        let mut values = values.unwrap_or_default().into_iter();
-        let mut is_nan = is_nan.unwrap_or_default().into_iter();
-        let mut model_ids = model_ids.unwrap_or_default().into_iter();
-        let mut dataset_names = dataset_names.unwrap_or_default().into_iter();
-        let mut dataset_digests = dataset_digests.unwrap_or_default().into_iter();
-        data.metrics = metric_keys
-            .into_iter()
-            .map(|key| Metric {
+    for (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) in
+        metrics
+    {
+        if let Some(position) = run_for(&run_id) {
+            runs[position].data.metrics.push(Metric {
                 key,
-                value: load_value(
-                    values.next().unwrap_or_default(),
-                    is_nan.next().unwrap_or_default(),
-                ),
-                timestamp: timestamps.next().unwrap_or_default(),
-                step: steps.next().unwrap_or_default(),
-                model_id: model_ids.next().flatten(),
-                dataset_name: dataset_names.next().flatten(),
-                dataset_digest: dataset_digests.next().flatten(),
+                value: load_value(value, is_nan),
+                timestamp,
+                step,
+                model_id,
+                dataset_name,
+                dataset_digest,
                 run_id: None,
-            })
-            .collect();
+            });
+        }
+    }
+    // By key, in byte order whatever the database's collation.
+    for run in runs.iter_mut() {
+        run.data
+            .metrics
+            .sort_unstable_by(|left, right| left.key.cmp(&right.key));
+    }
+
+    let params: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY($1) ORDER BY seq",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, key, value) in params {
+        if let Some(position) = run_for(&run_id) {
+            runs[position].data.params.push(KeyValue { key, value });
+        }
+    }
+
+    let tags: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY($1) ORDER BY seq",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (run_id, key, value) in tags {
+        if let Some(position) = run_for(&run_id) {
+            runs[position].data.tags.push(KeyValue { key, value });
+        }
     }
 
     if present.dataset_inputs {
@@ -910,6 +874,7 @@ impl PgStore {
         .map_err(db_error)?;
         insert_tags(&mut tx, &run_id, &tags).await?;
         tx.commit().await.map_err(db_error)?;
+        self.activity.created_runs(1);
 
         // What the database now holds for the new run, without reading it back.
         let (keys, values) = last_values(&tags);
@@ -1271,8 +1236,9 @@ impl PgStore {
         sql.push_page(request.page);
         let text = sql.pg_text();
 
-        // Two statements on one connection, no transaction (each is a snapshot of its own): the
-        // page, then its runs' parts. A run changed in between shows its newer params or tags.
+        // Statements on one connection, no transaction (a round trip each for BEGIN and COMMIT
+        // saved): the page, then its runs' parts. A run changed in between shows its newer params
+        // or tags, as a read of it after the search would.
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let rows: Vec<InfoRow> = sql
             .pg_query_as(&text)?
@@ -1283,7 +1249,11 @@ impl PgStore {
             .into_iter()
             .map(|row| info_from_row(row).map(empty_run))
             .collect::<Result<Vec<Run>>>()?;
-        load_run_data(&mut conn, &mut runs, PresentParts::default()).await?;
+        if !runs.is_empty() {
+            let ids: Vec<String> = runs.iter().map(|run| run.info.run_id.clone()).collect();
+            let present = present_parts(&mut conn, &ids).await?;
+            load_run_data(&mut conn, &mut runs, present).await?;
+        }
         Ok(finish_page(runs, request.page))
     }
 }
