@@ -251,24 +251,6 @@ async fn load_runs(conn: &mut PgConnection, run_ids: &[String]) -> Result<Vec<Ru
     Ok(runs)
 }
 
-/// Which seldom used parts the runs `run_ids` have, for loads that did not ask with the infos.
-async fn present_parts(conn: &mut PgConnection, run_ids: &[String]) -> Result<PresentParts> {
-    let (dataset_inputs, model_inputs, model_outputs): (bool, bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM run_dataset_inputs WHERE run_uuid = ANY($1)), \
-         EXISTS (SELECT 1 FROM run_model_inputs WHERE run_uuid = ANY($1)), \
-         EXISTS (SELECT 1 FROM run_model_outputs WHERE run_uuid = ANY($1))",
-    )
-    .bind(run_ids)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    Ok(PresentParts {
-        dataset_inputs,
-        model_inputs,
-        model_outputs,
-    })
-}
-
 /// Fills the data, inputs and outputs of `runs` (which hold their infos only): one query per part.
 async fn load_run_data(
     conn: &mut PgConnection,
@@ -317,29 +299,26 @@ async fn load_run_data(
             .sort_unstable_by(|left, right| left.key.cmp(&right.key));
     }
 
-    let params: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY($1) ORDER BY seq",
+    // Params and tags in one round trip: `is_tag` tells them apart, `seq` keeps insertion order.
+    let pairs: Vec<(bool, String, String, String)> = sqlx::query_as(
+        "(SELECT FALSE AS is_tag, run_uuid, key, value, seq FROM params WHERE run_uuid = ANY($1)) \
+         UNION ALL \
+         (SELECT TRUE, run_uuid, key, value, seq FROM tags WHERE run_uuid = ANY($1)) \
+         ORDER BY is_tag, seq",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)?;
-    for (run_id, key, value) in params {
+    for (is_tag, run_id, key, value) in pairs {
         if let Some(position) = run_for(&run_id) {
-            runs[position].data.params.push(KeyValue { key, value });
-        }
-    }
-
-    let tags: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY($1) ORDER BY seq",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    for (run_id, key, value) in tags {
-        if let Some(position) = run_for(&run_id) {
-            runs[position].data.tags.push(KeyValue { key, value });
+            let data = &mut runs[position].data;
+            let list = if is_tag {
+                &mut data.tags
+            } else {
+                &mut data.params
+            };
+            list.push(KeyValue { key, value });
         }
     }
 
@@ -1213,7 +1192,14 @@ impl PgStore {
             .filter_map(|id| parse_experiment_id(id))
             .map(|id| id.to_string())
             .collect();
-        let mut sql = Sql::new(concat!("SELECT ", info_columns!(), " FROM runs r"));
+        let mut sql = Sql::new(concat!(
+            "SELECT ",
+            info_columns!(),
+            ", EXISTS (SELECT 1 FROM run_dataset_inputs i WHERE i.run_uuid = r.run_uuid), \
+             EXISTS (SELECT 1 FROM run_model_inputs i WHERE i.run_uuid = r.run_uuid), \
+             EXISTS (SELECT 1 FROM run_model_outputs o WHERE o.run_uuid = r.run_uuid) \
+             FROM runs r"
+        ));
         sql.append(compiled.joins);
         sql.push(" WHERE r.experiment_id = ANY(CAST(")
             .bind(Bind::Text(format!("{{{}}}", experiment_ids.join(","))))
@@ -1240,20 +1226,22 @@ impl PgStore {
         // saved): the page, then its runs' parts. A run changed in between shows its newer params
         // or tags, as a read of it after the search would.
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let rows: Vec<InfoRow> = sql
+        let rows: Vec<InfoPartsRow> = sql
             .pg_query_as(&text)?
             .fetch_all(&mut *conn)
             .await
             .map_err(db_error)?;
-        let mut runs = rows
-            .into_iter()
-            .map(|row| info_from_row(row).map(empty_run))
-            .collect::<Result<Vec<Run>>>()?;
-        if !runs.is_empty() {
-            let ids: Vec<String> = runs.iter().map(|run| run.info.run_id.clone()).collect();
-            let present = present_parts(&mut conn, &ids).await?;
-            load_run_data(&mut conn, &mut runs, present).await?;
+        let mut present = PresentParts::default();
+        let mut runs = Vec::with_capacity(rows.len());
+        for (a, b, c, d, e, f, g, h, i, dataset_inputs, model_inputs, model_outputs) in rows {
+            present = present.or(PresentParts {
+                dataset_inputs,
+                model_inputs,
+                model_outputs,
+            });
+            runs.push(empty_run(info_from_row((a, b, c, d, e, f, g, h, i))?));
         }
+        load_run_data(&mut conn, &mut runs, present).await?;
         Ok(finish_page(runs, request.page))
     }
 }
