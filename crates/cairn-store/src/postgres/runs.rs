@@ -964,7 +964,10 @@ impl PgStore {
             && !batch.metrics.is_empty()
             && batch.metrics.iter().all(|metric| metric.model_id.is_none())
         {
-            return log_metrics_only(&self.pool, run_id, &batch.metrics).await;
+            log_metrics_only(&self.pool, run_id, &batch.metrics).await?;
+            self.activity
+                .logged_points(u64::try_from(batch.metrics.len()).unwrap_or(u64::MAX));
+            return Ok(());
         }
         let mut tx = self.write().await?;
         active_run(&mut tx, run_id).await?;
@@ -973,7 +976,10 @@ impl PgStore {
         attach_model_metrics(&mut tx, run_id, &batch.metrics).await?;
         insert_tags(&mut tx, run_id, &batch.tags).await?;
         sync_run_name(&mut tx, run_id, &batch.tags).await?;
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        self.activity
+            .logged_points(u64::try_from(batch.metrics.len()).unwrap_or(u64::MAX));
+        Ok(())
     }
 
     pub(super) async fn log_inputs_impl(

@@ -10,8 +10,9 @@
 //! it; PostgreSQL serializes them and the work is idempotent.
 //!
 //! PostgreSQL's change counters reach `pg_stat_user_tables` a second or more late, so the store
-//! also counts the runs it creates ([`Activity`]): a burst of new runs (200, plus 10% of the runs
-//! there were at the last analyze) wakes the task at once to analyze the run tables.
+//! also counts what it writes ([`Activity`]): a burst of new runs (200, plus 10% of the runs there
+//! were at the last analyze) or of metric points (20,000 plus 10%) wakes the task at once to
+//! analyze those tables.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,34 +21,95 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-/// Runs created by this process since the run tables were last analyzed, and the wake-up call.
-#[derive(Debug, Default)]
-pub(super) struct Activity {
-    created_runs: AtomicU64,
-    /// Runs created since the last analyze that trigger the next one.
+/// Rows of one kind written by this process since their tables were last analyzed.
+#[derive(Debug)]
+struct Burst {
+    written: AtomicU64,
+    /// Rows that trigger the next analyze: `base` plus 10% of the table at the last one.
     threshold: AtomicU64,
+    base: u64,
+    /// The table whose size scales the threshold.
+    counted: &'static str,
+    /// What is analyzed (constant text: only these names reach SQL).
+    tables: &'static str,
+}
+
+impl Burst {
+    fn new(base: u64, counted: &'static str, tables: &'static str) -> Burst {
+        Burst {
+            written: AtomicU64::new(0),
+            threshold: AtomicU64::new(base),
+            base,
+            counted,
+            tables,
+        }
+    }
+
+    /// Counts `rows`; whether the burst is now large enough to analyze.
+    fn add(&self, rows: u64) -> bool {
+        let written = self.written.fetch_add(rows, Ordering::Relaxed) + rows;
+        written >= self.threshold.load(Ordering::Relaxed)
+    }
+
+    fn due(&self) -> bool {
+        self.written.load(Ordering::Relaxed) >= self.threshold.load(Ordering::Relaxed)
+    }
+
+    /// Analyzes the tables and sets the next threshold.
+    async fn analyze(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        self.written.store(0, Ordering::Relaxed);
+        sqlx::query(&format!("ANALYZE {}", self.tables))
+            .execute(pool)
+            .await?;
+        let rows: f32 =
+            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = CAST($1 AS regclass)")
+                .bind(self.counted)
+                .fetch_one(pool)
+                .await?;
+        // `reltuples` is an estimate (a float); a negative one means never counted.
+        let tenth = if rows.is_finite() && rows > 0.0 {
+            (rows / 10.0) as u64
+        } else {
+            0
+        };
+        self.threshold.store(self.base + tenth, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// What this process wrote lately, and the wake-up call for the task.
+#[derive(Debug)]
+pub(super) struct Activity {
+    /// New runs: the tables a run search reads.
+    runs: Burst,
+    /// Metric points: the history table.
+    points: Burst,
     wake: Notify,
 }
 
 impl Activity {
     fn new() -> Activity {
         Activity {
-            threshold: AtomicU64::new(200),
-            ..Activity::default()
+            runs: Burst::new(200, "runs", "runs, params, tags, latest_metrics"),
+            points: Burst::new(20_000, "metrics", "metrics"),
+            wake: Notify::new(),
         }
     }
 
-    /// Counts `runs` new runs; wakes the task when the burst is large enough.
+    /// Counts `runs` new runs.
     pub(super) fn created_runs(&self, runs: u64) {
-        let created = self.created_runs.fetch_add(runs, Ordering::Relaxed) + runs;
-        if created >= self.threshold.load(Ordering::Relaxed) {
+        if self.runs.add(runs) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Counts `points` new metric points.
+    pub(super) fn logged_points(&self, points: u64) {
+        if self.points.add(points) {
             self.wake.notify_one();
         }
     }
 }
-
-/// The tables a run's search reads, analyzed together after a burst of new runs.
-const RUN_TABLES: &str = "runs, params, tags, latest_metrics";
 
 /// Tables whose statistics searches and history reads depend on (without them a 100,000-point
 /// history was read through a bitmap scan and an on-disk sort instead of the primary key's order).
@@ -75,7 +137,7 @@ const ANALYZED_TABLES: &[&str] = &[
 /// How often the task looks.
 const TICK: Duration = Duration::from_secs(3);
 
-/// Starts the task (it runs until the pool closes); returns the counter the store feeds.
+/// Starts the task (it runs until the pool closes); returns the counters the store feeds.
 pub(super) fn spawn(pool: PgPool) -> Arc<Activity> {
     let activity = Arc::new(Activity::new());
     let counter = Arc::clone(&activity);
@@ -85,40 +147,21 @@ pub(super) fn spawn(pool: PgPool) -> Arc<Activity> {
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
-                () = counter.wake.notified() => {
-                    // A failure (the database restarting) is retried after the next burst.
-                    let _ = analyze_run_tables(&pool, &counter).await;
-                }
+                () = counter.wake.notified() => {}
             }
             if pool.is_closed() {
                 return;
             }
-            // A failure (the database restarting) is retried on the next tick.
+            // Failures (the database restarting) are retried on the next tick or burst.
+            for burst in [&counter.runs, &counter.points] {
+                if burst.due() {
+                    let _ = burst.analyze(&pool).await;
+                }
+            }
             let _ = analyze_changed(&pool).await;
         }
     });
     activity
-}
-
-/// Analyzes the run tables after a burst and sets the next threshold: 200 runs plus 10% of the
-/// runs there are now.
-async fn analyze_run_tables(pool: &PgPool, activity: &Activity) -> Result<(), sqlx::Error> {
-    activity.created_runs.store(0, Ordering::Relaxed);
-    sqlx::query(&format!("ANALYZE {RUN_TABLES}"))
-        .execute(pool)
-        .await?;
-    let runs: f32 =
-        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'runs'::regclass")
-            .fetch_one(pool)
-            .await?;
-    // `reltuples` is an estimate (a float); a negative one means never counted.
-    let tenth = if runs.is_finite() && runs > 0.0 {
-        (runs / 10.0) as u64
-    } else {
-        0
-    };
-    activity.threshold.store(200 + tenth, Ordering::Relaxed);
-    Ok(())
 }
 
 /// Analyzes each of those tables changed by more than 200 rows plus 10% since its last analyze.
