@@ -16,11 +16,13 @@
 //! applied on connect; an applied migration is never edited, a change is a new file.
 
 mod filter;
+mod forward;
 mod names;
 pub mod postgres;
 pub mod schema;
 mod shared;
 pub mod sqlite;
+mod targets;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -1,5 +1,6 @@
 //! PostgreSQL: experiments and their tags.
 
+use crate::targets::EXPERIMENTS;
 use std::collections::HashMap;
 
 use cairn_core::entities::{Experiment, KeyValue, LifecycleStage, Page, ViewType};
@@ -7,35 +8,10 @@ use cairn_core::{Error, ErrorKind, Result};
 use sqlx::PgConnection;
 
 use super::{db_error, finish_page, is_unique_violation, now_ms, parse_column, PgStore};
-use crate::filter::{self, ColumnType, KeyValueTable, Sql, Target};
+use crate::filter::{self, Sql};
 use crate::{CreateExperiment, Search};
 
 type ExperimentRow = (i64, String, String, String, i64, i64);
-
-fn experiment_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "name" => Some(("e.name", ColumnType::Text)),
-        "experiment_id" => Some(("CAST(e.experiment_id AS TEXT)", ColumnType::Text)),
-        "creation_time" => Some(("e.creation_time", ColumnType::Number)),
-        "last_update_time" => Some(("e.last_update_time", ColumnType::Number)),
-        "lifecycle_stage" => Some(("e.lifecycle_stage", ColumnType::Text)),
-        "artifact_location" => Some(("e.artifact_location", ColumnType::Text)),
-        _ => None,
-    }
-}
-
-const EXPERIMENTS: Target = Target {
-    what: "experiments",
-    attribute: experiment_attribute,
-    params: None,
-    tags: Some(KeyValueTable {
-        table: "experiment_tags",
-        correlation: "{t}.experiment_id = e.experiment_id",
-    }),
-    metrics: None,
-    datasets: None,
-    prompt_exclusion: None,
-};
 
 /// The integer id of an experiment id string; `None` if it cannot name an experiment.
 /// An empty id means the Default experiment, as in MLflow's SQL store.

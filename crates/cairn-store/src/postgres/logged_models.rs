@@ -1,6 +1,7 @@
 //! PostgreSQL: MLflow 3 logged models: params, tags, metrics (attached through `log_batch`), status,
 //! soft delete.
 
+use crate::targets::LOGGED_MODELS;
 use std::collections::HashMap;
 
 use cairn_core::entities::{
@@ -16,7 +17,7 @@ use super::{
     db_error, finish_page, load_value, logged_model_artifact_uri, new_uuid_hex, now_ms,
     parse_column, PgStore,
 };
-use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
+use crate::filter::{self, Bind, Sql};
 use crate::{CreateLoggedModel, SearchLoggedModels};
 
 /// The columns of a [`LoggedModelRow`] over `logged_models lm`, params and tags in insertion order.
@@ -31,43 +32,6 @@ macro_rules! logged_model_columns {
          ARRAY(SELECT t.value FROM logged_model_tags t WHERE t.model_id = lm.model_id ORDER BY t.seq) AS tag_values"
     };
 }
-
-fn logged_model_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "name" => Some(("lm.name", ColumnType::Text)),
-        "model_id" => Some(("lm.model_id", ColumnType::Text)),
-        "model_type" => Some(("lm.model_type", ColumnType::Text)),
-        "status" => Some(("lm.status", ColumnType::Text)),
-        "source_run_id" => Some(("lm.source_run_id", ColumnType::Text)),
-        "experiment_id" => Some(("CAST(lm.experiment_id AS TEXT)", ColumnType::Text)),
-        "creation_timestamp" | "creation_time" | "creation_timestamp_ms" => {
-            Some(("lm.creation_timestamp", ColumnType::Number))
-        }
-        "last_updated_timestamp" | "last_updated_time" | "last_updated_timestamp_ms" => {
-            Some(("lm.last_updated_timestamp", ColumnType::Number))
-        }
-        _ => None,
-    }
-}
-
-const LOGGED_MODELS: Target = Target {
-    what: "logged models",
-    attribute: logged_model_attribute,
-    params: Some(KeyValueTable {
-        table: "logged_model_params",
-        correlation: "{t}.model_id = lm.model_id",
-    }),
-    tags: Some(KeyValueTable {
-        table: "logged_model_tags",
-        correlation: "{t}.model_id = lm.model_id",
-    }),
-    metrics: Some(MetricSource::History(KeyValueTable {
-        table: "logged_model_metrics",
-        correlation: "{t}.model_id = lm.model_id",
-    })),
-    datasets: None,
-    prompt_exclusion: None,
-};
 
 fn model_not_found(model_id: &str) -> Error {
     Error::not_found(format!("Logged model with ID '{model_id}' not found."))

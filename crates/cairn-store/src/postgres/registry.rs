@@ -13,6 +13,7 @@
 //! foreign-key checks of unrelated writes (tags) through. Locks are always taken model row first, then
 //! version rows, so these writers cannot deadlock one another.
 
+use crate::targets::{MODEL_VERSIONS, REGISTERED_MODELS};
 use std::collections::HashMap;
 
 use cairn_core::entities::{Alias, KeyValue, ModelVersion, Page, RegisteredModel, Stage};
@@ -21,7 +22,7 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::runs::last_values;
 use super::{db_error, finish_page, is_unique_violation, now_ms, parse_column, PgStore};
-use crate::filter::{self, ColumnType, KeyValueTable, Sql, Target};
+use crate::filter::{self, Sql};
 use crate::{CreateModelVersion, Search};
 
 /// The columns of a [`VersionRow`] over `model_versions mv`: the version, its tags in insertion order
@@ -80,72 +81,6 @@ macro_rules! latest_versions {
         )
     };
 }
-
-fn registered_model_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "name" => Some(("rm.name", ColumnType::Text)),
-        "creation_timestamp" | "timestamp" | "creation_time" => {
-            Some(("rm.creation_time", ColumnType::Number))
-        }
-        "last_updated_timestamp" | "last_updated_time" => {
-            Some(("rm.last_updated_time", ColumnType::Number))
-        }
-        "description" => Some(("rm.description", ColumnType::Text)),
-        _ => None,
-    }
-}
-
-const REGISTERED_MODELS: Target = Target {
-    what: "registered models",
-    attribute: registered_model_attribute,
-    params: None,
-    tags: Some(KeyValueTable {
-        table: "registered_model_tags",
-        correlation: "{t}.name = rm.name",
-    }),
-    metrics: None,
-    datasets: None,
-    prompt_exclusion: Some(
-        "NOT EXISTS (SELECT 1 FROM registered_model_tags p WHERE p.name = rm.name \
-         AND p.key = 'mlflow.prompt.is_prompt' AND p.value = 'true')",
-    ),
-};
-
-fn model_version_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "name" => Some(("mv.name", ColumnType::Text)),
-        "run_id" => Some(("mv.run_id", ColumnType::Text)),
-        "source_path" | "source" => Some(("mv.source", ColumnType::Text)),
-        "version_number" | "version" => Some(("mv.version", ColumnType::Number)),
-        "current_stage" => Some(("mv.current_stage", ColumnType::Text)),
-        "status" => Some(("mv.status", ColumnType::Text)),
-        "user_id" => Some(("mv.user_id", ColumnType::Text)),
-        "model_id" => Some(("mv.model_id", ColumnType::Text)),
-        "creation_timestamp" | "timestamp" | "creation_time" => {
-            Some(("mv.creation_time", ColumnType::Number))
-        }
-        "last_updated_timestamp" | "last_updated_time" => {
-            Some(("mv.last_updated_time", ColumnType::Number))
-        }
-        _ => None,
-    }
-}
-
-const MODEL_VERSIONS: Target = Target {
-    what: "model versions",
-    attribute: model_version_attribute,
-    params: None,
-    tags: Some(KeyValueTable {
-        table: "model_version_tags",
-        correlation: "{t}.name = mv.name AND {t}.version = mv.version",
-    }),
-    metrics: None,
-    datasets: None,
-    prompt_exclusion: Some(
-        "NOT EXISTS (SELECT 1 FROM model_version_tags p WHERE p.name = mv.name \
-         AND p.key = 'mlflow.prompt.is_prompt' AND p.value = 'true')",
-    ),
-};
 
 /// MLflow's error for a registered model that does not exist.
 pub(super) fn registered_model_not_found(name: &str) -> Error {

@@ -5,6 +5,7 @@
 //! connection). Reads load a set of runs with one query per part (`run_uuid = ANY($1)`), skipping
 //! the parts (dataset and model inputs, model outputs) that none of the runs has.
 
+use crate::targets::{run_attribute, RUNS};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
@@ -20,46 +21,13 @@ use super::{
     db_error, finish_page, limit_offset, load_value, new_uuid_hex, now_ms, parse_column,
     run_artifact_uri, store_value, PgStore,
 };
-use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
+use crate::filter::{self, Bind, Sql};
 use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
 
 // `postgres/mod.rs` does not declare the name generator; it is this module's alone.
 
 /// The tag MLflow keeps equal to the run name.
 const RUN_NAME_TAG: &str = "mlflow.runName";
-
-fn run_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "run_id" | "run_uuid" => Some(("r.run_uuid", ColumnType::Text)),
-        "run_name" => Some(("r.name", ColumnType::Text)),
-        "status" => Some(("r.status", ColumnType::Text)),
-        "user_id" => Some(("r.user_id", ColumnType::Text)),
-        "artifact_uri" => Some(("r.artifact_uri", ColumnType::Text)),
-        "lifecycle_stage" => Some(("r.lifecycle_stage", ColumnType::Text)),
-        "start_time" | "created" | "Created" => Some(("r.start_time", ColumnType::Number)),
-        "end_time" => Some(("r.end_time", ColumnType::Number)),
-        _ => None,
-    }
-}
-
-const RUNS: Target = Target {
-    what: "runs",
-    attribute: run_attribute,
-    params: Some(KeyValueTable {
-        table: "params",
-        correlation: "{t}.run_uuid = r.run_uuid",
-    }),
-    tags: Some(KeyValueTable {
-        table: "tags",
-        correlation: "{t}.run_uuid = r.run_uuid",
-    }),
-    metrics: Some(MetricSource::Latest(KeyValueTable {
-        table: "latest_metrics",
-        correlation: "{t}.run_uuid = r.run_uuid",
-    })),
-    datasets: Some("{t}.run_uuid = r.run_uuid"),
-    prompt_exclusion: None,
-};
 
 fn run_not_found(run_id: &str) -> Error {
     Error::not_found(format!("Run with id={run_id} not found"))

@@ -3,6 +3,7 @@
 //! Deleted versions are kept with stage `Deleted_Internal` (as MLflow does) so that version numbers are
 //! never reused; every read hides them.
 
+use crate::targets::{MODEL_VERSIONS, REGISTERED_MODELS};
 use std::collections::HashMap;
 
 use cairn_core::entities::{Alias, KeyValue, ModelVersion, Page, RegisteredModel, Stage};
@@ -10,76 +11,10 @@ use cairn_core::{Error, Result};
 use sqlx::SqliteConnection;
 
 use super::{db_error, finish_page, json_list, now_ms, parse_column, SqliteStore};
-use crate::filter::{self, ColumnType, KeyValueTable, Sql, Target};
+use crate::filter::{self, Sql};
 use crate::{CreateModelVersion, Search};
 
 const DELETED_STAGE: &str = "Deleted_Internal";
-
-fn registered_model_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "name" => Some(("rm.name", ColumnType::Text)),
-        "creation_timestamp" | "timestamp" | "creation_time" => {
-            Some(("rm.creation_time", ColumnType::Number))
-        }
-        "last_updated_timestamp" | "last_updated_time" => {
-            Some(("rm.last_updated_time", ColumnType::Number))
-        }
-        "description" => Some(("rm.description", ColumnType::Text)),
-        _ => None,
-    }
-}
-
-const REGISTERED_MODELS: Target = Target {
-    what: "registered models",
-    attribute: registered_model_attribute,
-    params: None,
-    tags: Some(KeyValueTable {
-        table: "registered_model_tags",
-        correlation: "{t}.name = rm.name",
-    }),
-    metrics: None,
-    datasets: None,
-    prompt_exclusion: Some(
-        "NOT EXISTS (SELECT 1 FROM registered_model_tags p WHERE p.name = rm.name \
-         AND p.key = 'mlflow.prompt.is_prompt' AND p.value = 'true')",
-    ),
-};
-
-fn model_version_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "name" => Some(("mv.name", ColumnType::Text)),
-        "run_id" => Some(("mv.run_id", ColumnType::Text)),
-        "source_path" | "source" => Some(("mv.source", ColumnType::Text)),
-        "version_number" | "version" => Some(("mv.version", ColumnType::Number)),
-        "current_stage" => Some(("mv.current_stage", ColumnType::Text)),
-        "status" => Some(("mv.status", ColumnType::Text)),
-        "user_id" => Some(("mv.user_id", ColumnType::Text)),
-        "model_id" => Some(("mv.model_id", ColumnType::Text)),
-        "creation_timestamp" | "timestamp" | "creation_time" => {
-            Some(("mv.creation_time", ColumnType::Number))
-        }
-        "last_updated_timestamp" | "last_updated_time" => {
-            Some(("mv.last_updated_time", ColumnType::Number))
-        }
-        _ => None,
-    }
-}
-
-const MODEL_VERSIONS: Target = Target {
-    what: "model versions",
-    attribute: model_version_attribute,
-    params: None,
-    tags: Some(KeyValueTable {
-        table: "model_version_tags",
-        correlation: "{t}.name = mv.name AND {t}.version = mv.version",
-    }),
-    metrics: None,
-    datasets: None,
-    prompt_exclusion: Some(
-        "NOT EXISTS (SELECT 1 FROM model_version_tags p WHERE p.name = mv.name \
-         AND p.key = 'mlflow.prompt.is_prompt' AND p.value = 'true')",
-    ),
-};
 
 pub(super) fn registered_model_not_found(name: &str) -> Error {
     Error::not_found(format!("Registered Model with name={name} not found"))

@@ -1,5 +1,6 @@
 //! Runs: lifecycle, params, tags, metrics, inputs/outputs, history and search.
 
+use crate::targets::{run_attribute, RUNS};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
@@ -16,7 +17,7 @@ use super::{
     db_error, finish_page, json_list, limit_offset, load_value, new_uuid_hex, now_ms, parse_column,
     store_value, SqliteStore,
 };
-use crate::filter::{self, Bind, ColumnType, KeyValueTable, MetricSource, Sql, Target};
+use crate::filter::{self, Bind, Sql};
 use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
 
 /// The tag MLflow keeps equal to the run name.
@@ -27,39 +28,6 @@ const METRIC_ROWS_PER_INSERT: usize = 1000;
 
 /// Packed histories larger than this are parsed on the blocking pool.
 const PARSE_INLINE_MAX_BYTES: usize = 256 * 1024;
-
-fn run_attribute(key: &str) -> Option<(&'static str, ColumnType)> {
-    match key {
-        "run_id" | "run_uuid" => Some(("r.run_uuid", ColumnType::Text)),
-        "run_name" => Some(("r.name", ColumnType::Text)),
-        "status" => Some(("r.status", ColumnType::Text)),
-        "user_id" => Some(("r.user_id", ColumnType::Text)),
-        "artifact_uri" => Some(("r.artifact_uri", ColumnType::Text)),
-        "lifecycle_stage" => Some(("r.lifecycle_stage", ColumnType::Text)),
-        "start_time" | "created" | "Created" => Some(("r.start_time", ColumnType::Number)),
-        "end_time" => Some(("r.end_time", ColumnType::Number)),
-        _ => None,
-    }
-}
-
-const RUNS: Target = Target {
-    what: "runs",
-    attribute: run_attribute,
-    params: Some(KeyValueTable {
-        table: "params",
-        correlation: "{t}.run_uuid = r.run_uuid",
-    }),
-    tags: Some(KeyValueTable {
-        table: "tags",
-        correlation: "{t}.run_uuid = r.run_uuid",
-    }),
-    metrics: Some(MetricSource::Latest(KeyValueTable {
-        table: "latest_metrics",
-        correlation: "{t}.run_uuid = r.run_uuid",
-    })),
-    datasets: Some("{t}.run_uuid = r.run_uuid"),
-    prompt_exclusion: None,
-};
 
 pub(super) fn run_not_found(run_id: &str) -> Error {
     Error::not_found(format!("Run with id={run_id} not found"))
