@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use cairn_core::entities::Page;
+use cairn_core::entities::{Page, PolicyDecision, PromotionTarget};
 use cairn_core::{Error, Result};
 
 use crate::PageRequest;
@@ -108,6 +108,72 @@ pub(crate) fn sample_steps(steps: &[i64], max_results: usize) -> Vec<i64> {
         .collect();
     sampled.dedup();
     sampled
+}
+
+/// The integer id of an experiment id string; `None` if it cannot name an experiment.
+/// An empty id means the Default experiment, as in MLflow's SQL store.
+pub(crate) fn parse_experiment_id(experiment_id: &str) -> Option<i64> {
+    if experiment_id.is_empty() {
+        return Some(0);
+    }
+    experiment_id.parse::<i64>().ok()
+}
+
+/// This store's experiment ids are integers; anything else is a malformed request (a 400, as MLflow).
+pub(crate) fn invalid_experiment_id(experiment_id: &str) -> Error {
+    Error::invalid(format!(
+        "Invalid value '{experiment_id}' for parameter 'experiment_id': experiment ids are integers"
+    ))
+}
+
+pub(crate) fn experiment_not_found(experiment_id: &str) -> Error {
+    Error::not_found(format!("No Experiment with id={experiment_id} exists"))
+}
+
+pub(crate) type DecisionRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    Option<i64>,
+    String,
+);
+
+/// A policy decision as both backends read it.
+pub(crate) fn decision_from_row(row: DecisionRow) -> Result<PolicyDecision> {
+    let (
+        id,
+        time_ms,
+        model_name,
+        version,
+        target_kind,
+        target,
+        action,
+        allowed,
+        user,
+        policy_revision,
+        outcomes_json,
+    ) = row;
+    let target_kind = PromotionTarget::parse(&target_kind)
+        .ok_or_else(|| Error::internal(format!("unknown promotion target kind '{target_kind}'")))?;
+    Ok(PolicyDecision {
+        id,
+        time_ms,
+        model_name,
+        version,
+        target_kind,
+        target,
+        action,
+        allowed,
+        user,
+        policy_revision,
+        outcomes_json,
+    })
 }
 
 #[cfg(test)]

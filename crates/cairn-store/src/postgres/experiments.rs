@@ -1,5 +1,6 @@
 //! PostgreSQL: experiments and their tags.
 
+pub(super) use crate::shared::{experiment_not_found, invalid_experiment_id, parse_experiment_id};
 use crate::targets::EXPERIMENTS;
 use std::collections::HashMap;
 
@@ -12,27 +13,6 @@ use crate::filter::{self, Sql};
 use crate::{CreateExperiment, Search};
 
 type ExperimentRow = (i64, String, String, String, i64, i64);
-
-/// The integer id of an experiment id string; `None` if it cannot name an experiment.
-/// An empty id means the Default experiment, as in MLflow's SQL store.
-pub(super) fn parse_experiment_id(experiment_id: &str) -> Option<i64> {
-    if experiment_id.is_empty() {
-        return Some(0);
-    }
-    experiment_id.parse::<i64>().ok()
-}
-
-/// This store's experiment ids are integers; anything else is a malformed request (a 400, as MLflow).
-pub(super) fn invalid_experiment_id(experiment_id: &str) -> Error {
-    Error::invalid(format!(
-        "Invalid value '{experiment_id}' for parameter 'experiment_id': experiment ids are integers"
-    ))
-}
-
-/// MLflow's error for an experiment id that names nothing (or nothing in the wanted state).
-pub(super) fn experiment_not_found(experiment_id: &str) -> Error {
-    Error::not_found(format!("No Experiment with id={experiment_id} exists"))
-}
 
 fn name_taken(name: &str) -> Error {
     Error::already_exists(format!("Experiment(name={name}) already exists."))

@@ -1,5 +1,6 @@
 //! Experiments and their tags.
 
+pub(super) use crate::shared::{experiment_not_found, invalid_experiment_id, parse_experiment_id};
 use crate::targets::EXPERIMENTS;
 use std::collections::HashMap;
 
@@ -15,26 +16,6 @@ type ExperimentRow = (i64, String, String, String, i64, i64);
 
 const EXPERIMENT_COLUMNS: &str =
     "e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time";
-
-/// The integer id of an experiment id string; `None` if it cannot name an experiment.
-/// An empty id means the Default experiment, as in MLflow's SQL store.
-pub(super) fn parse_experiment_id(experiment_id: &str) -> Option<i64> {
-    if experiment_id.is_empty() {
-        return Some(0);
-    }
-    experiment_id.parse::<i64>().ok()
-}
-
-/// This store's experiment ids are integers; anything else is a malformed request (a 400, as MLflow).
-pub(super) fn invalid_experiment_id(experiment_id: &str) -> Error {
-    Error::invalid(format!(
-        "Invalid value '{experiment_id}' for parameter 'experiment_id': experiment ids are integers"
-    ))
-}
-
-pub(super) fn experiment_not_found(experiment_id: &str) -> Error {
-    Error::not_found(format!("No Experiment with id={experiment_id} exists"))
-}
 
 /// (id, artifact_location, lifecycle_stage) of an experiment, or not found.
 pub(super) async fn experiment_header(

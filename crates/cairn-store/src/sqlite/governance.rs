@@ -1,55 +1,11 @@
 //! Policy revisions, the promotion audit log and lineage lookups.
 
-use cairn_core::entities::{Page, PolicyDecision, PolicyRevision, PromotionTarget};
-use cairn_core::{Error, Result};
+use crate::shared::{decision_from_row, DecisionRow};
+use cairn_core::entities::{Page, PolicyDecision, PolicyRevision};
+use cairn_core::Result;
 
 use super::{db_error, finish_page, limit_offset, now_ms, SqliteStore};
 use crate::{NewPolicyDecision, PageRequest};
-
-type DecisionRow = (
-    i64,
-    i64,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    bool,
-    String,
-    Option<i64>,
-    String,
-);
-
-fn decision_from_row(row: DecisionRow) -> Result<PolicyDecision> {
-    let (
-        id,
-        time_ms,
-        model_name,
-        version,
-        target_kind,
-        target,
-        action,
-        allowed,
-        user,
-        policy_revision,
-        outcomes_json,
-    ) = row;
-    let target_kind = PromotionTarget::parse(&target_kind)
-        .ok_or_else(|| Error::internal(format!("unknown promotion target kind '{target_kind}'")))?;
-    Ok(PolicyDecision {
-        id,
-        time_ms,
-        model_name,
-        version,
-        target_kind,
-        target,
-        action,
-        allowed,
-        user,
-        policy_revision,
-        outcomes_json,
-    })
-}
 
 impl SqliteStore {
     pub(super) async fn put_policy_impl(&self, author: &str, text: &str) -> Result<PolicyRevision> {
