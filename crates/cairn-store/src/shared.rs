@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use cairn_core::entities::{Page, PolicyDecision, PromotionTarget};
+use cairn_core::entities::{Metric, Page, PolicyDecision, PromotionTarget};
 use cairn_core::{Error, Result};
 
 use crate::PageRequest;
@@ -174,6 +174,62 @@ pub(crate) fn decision_from_row(row: DecisionRow) -> Result<PolicyDecision> {
         policy_revision,
         outcomes_json,
     })
+}
+
+/// A metric point as both backends read it: (run id, key, step, timestamp, value, is_nan,
+/// model id, dataset name, dataset digest).
+pub(crate) type MetricRow = (
+    String,
+    String,
+    i64,
+    i64,
+    f64,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Points of several runs, grouped by run in the order of `run_ids` (each run's points keep the
+/// order they came in: the sort is stable).
+pub(crate) fn metrics_by_run(rows: Vec<MetricRow>, run_ids: &[String]) -> Vec<Metric> {
+    let position: std::collections::HashMap<&str, usize> = run_ids
+        .iter()
+        .enumerate()
+        .map(|(index, run_id)| (run_id.as_str(), index))
+        .collect();
+    let mut metrics: Vec<(usize, Metric)> = rows
+        .into_iter()
+        .map(
+            |(
+                run_id,
+                key,
+                step,
+                timestamp,
+                value,
+                is_nan,
+                model_id,
+                dataset_name,
+                dataset_digest,
+            )| {
+                (
+                    position.get(run_id.as_str()).copied().unwrap_or(usize::MAX),
+                    Metric {
+                        key,
+                        value: load_value(value, is_nan),
+                        timestamp,
+                        step,
+                        model_id,
+                        dataset_name,
+                        dataset_digest,
+                        run_id: Some(run_id),
+                    },
+                )
+            },
+        )
+        .collect();
+    metrics.sort_by_key(|(position, _)| *position);
+    metrics.into_iter().map(|(_, metric)| metric).collect()
 }
 
 #[cfg(test)]

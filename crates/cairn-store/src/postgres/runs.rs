@@ -96,17 +96,7 @@ type InfoPartsRow = (
     bool,
 );
 
-type MetricRow = (
-    String,
-    String,
-    i64,
-    i64,
-    f64,
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+use crate::shared::MetricRow;
 
 /// A point of one metric's history: (step, timestamp, value, is_nan, model_id, dataset_name,
 /// dataset_digest).
@@ -1116,45 +1106,7 @@ impl PgStore {
         .await
         .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
-        let position: HashMap<&str, usize> = request
-            .run_ids
-            .iter()
-            .enumerate()
-            .map(|(index, run_id)| (run_id.as_str(), index))
-            .collect();
-        let mut metrics: Vec<(usize, Metric)> = rows
-            .into_iter()
-            .map(
-                |(
-                    run_id,
-                    key,
-                    step,
-                    timestamp,
-                    value,
-                    is_nan,
-                    model_id,
-                    dataset_name,
-                    dataset_digest,
-                )| {
-                    (
-                        position.get(run_id.as_str()).copied().unwrap_or(usize::MAX),
-                        Metric {
-                            key,
-                            value: load_value(value, is_nan),
-                            timestamp,
-                            step,
-                            model_id,
-                            dataset_name,
-                            dataset_digest,
-                            run_id: Some(run_id),
-                        },
-                    )
-                },
-            )
-            .collect();
-        // Grouped by run in the order asked; stable, so each run stays in history order.
-        metrics.sort_by_key(|(position, _)| *position);
-        Ok(metrics.into_iter().map(|(_, metric)| metric).collect())
+        Ok(crate::shared::metrics_by_run(rows, &request.run_ids))
     }
 
     pub(super) async fn search_runs_impl(&self, request: SearchRuns) -> Result<Page<Run>> {

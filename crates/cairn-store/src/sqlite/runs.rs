@@ -14,7 +14,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::packed::{parse_packed, PACKED_LINE};
 use super::{
-    db_error, finish_page, json_list, limit_offset, load_value, new_uuid_hex, now_ms, parse_column,
+    db_error, finish_page, json_list, limit_offset, new_uuid_hex, now_ms, parse_column,
     store_value, SqliteStore,
 };
 use crate::filter::{self, Bind, Sql};
@@ -71,17 +71,7 @@ type InfoRow = (
     String,
 );
 
-type MetricRow = (
-    String,
-    String,
-    i64,
-    i64,
-    f64,
-    bool,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+use crate::shared::MetricRow;
 
 fn info_from_row(row: InfoRow) -> Result<RunInfo> {
     let (
@@ -1058,44 +1048,7 @@ impl SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        let position: HashMap<&str, usize> = request
-            .run_ids
-            .iter()
-            .enumerate()
-            .map(|(index, run_id)| (run_id.as_str(), index))
-            .collect();
-        let mut metrics: Vec<(usize, Metric)> = rows
-            .into_iter()
-            .map(
-                |(
-                    run_id,
-                    key,
-                    step,
-                    timestamp,
-                    value,
-                    is_nan,
-                    model_id,
-                    dataset_name,
-                    dataset_digest,
-                )| {
-                    (
-                        position.get(run_id.as_str()).copied().unwrap_or(usize::MAX),
-                        Metric {
-                            key,
-                            value: load_value(value, is_nan),
-                            timestamp,
-                            step,
-                            model_id,
-                            dataset_name,
-                            dataset_digest,
-                            run_id: Some(run_id),
-                        },
-                    )
-                },
-            )
-            .collect();
-        metrics.sort_by_key(|(position, _)| *position);
-        Ok(metrics.into_iter().map(|(_, metric)| metric).collect())
+        Ok(crate::shared::metrics_by_run(rows, &request.run_ids))
     }
 
     pub(super) async fn search_runs_impl(&self, request: SearchRuns) -> Result<Page<Run>> {
