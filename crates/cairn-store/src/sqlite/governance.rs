@@ -33,7 +33,7 @@ impl SqliteStore {
         let row: Option<(i64, i64, String, String)> = sqlx::query_as(
             "SELECT revision, created_time, author, text FROM policies ORDER BY revision DESC LIMIT 1",
         )
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader().await?)
         .await
         .map_err(db_error)?;
         Ok(
@@ -87,7 +87,7 @@ impl SqliteStore {
         .bind(model_name)
         .bind(limit)
         .bind(offset)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader().await?)
         .await
         .map_err(db_error)?;
         let decisions = rows
@@ -102,7 +102,7 @@ impl SqliteStore {
             "SELECT DISTINCT run_uuid FROM run_model_inputs WHERE model_id = ? ORDER BY run_uuid",
         )
         .bind(model_id)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader().await?)
         .await
         .map_err(db_error)
     }

@@ -1,16 +1,19 @@
 //! The embedded SQLite store.
 //!
 //! Layout:
-//! - one **writer** connection (a pool of size 1): every write is a `BEGIN IMMEDIATE` transaction on it, so
+//! - one **writer** connection: every write is a `BEGIN IMMEDIATE` transaction on it, so
 //!   writers queue in-process instead of failing with `SQLITE_BUSY`, and "max + 1" allocations (experiment
 //!   ids, model version numbers) are atomic;
 //! - a pool of **reader** connections (`query_only`): WAL lets them read while the writer writes.
+//!
+//! Both are [`connections::Connections`], not sqlx's pool: see that module for why.
 //!
 //! Durability: WAL with `synchronous = FULL`, so a write that returned `Ok` has been fsynced.
 //!
 //! Submodules: [`experiments`], [`runs`], [`logged_models`], [`registry`], [`governance`], [`webhooks`], [`import`]; [`filter`] compiles the search
 //! AST to SQL; `crate::names` generates run names.
 
+mod connections;
 mod experiments;
 mod governance;
 mod import;
@@ -25,10 +28,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cairn_core::{Error, Result};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+use connections::{Connections, Pooled, Tx};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -55,8 +57,8 @@ impl Default for SqliteOptions {
 /// The SQLite implementation of [`crate::MetadataStore`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    reader: SqlitePool,
-    writer: SqlitePool,
+    reader: Connections,
+    writer: Connections,
     path: PathBuf,
 }
 
@@ -95,34 +97,23 @@ impl SqliteStore {
             .pragma("temp_store", "MEMORY")
             .pragma("cache_size", "-32768")
             .statement_cache_capacity(256);
-        // `test_before_acquire(false)`: a local file has no connection to lose, and the ping costs a
-        // round trip to sqlx's worker thread on every query.
-        let writer = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options.clone())
+        let writer = Connections::open(options.clone(), 1)
             .await
             .map_err(db_error)?;
         {
             let mut conn = writer.acquire().await.map_err(db_error)?;
             schema::refuse_newer(&mut conn, path.display().to_string()).await?;
+            MIGRATOR
+                .run(&mut *conn)
+                .await
+                .map_err(|error| Error::internal(format!("sqlite migration failed: {error}")))?;
         }
-        MIGRATOR
-            .run(&writer)
-            .await
-            .map_err(|error| Error::internal(format!("sqlite migration failed: {error}")))?;
-        let reader = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(store_options.max_readers.max(1))
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options.pragma("query_only", "ON"))
-            .await
-            .map_err(db_error)?;
+        let reader = Connections::open(
+            options.pragma("query_only", "ON"),
+            store_options.max_readers,
+        )
+        .await
+        .map_err(db_error)?;
         let store = SqliteStore {
             reader,
             writer,
@@ -144,16 +135,18 @@ impl SqliteStore {
     }
 
     /// A write transaction: `BEGIN IMMEDIATE` on the single writer connection.
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)
+    async fn write(&self) -> Result<Tx> {
+        self.writer.begin("BEGIN IMMEDIATE").await.map_err(db_error)
     }
 
     /// A read transaction on a reader: one consistent snapshot for multi-query reads.
-    async fn read(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.reader.begin().await.map_err(db_error)
+    async fn read(&self) -> Result<Tx> {
+        self.reader.begin("BEGIN").await.map_err(db_error)
+    }
+
+    /// A reader connection for statements that need no shared snapshot.
+    async fn reader(&self) -> Result<Pooled> {
+        self.reader.acquire().await.map_err(db_error)
     }
 
     async fn ensure_default_experiment(&self) -> Result<()> {

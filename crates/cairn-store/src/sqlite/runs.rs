@@ -11,6 +11,7 @@ use cairn_core::entities::{
 use cairn_core::{Error, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
+use super::connections::Connections;
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::packed::{parse_packed, PACKED_LINE};
 use super::{
@@ -28,6 +29,12 @@ const METRIC_ROWS_PER_INSERT: usize = 1000;
 
 /// Packed histories larger than this are parsed on the blocking pool.
 const PARSE_INLINE_MAX_BYTES: usize = 256 * 1024;
+
+/// Metrics-only batches up to this size go through the `metric_points` view in one statement.
+const SMALL_METRIC_BATCH: usize = 64;
+
+/// The message `metric_points`'s trigger aborts with (migration 0006).
+const RUN_NOT_ACTIVE_ABORT: &str = "cairn: run is not active";
 
 pub(super) fn run_not_found(run_id: &str) -> Error {
     Error::not_found(format!("Run with id={run_id} not found"))
@@ -722,7 +729,7 @@ fn step_ranges(first: i64, last: i64, parts: i64, min_span: i64) -> Vec<(i64, i6
 /// The packed points of one metric whose step lies in `steps` (inclusive), in history order,
 /// with `LIMIT`/`OFFSET` applied.
 async fn packed_history(
-    pool: &sqlx::SqlitePool,
+    pool: &Connections,
     run_id: &str,
     metric_key: &str,
     steps: (i64, i64),
@@ -739,7 +746,7 @@ async fn packed_history(
     .bind(steps.1)
     .bind(limit)
     .bind(offset)
-    .fetch_one(pool)
+    .fetch_one(&mut *pool.acquire().await.map_err(db_error)?)
     .await
     .map_err(db_error)
 }
@@ -811,7 +818,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn get_run_impl(&self, run_id: &str) -> Result<Run> {
-        load_runs(&self.reader, &[run_id.to_owned()])
+        load_runs(&mut *self.reader().await?, &[run_id.to_owned()])
             .await?
             .pop()
             .ok_or_else(|| run_not_found(run_id))
@@ -886,12 +893,68 @@ impl SqliteStore {
     }
 
     pub(super) async fn log_batch_impl(&self, run_id: &str, batch: LogBatch) -> Result<()> {
+        if batch.params.is_empty()
+            && batch.tags.is_empty()
+            && (1..=SMALL_METRIC_BATCH).contains(&batch.metrics.len())
+            && batch.metrics.iter().all(|metric| metric.model_id.is_none())
+        {
+            return self.log_small_metric_batch(run_id, &batch.metrics).await;
+        }
+        self.log_batch_long(run_id, batch).await
+    }
+
+    /// Any batch, as one `BEGIN IMMEDIATE` transaction.
+    async fn log_batch_long(&self, run_id: &str, batch: LogBatch) -> Result<()> {
         let mut tx = self.write().await?;
         active_run(&mut tx, run_id).await?;
         insert_params(&mut tx, run_id, &batch.params).await?;
         insert_metrics(&mut tx, run_id, &batch.metrics).await?;
         upsert_run_tags(&mut tx, run_id, &batch.tags).await?;
         tx.commit().await.map_err(db_error)
+    }
+
+    /// A few metrics and nothing else (`log-metric`): one autocommit statement into the
+    /// `metric_points` view, whose trigger checks the run and keeps the latest values (migration
+    /// 0006). If the run is missing or not active the trigger aborts the statement, nothing is
+    /// written, and reading the run tells which error applies.
+    async fn log_small_metric_batch(&self, run_id: &str, metrics: &[Metric]) -> Result<()> {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO metric_points (run_uuid, key, step, timestamp, value, is_nan, dataset_name, \
+             dataset_digest, value_bits) ",
+        );
+        insert.push_values(metrics, |mut row, metric| {
+            let (value, is_nan) = store_value(metric.value);
+            row.push_bind(run_id)
+                .push_bind(&metric.key)
+                .push_bind(metric.step)
+                .push_bind(metric.timestamp)
+                .push_bind(value)
+                .push_bind(is_nan)
+                .push_bind(&metric.dataset_name)
+                .push_bind(&metric.dataset_digest)
+                .push_bind(metric.value.to_bits() as i64);
+        });
+        match insert
+            .build()
+            .execute(&mut *self.writer.acquire().await.map_err(db_error)?)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(error)) if error.message().contains(RUN_NOT_ACTIVE_ABORT) => {
+                let mut conn = self.reader().await?;
+                active_run(&mut conn, run_id).await?;
+                // The run became active again in between: write the points the long way.
+                self.log_batch_long(
+                    run_id,
+                    LogBatch {
+                        metrics: metrics.to_vec(),
+                        ..LogBatch::default()
+                    },
+                )
+                .await
+            }
+            Err(error) => Err(db_error(error)),
+        }
     }
 
     pub(super) async fn log_inputs_impl(
@@ -966,7 +1029,7 @@ impl SqliteStore {
         )
         .bind(run_id)
         .bind(metric_key)
-        .fetch_one(&self.reader)
+        .fetch_one(&mut *self.reader().await?)
         .await
         .map_err(db_error)?;
         let (Some(first), Some(last)) = (first, last) else {
@@ -1095,7 +1158,7 @@ impl SqliteStore {
         sql.push(load_run_data!());
         let parts: PackedParts = sql
             .query_as()?
-            .fetch_one(&self.reader)
+            .fetch_one(&mut *self.reader().await?)
             .await
             .map_err(db_error)?;
         let runs = decode_runs(parts, None)?;

@@ -340,7 +340,7 @@ impl SqliteStore {
              AND e.entity || '.' || e.action IN (SELECT value FROM json_each(?)))",
         )
         .bind(json_list(&names))
-        .fetch_one(&self.reader)
+        .fetch_one(&mut *self.reader().await?)
         .await
         .map_err(db_error)
     }
@@ -390,7 +390,7 @@ impl SqliteStore {
     ) -> Result<ClaimedWebhookDeliveries> {
         let now = request.now_ms;
         {
-            let mut reader = self.reader.acquire().await.map_err(db_error)?;
+            let mut reader = self.reader().await?;
             let next_due_ms = Self::next_due(&mut reader).await?;
             if request.limit == 0 || next_due_ms.is_none_or(|due| due > now) {
                 return Ok(ClaimedWebhookDeliveries {
