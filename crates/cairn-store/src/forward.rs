@@ -121,7 +121,7 @@ macro_rules! forward_metadata_store {
                     &self,
                     run_id: &str,
                     metric_key: &str,
-                    page: Option<PageRequest>,
+                    page: Option<$crate::HistoryPage>,
                 ) -> Result<Page<Metric>> {
                     self.get_metric_history_impl(run_id, metric_key, page).await
                 }

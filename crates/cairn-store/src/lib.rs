@@ -73,6 +73,15 @@ pub fn display_uri(uri: &str) -> String {
 }
 
 /// Paging of a search: at most `max_results` items after skipping `offset`.
+/// A page of one metric's history: `offset` points in, or right after `after` when the previous
+/// page's token said where it ended (then `offset` is only carried on into the next token).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryPage {
+    pub max_results: u64,
+    pub offset: u64,
+    pub after: Option<cairn_core::search::HistoryCursor>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub max_results: u64,
@@ -210,7 +219,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         run_id: &str,
         metric_key: &str,
-        page: Option<PageRequest>,
+        page: Option<HistoryPage>,
     ) -> Result<Page<Metric>>;
     async fn get_metric_history_bulk_interval(
         &self,

@@ -70,6 +70,40 @@ pub(crate) fn finish_page<T>(mut items: Vec<T>, page: PageRequest) -> Page<T> {
     }
 }
 
+/// A history page from the points read (one more than the page when there is a next page): the
+/// token carries the offset and where this page ended.
+pub(crate) fn finish_history_page(
+    mut items: Vec<Metric>,
+    page: crate::HistoryPage,
+) -> Page<Metric> {
+    let max_results = usize::try_from(page.max_results).unwrap_or(usize::MAX);
+    let mut next_page_token = None;
+    if items.len() > max_results {
+        items.truncate(max_results);
+        if let Some(last) = items.last() {
+            let (value, is_nan) = store_value(last.value);
+            next_page_token = Some(cairn_core::search::encode_history_token(
+                page.offset.saturating_add(page.max_results),
+                cairn_core::search::HistoryCursor {
+                    step: last.step,
+                    timestamp: last.timestamp,
+                    value,
+                    is_nan,
+                },
+            ));
+        }
+    }
+    Page {
+        items,
+        next_page_token,
+    }
+}
+
+/// The SQL `LIMIT` of a history page: one point more than the page, to know if another follows.
+pub(crate) fn history_limit(page: crate::HistoryPage) -> i64 {
+    i64::try_from(page.max_results.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
 /// SQL `LIMIT ? OFFSET ?` values that fetch one row more than the page.
 pub(crate) fn limit_offset(page: PageRequest) -> (i64, i64) {
     let limit = i64::try_from(page.max_results.saturating_add(1)).unwrap_or(i64::MAX);

@@ -16,4 +16,6 @@ mod tests;
 pub use ast::*;
 pub use filter::parse_filter;
 pub use order_by::parse_order_by;
-pub use page_token::{decode_page_token, encode_page_token};
+pub use page_token::{
+    decode_history_token, decode_page_token, encode_history_token, encode_page_token, HistoryCursor,
+};

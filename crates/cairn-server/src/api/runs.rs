@@ -11,9 +11,13 @@ use cairn_core::entities::{
     Dataset, DatasetInput, KeyValue, Metric, ModelInput, ModelOutput, ViewType,
 };
 use cairn_core::governance::NamedThing;
-use cairn_core::search::{decode_page_token, parse_filter, parse_order_by, SearchKind};
+use cairn_core::search::{
+    decode_history_token, decode_page_token, parse_filter, parse_order_by, SearchKind,
+};
 use cairn_core::{validation, Error};
-use cairn_store::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
+use cairn_store::{
+    CreateRun, HistoryInterval, HistoryPage, LogBatch, PageRequest, SearchRuns, UpdateRun,
+};
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
@@ -550,10 +554,14 @@ pub async fn get_history(State(state): State<AppState>, params: Params) -> ApiRe
     let metric_key = params.required_string("metric_key")?;
     let page = match params.i64("max_results")? {
         None if !params.has("page_token") => None,
-        requested => Some(PageRequest {
-            max_results: validation::max_results(requested, u64::MAX, u64::MAX)?,
-            offset: decode_page_token(params.string("page_token")?.as_deref())?,
-        }),
+        requested => {
+            let (offset, after) = decode_history_token(params.string("page_token")?.as_deref())?;
+            Some(HistoryPage {
+                max_results: validation::max_results(requested, u64::MAX, u64::MAX)?,
+                offset,
+                after,
+            })
+        }
     };
     let history = state
         .store
@@ -617,9 +625,10 @@ pub async fn get_history_bulk(
     }
     let metric_key = params.required_string("metric_key")?;
     let max_results = validation::max_results(params.i64("max_results")?, 25_000, 25_000)?;
-    let page = PageRequest {
+    let page = HistoryPage {
         max_results,
         offset: 0,
+        after: None,
     };
     // The runs' histories are independent reads: fetch them concurrently over the reader pool.
     let histories = futures::future::try_join_all(run_ids.iter().map(|run_id| {

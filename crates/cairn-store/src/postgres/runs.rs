@@ -18,11 +18,12 @@ use sqlx::PgConnection;
 
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::{
-    db_error, finish_page, limit_offset, load_value, new_uuid_hex, now_ms, parse_column,
-    run_artifact_uri, store_value, PgStore,
+    db_error, finish_page, load_value, new_uuid_hex, now_ms, parse_column, run_artifact_uri,
+    store_value, PgStore,
 };
 use crate::filter::{self, Bind, Sql};
-use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
+use crate::shared::{finish_history_page, history_limit};
+use crate::{CreateRun, HistoryInterval, HistoryPage, LogBatch, SearchRuns, UpdateRun};
 
 // `postgres/mod.rs` does not declare the name generator; it is this module's alone.
 
@@ -994,33 +995,47 @@ impl PgStore {
         &self,
         run_id: &str,
         metric_key: &str,
-        page: Option<PageRequest>,
+        page: Option<HistoryPage>,
     ) -> Result<Page<Metric>> {
-        // No page: the whole history (`LIMIT NULL` is no limit).
+        // No page: the whole history (`LIMIT NULL` is no limit). A page whose token says where the
+        // previous one ended starts right after that point (an index seek, not an OFFSET skip).
         let (limit, offset) = match page {
-            Some(page) => {
-                let (limit, offset) = limit_offset(page);
-                (Some(limit), offset)
-            }
+            Some(page) if page.after.is_some() => (Some(history_limit(page)), 0),
+            Some(page) => (
+                Some(history_limit(page)),
+                i64::try_from(page.offset).unwrap_or(i64::MAX),
+            ),
             None => (None, 0),
         };
-        let (steps, timestamps, values, is_nan, model_ids, dataset_names, dataset_digests): HistoryColumns =
-            sqlx::query_as(
-                "SELECT COALESCE(array_agg(step), '{}'), COALESCE(array_agg(timestamp), '{}'), \
-                     COALESCE(array_agg(value), '{}'), COALESCE(array_agg(is_nan), '{}'), \
-                     COALESCE(array_agg(model_id), '{}'), COALESCE(array_agg(dataset_name), '{}'), \
-                     COALESCE(array_agg(dataset_digest), '{}') \
-                 FROM (SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
-                     FROM metrics WHERE run_uuid = $1 AND key = $2 \
-                     ORDER BY step, timestamp, value, is_nan LIMIT $3 OFFSET $4) AS page",
-            )
+        let after = page.and_then(|page| page.after);
+        let seek = if after.is_some() {
+            "AND (step, timestamp, value, is_nan) > ($5, $6, $7, $8) "
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT COALESCE(array_agg(step), '{{}}'), COALESCE(array_agg(timestamp), '{{}}'), \
+                 COALESCE(array_agg(value), '{{}}'), COALESCE(array_agg(is_nan), '{{}}'), \
+                 COALESCE(array_agg(model_id), '{{}}'), COALESCE(array_agg(dataset_name), '{{}}'), \
+                 COALESCE(array_agg(dataset_digest), '{{}}') \
+             FROM (SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
+                 FROM metrics WHERE run_uuid = $1 AND key = $2 {seek}\
+                 ORDER BY step, timestamp, value, is_nan LIMIT $3 OFFSET $4) AS page"
+        );
+        let mut query = sqlx::query_as(&sql)
             .bind(run_id)
             .bind(metric_key)
             .bind(limit)
-            .bind(offset)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
+            .bind(offset);
+        if let Some(after) = after {
+            query = query
+                .bind(after.step)
+                .bind(after.timestamp)
+                .bind(after.value)
+                .bind(after.is_nan);
+        }
+        let (steps, timestamps, values, is_nan, model_ids, dataset_names, dataset_digests): HistoryColumns =
+            query.fetch_one(&self.pool).await.map_err(db_error)?;
         let mut metrics: Vec<Metric> = steps
             .into_iter()
             .zip(timestamps)
@@ -1061,7 +1076,7 @@ impl PgStore {
                 .then(left.2 .1.cmp(&right.2 .1))
         });
         Ok(match page {
-            Some(page) => finish_page(metrics, page),
+            Some(page) => finish_history_page(metrics, page),
             None => Page {
                 items: metrics,
                 next_page_token: None,

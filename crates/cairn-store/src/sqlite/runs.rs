@@ -15,11 +15,12 @@ use super::connections::Connections;
 use super::experiments::{active_experiment, parse_experiment_id, view_condition};
 use super::packed::{parse_packed, PACKED_LINE};
 use super::{
-    db_error, finish_page, json_list, limit_offset, new_uuid_hex, now_ms, parse_column,
-    store_value, SqliteStore,
+    db_error, finish_page, json_list, new_uuid_hex, now_ms, parse_column, store_value, SqliteStore,
 };
 use crate::filter::{self, Bind, Sql};
-use crate::{CreateRun, HistoryInterval, LogBatch, PageRequest, SearchRuns, UpdateRun};
+use crate::shared::{finish_history_page, history_limit};
+use crate::{CreateRun, HistoryInterval, HistoryPage, LogBatch, SearchRuns, UpdateRun};
+use cairn_core::search::HistoryCursor;
 
 /// The tag MLflow keeps equal to the run name.
 pub(super) const RUN_NAME_TAG: &str = "mlflow.runName";
@@ -726,26 +727,49 @@ fn step_ranges(first: i64, last: i64, parts: i64, min_span: i64) -> Vec<(i64, i6
     ranges
 }
 
-/// The packed points of one metric whose step lies in `steps` (inclusive), in history order,
-/// with `LIMIT`/`OFFSET` applied.
+/// Sorts before every point: the `after` of a read from the start.
+const BEFORE_ALL: HistoryCursor = HistoryCursor {
+    step: i64::MIN,
+    timestamp: i64::MIN,
+    value: f64::NEG_INFINITY,
+    is_nan: false,
+};
+
+/// One part of a history read: the steps it covers (inclusive), the point it starts after, and
+/// `LIMIT`/`OFFSET` from there.
+#[derive(Debug, Clone, Copy)]
+struct HistoryPart {
+    steps: (i64, i64),
+    after: HistoryCursor,
+    limit: i64,
+    offset: i64,
+}
+
+/// The packed points of one history part, in history order.
 async fn packed_history(
     pool: &Connections,
     run_id: &str,
     metric_key: &str,
-    steps: (i64, i64),
-    (limit, offset): (i64, i64),
+    part: HistoryPart,
 ) -> Result<Option<String>> {
+    // `>=` on the key of BEFORE_ALL keeps a point that equals it (step and timestamp i64::MIN, -inf).
+    let after = if part.after == BEFORE_ALL { ">=" } else { ">" };
     sqlx::query_scalar(&format!(
         "SELECT group_concat(line, ';') FROM (SELECT {PACKED_LINE} AS line FROM metrics \
          WHERE run_uuid = ? AND key = ? AND step BETWEEN ? AND ? \
+         AND (step, timestamp, value, is_nan) {after} (?, ?, ?, ?) \
          ORDER BY step, timestamp, value, is_nan LIMIT ? OFFSET ?)"
     ))
     .bind(run_id)
     .bind(metric_key)
-    .bind(steps.0)
-    .bind(steps.1)
-    .bind(limit)
-    .bind(offset)
+    .bind(part.steps.0)
+    .bind(part.steps.1)
+    .bind(part.after.step)
+    .bind(part.after.timestamp)
+    .bind(part.after.value)
+    .bind(part.after.is_nan)
+    .bind(part.limit)
+    .bind(part.offset)
     .fetch_one(&mut *pool.acquire().await.map_err(db_error)?)
     .await
     .map_err(db_error)
@@ -1005,20 +1029,45 @@ impl SqliteStore {
         &self,
         run_id: &str,
         metric_key: &str,
-        page: Option<PageRequest>,
+        page: Option<HistoryPage>,
     ) -> Result<Page<Metric>> {
         if let Some(page) = page {
-            let (limit, offset) = limit_offset(page);
-            let packed = packed_history(
-                &self.reader,
-                run_id,
-                metric_key,
-                (i64::MIN, i64::MAX),
-                (limit, offset),
-            )
-            .await?;
-            let metrics = parse_history(packed, metric_key).await?;
-            return Ok(finish_page(metrics, page));
+            // After the previous page's last point if the token says where that was, else from
+            // the offset. A big page is read as two halves on two reader connections at once (each
+            // half is its own snapshot, like each page is).
+            let limit = history_limit(page);
+            let first = match page.after {
+                Some(after) => HistoryPart {
+                    steps: (after.step, i64::MAX),
+                    after,
+                    limit,
+                    offset: 0,
+                },
+                None => HistoryPart {
+                    steps: (i64::MIN, i64::MAX),
+                    after: BEFORE_ALL,
+                    limit,
+                    offset: i64::try_from(page.offset).unwrap_or(i64::MAX),
+                },
+            };
+            let parts = if limit >= 2 * HISTORY_PARALLEL_MIN_STEPS {
+                let half = limit / 2;
+                vec![
+                    HistoryPart {
+                        limit: half,
+                        ..first
+                    },
+                    HistoryPart {
+                        limit: limit - half,
+                        offset: first.offset.saturating_add(half),
+                        ..first
+                    },
+                ]
+            } else {
+                vec![first]
+            };
+            let metrics = self.read_history_parts(run_id, metric_key, parts).await?;
+            return Ok(finish_history_page(metrics, page));
         }
         // The whole history: split by step range over several reader connections, read and parse
         // the ranges in parallel, and join them in order. (Each range is its own snapshot; points are
@@ -1038,19 +1087,45 @@ impl SqliteStore {
                 next_page_token: None,
             });
         };
-        let ranges = step_ranges(
+        let parts = step_ranges(
             first,
             last,
             HISTORY_PARALLEL_RANGES,
             HISTORY_PARALLEL_MIN_STEPS,
-        );
+        )
+        .into_iter()
+        .map(|steps| HistoryPart {
+            steps,
+            after: BEFORE_ALL,
+            limit: -1,
+            offset: 0,
+        })
+        .collect();
+        Ok(Page {
+            items: self.read_history_parts(run_id, metric_key, parts).await?,
+            next_page_token: None,
+        })
+    }
+
+    /// Reads and parses parts of one metric's history at once,
+    /// each on its own reader connection, and joins them in the order given.
+    async fn read_history_parts(
+        &self,
+        run_id: &str,
+        metric_key: &str,
+        parts: Vec<HistoryPart>,
+    ) -> Result<Vec<Metric>> {
+        if let [part] = parts[..] {
+            let packed = packed_history(&self.reader, run_id, metric_key, part).await?;
+            return parse_history(packed, metric_key).await;
+        }
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, range) in ranges.into_iter().enumerate() {
+        for (index, part) in parts.into_iter().enumerate() {
             let pool = self.reader.clone();
             let run_id = run_id.to_owned();
             let key = metric_key.to_owned();
             tasks.spawn(async move {
-                let packed = packed_history(&pool, &run_id, &key, range, (-1, 0)).await?;
+                let packed = packed_history(&pool, &run_id, &key, part).await?;
                 Ok::<_, Error>((index, parse_history(packed, &key).await?))
             });
         }
@@ -1065,10 +1140,7 @@ impl SqliteStore {
         for (_, part) in parts {
             items.extend(part);
         }
-        Ok(Page {
-            items,
-            next_page_token: None,
-        })
+        Ok(items)
     }
 
     pub(super) async fn get_metric_history_bulk_interval_impl(

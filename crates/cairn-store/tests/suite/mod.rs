@@ -16,12 +16,13 @@ use cairn_core::entities::{
     WebhookStatus,
 };
 use cairn_core::search::{
-    decode_page_token, parse_filter, parse_order_by, Filter, OrderBy, SearchKind,
+    decode_history_token, decode_page_token, parse_filter, parse_order_by, Filter, OrderBy,
+    SearchKind,
 };
 use cairn_core::ErrorKind;
 use cairn_store::{
     ClaimWebhookDeliveries, CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun,
-    CreateWebhook, DeliveryNext, HistoryInterval, ImportExperiment, ImportLoggedModel,
+    CreateWebhook, DeliveryNext, HistoryInterval, HistoryPage, ImportExperiment, ImportLoggedModel,
     ImportModelVersion, ImportRegisteredModel, ImportRun, LogBatch, MetadataStore,
     NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
     UpdateWebhook, WebhookAttemptOutcome,
@@ -942,30 +943,88 @@ pub async fn metric_dedup_and_history_paging(store: Store) {
         .get_metric_history(
             &run_id,
             "m",
-            Some(PageRequest {
+            Some(HistoryPage {
                 max_results: 4,
                 offset: 0,
+                after: None,
             }),
         )
         .await
         .unwrap();
     assert_eq!(first.items.len(), 4);
-    let offset = decode_page_token(first.next_page_token.as_deref()).unwrap();
+    let (offset, after) = decode_history_token(first.next_page_token.as_deref()).unwrap();
     assert_eq!(offset, 4);
-    let rest = store
-        .get_metric_history(
-            &run_id,
-            "m",
-            Some(PageRequest {
-                max_results: 100,
-                offset,
-            }),
-        )
+    assert_eq!(after.map(|cursor| cursor.step), Some(3));
+    // The token's cursor, and the bare offset of an MLflow-style token, give the same next page.
+    for after in [after, None] {
+        let rest = store
+            .get_metric_history(
+                &run_id,
+                "m",
+                Some(HistoryPage {
+                    max_results: 100,
+                    offset,
+                    after,
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rest.items.len(), 6);
+        assert_eq!(rest.next_page_token, None);
+        assert_eq!(rest.items[0].step, 4);
+    }
+
+    // Paging one point at a time through ties (same step, same timestamp, NaN, -inf) yields
+    // exactly the whole history, in order.
+    let mut tied = Vec::new();
+    for (timestamp, value) in [
+        (5, 1.0),
+        (5, f64::NAN),
+        (5, -1.0),
+        (5, f64::NEG_INFINITY),
+        (4, 9.0),
+        (6, 0.0),
+    ] {
+        tied.push(Metric::new("tied", value, timestamp, 7));
+        tied.push(Metric::new("tied", value, timestamp, -2));
+    }
+    log_metrics(&store, &run_id, tied.clone()).await;
+    let whole = store
+        .get_metric_history(&run_id, "tied", None)
         .await
-        .unwrap();
-    assert_eq!(rest.items.len(), 6);
-    assert_eq!(rest.next_page_token, None);
-    assert_eq!(rest.items[0].step, 4);
+        .unwrap()
+        .items;
+    assert_eq!(whole.len(), tied.len());
+    let mut paged = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (offset, after) = decode_history_token(token.as_deref()).unwrap();
+        let page = store
+            .get_metric_history(
+                &run_id,
+                "tied",
+                Some(HistoryPage {
+                    max_results: 1,
+                    offset,
+                    after,
+                }),
+            )
+            .await
+            .unwrap();
+        paged.extend(page.items);
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+        assert!(paged.len() <= tied.len(), "paging does not end");
+    }
+    let describe = |points: &[Metric]| -> Vec<(i64, i64, u64)> {
+        points
+            .iter()
+            .map(|m| (m.step, m.timestamp, m.value.to_bits()))
+            .collect()
+    };
+    assert_eq!(describe(&paged), describe(&whole));
 
     assert!(store
         .get_metric_history(&run_id, "missing", None)
@@ -1027,20 +1086,43 @@ pub async fn large_history_round_trip(store: Store) {
         assert_eq!(got.dataset_name, want.dataset_name);
         assert_eq!(got.dataset_digest, want.dataset_digest);
     }
+    // A page big enough to be read in two halves at once, then the rest through its token.
     let paged = store
         .get_metric_history(
             &run_id,
             "loss",
-            Some(PageRequest {
-                max_results: 15_000,
-                offset: 10_000,
+            Some(HistoryPage {
+                max_results: 16_500,
+                offset: 2_000,
+                after: None,
             }),
         )
         .await
         .unwrap();
-    assert_eq!(paged.items.len(), 10_000);
-    assert_eq!(paged.items[0].step, 10_000);
-    assert_eq!(paged.next_page_token, None);
+    assert_eq!(paged.items.len(), 16_500);
+    assert_eq!(paged.items[0].step, 2_000);
+    let (offset, after) = decode_history_token(paged.next_page_token.as_deref()).unwrap();
+    assert_eq!(offset, 18_500);
+    let rest = store
+        .get_metric_history(
+            &run_id,
+            "loss",
+            Some(HistoryPage {
+                max_results: 16_500,
+                offset,
+                after,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.next_page_token, None);
+    let steps: Vec<i64> = paged
+        .items
+        .iter()
+        .chain(&rest.items)
+        .map(|m| m.step)
+        .collect();
+    assert_eq!(steps, (2_000..20_000).collect::<Vec<i64>>());
 }
 
 pub async fn history_bulk_interval(store: Store) {
