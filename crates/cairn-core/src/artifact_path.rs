@@ -87,6 +87,26 @@ impl fmt::Display for ArtifactPath {
     }
 }
 
+const PROXY_SCHEME: &str = "mlflow-artifacts:";
+
+/// The proxy path behind an `mlflow-artifacts:/<path>` URI (as stored on runs and logged models).
+pub fn proxied_path(artifact_uri: &str) -> Result<ArtifactPath> {
+    let Some(rest) = artifact_uri.strip_prefix(PROXY_SCHEME) else {
+        return Err(Error::invalid(format!(
+            "The artifact URI '{artifact_uri}' is not served by this server's artifact proxy"
+        )));
+    };
+    // `mlflow-artifacts:/path`, or `mlflow-artifacts://host:port/path`.
+    let path = match rest.strip_prefix("//") {
+        Some(with_host) => with_host
+            .split_once('/')
+            .map(|(_, path)| path)
+            .unwrap_or_default(),
+        None => rest.trim_start_matches('/'),
+    };
+    ArtifactPath::parse(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

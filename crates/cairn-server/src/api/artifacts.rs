@@ -8,7 +8,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::artifact_path::ArtifactPath;
-use cairn_core::Error;
 use futures::TryStreamExt;
 use serde_json::{json, Value};
 
@@ -16,25 +15,7 @@ use super::error::ApiResult;
 use super::params::Params;
 use super::{registry, wire, AppState};
 
-const PROXY_SCHEME: &str = "mlflow-artifacts:";
-
-/// The proxy path behind an `mlflow-artifacts:/<path>` URI (as stored on runs and logged models).
-pub fn proxied_path(artifact_uri: &str) -> Result<ArtifactPath, Error> {
-    let Some(rest) = artifact_uri.strip_prefix(PROXY_SCHEME) else {
-        return Err(Error::invalid(format!(
-            "The artifact URI '{artifact_uri}' is not served by this server's artifact proxy"
-        )));
-    };
-    // `mlflow-artifacts:/path`, or `mlflow-artifacts://host:port/path`.
-    let path = match rest.strip_prefix("//") {
-        Some(with_host) => with_host
-            .split_once('/')
-            .map(|(_, path)| path)
-            .unwrap_or_default(),
-        None => rest.trim_start_matches('/'),
-    };
-    ArtifactPath::parse(path)
-}
+pub use cairn_core::artifact_path::proxied_path;
 
 /// The type a browser or client expects: text as UTF-8 (`MLmodel` is YAML without an extension).
 fn content_type_of(path: &ArtifactPath) -> HeaderValue {
