@@ -9,6 +9,7 @@
 //! - [`governance`]: promotion policies (protected aliases and stages, their rules) and naming conventions.
 
 pub mod artifact_path;
+pub mod downsample;
 pub mod entities;
 pub mod error;
 pub mod governance;

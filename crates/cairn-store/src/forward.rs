@@ -134,6 +134,18 @@ macro_rules! forward_metadata_store {
                 async fn search_runs(&self, request: SearchRuns) -> Result<Page<Run>> {
                     self.search_runs_impl(request).await
                 }
+                async fn metric_series(
+                    &self,
+                    request: $crate::SeriesRequest,
+                ) -> Result<Vec<Metric>> {
+                    self.metric_series_impl(request).await
+                }
+                async fn experiment_run_stats(
+                    &self,
+                    experiment_ids: &[String],
+                ) -> Result<Vec<$crate::ExperimentRunStats>> {
+                    self.experiment_run_stats_impl(experiment_ids).await
+                }
 
                 async fn create_logged_model(
                     &self,

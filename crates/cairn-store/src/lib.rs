@@ -167,6 +167,26 @@ pub struct CreateModelVersion {
     pub tags: Vec<KeyValue>,
 }
 
+/// Active runs and the latest run start of one experiment (the UI's experiment list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentRunStats {
+    pub experiment_id: String,
+    pub active_runs: u64,
+    pub last_run_start: Option<i64>,
+}
+
+/// A chart's request for one metric of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesRequest {
+    pub run_id: String,
+    pub metric_key: String,
+    /// Inclusive step range; `None`: all steps.
+    pub steps: Option<(i64, i64)>,
+    /// At most this many points are returned whole; past it, per step bucket (this many buckets)
+    /// the points holding the bucket's minimum and maximum value.
+    pub buckets: u32,
+}
+
 /// Metric history points for bulk/interval reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryInterval {
@@ -226,6 +246,15 @@ pub trait MetadataStore: Send + Sync + 'static {
         request: HistoryInterval,
     ) -> Result<Vec<Metric>>;
     async fn search_runs(&self, request: SearchRuns) -> Result<Page<Run>>;
+    /// A chart's points of one metric: all of them when there are at most `buckets`, else the
+    /// min/max candidates of each step bucket (MinMaxLTTB's preselection; the caller runs
+    /// `cairn_core::downsample::lttb` on them). Step order; NaN points are left out of buckets.
+    async fn metric_series(&self, request: SeriesRequest) -> Result<Vec<Metric>>;
+    /// Active-run counts and latest run starts of these experiments (missing ones are left out).
+    async fn experiment_run_stats(
+        &self,
+        experiment_ids: &[String],
+    ) -> Result<Vec<ExperimentRunStats>>;
 
     // Logged models (MLflow 3)
     async fn create_logged_model(&self, request: CreateLoggedModel) -> Result<LoggedModel>;

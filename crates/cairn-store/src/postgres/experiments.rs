@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 
 use super::{db_error, finish_page, is_unique_violation, now_ms, parse_column, PgStore};
 use crate::filter::{self, Sql};
-use crate::{CreateExperiment, Search};
+use crate::{CreateExperiment, ExperimentRunStats, Search};
 
 type ExperimentRow = (i64, String, String, String, i64, i64);
 
@@ -219,6 +219,35 @@ impl PgStore {
             .ok_or_else(not_found)?;
         tx.commit().await.map_err(db_error)?;
         Ok(experiment)
+    }
+
+    pub(super) async fn experiment_run_stats_impl(
+        &self,
+        experiment_ids: &[String],
+    ) -> Result<Vec<ExperimentRunStats>> {
+        let ids: Vec<i64> = experiment_ids
+            .iter()
+            .filter_map(|id| parse_experiment_id(id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT experiment_id, count(*), max(start_time) FROM runs \
+             WHERE experiment_id = ANY($1) AND lifecycle_stage = 'active' GROUP BY experiment_id",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, runs, last)| ExperimentRunStats {
+                experiment_id: id.to_string(),
+                active_runs: u64::try_from(runs).unwrap_or(0),
+                last_run_start: last,
+            })
+            .collect())
     }
 
     pub(super) async fn search_experiments_impl(

@@ -23,7 +23,9 @@ use super::{
 };
 use crate::filter::{self, Bind, Sql};
 use crate::shared::{finish_history_page, history_limit};
-use crate::{CreateRun, HistoryInterval, HistoryPage, LogBatch, SearchRuns, UpdateRun};
+use crate::{
+    CreateRun, HistoryInterval, HistoryPage, LogBatch, SearchRuns, SeriesRequest, UpdateRun,
+};
 
 // `postgres/mod.rs` does not declare the name generator; it is this module's alone.
 
@@ -1082,6 +1084,80 @@ impl PgStore {
                 next_page_token: None,
             },
         })
+    }
+
+    pub(super) async fn metric_series_impl(&self, request: SeriesRequest) -> Result<Vec<Metric>> {
+        let key = request.metric_key.as_str();
+        let (first, last): (Option<i64>, Option<i64>) = match request.steps {
+            Some((first, last)) => (Some(first), Some(last)),
+            None => sqlx::query_as(
+                "SELECT min(step), max(step) FROM metrics WHERE run_uuid = $1 AND key = $2",
+            )
+            .bind(&request.run_id)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?,
+        };
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(Vec::new());
+        };
+        let buckets = request.buckets.max(1);
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM metrics WHERE run_uuid = $1 AND key = $2 \
+             AND step BETWEEN $3 AND $4 LIMIT $5) AS probe",
+        )
+        .bind(&request.run_id)
+        .bind(key)
+        .bind(first)
+        .bind(last)
+        .bind(i64::from(buckets) + 1)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if count <= i64::from(buckets) {
+            let points: Vec<(i64, i64, f64, bool)> = sqlx::query_as(
+                "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 \
+                 AND step BETWEEN $3 AND $4 ORDER BY step, timestamp, value, is_nan",
+            )
+            .bind(&request.run_id)
+            .bind(key)
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+            return Ok(points
+                .into_iter()
+                .map(|(step, timestamp, value, is_nan)| {
+                    Metric::new(key, load_value(value, is_nan), timestamp, step)
+                })
+                .collect());
+        }
+        // Per bucket, the points holding its least and greatest value (the first of each, by step).
+        let (origin, width) = cairn_core::downsample::step_buckets(first, last, buckets);
+        let rows: Vec<(i64, i64, i64, f64)> = sqlx::query_as(
+            "WITH p AS (SELECT (step - $3) / $4 AS b, step, timestamp, value FROM metrics \
+                 WHERE run_uuid = $1 AND key = $2 AND step BETWEEN $5 AND $6 AND NOT is_nan), \
+             a AS (SELECT b, min(value) AS lo, max(value) AS hi FROM p GROUP BY b) \
+             SELECT p.b, p.step, p.timestamp, p.value FROM p JOIN a ON p.b = a.b \
+                 AND (p.value = a.lo OR p.value = a.hi) ORDER BY p.step, p.timestamp",
+        )
+        .bind(&request.run_id)
+        .bind(key)
+        .bind(origin)
+        .bind(width)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut seen: HashMap<(i64, u64), ()> = HashMap::new();
+        Ok(rows
+            .into_iter()
+            .filter(|(bucket, _, _, value)| seen.insert((*bucket, value.to_bits()), ()).is_none())
+            .map(|(_, step, timestamp, value)| Metric::new(key, value, timestamp, step))
+            .collect())
     }
 
     pub(super) async fn get_metric_history_bulk_interval_impl(

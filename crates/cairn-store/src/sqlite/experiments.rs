@@ -10,7 +10,7 @@ use sqlx::SqliteConnection;
 
 use super::{db_error, finish_page, now_ms, parse_column, SqliteStore};
 use crate::filter::{self, Sql};
-use crate::{CreateExperiment, Search};
+use crate::{CreateExperiment, ExperimentRunStats, Search};
 
 type ExperimentRow = (i64, String, String, String, i64, i64);
 
@@ -176,6 +176,36 @@ impl SqliteStore {
             .await?
             .pop()
             .ok_or_else(not_found)
+    }
+
+    pub(super) async fn experiment_run_stats_impl(
+        &self,
+        experiment_ids: &[String],
+    ) -> Result<Vec<ExperimentRunStats>> {
+        let ids: Vec<i64> = experiment_ids
+            .iter()
+            .filter_map(|id| parse_experiment_id(id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT r.experiment_id, count(*), max(r.start_time) FROM runs r \
+             WHERE r.experiment_id IN (SELECT value FROM json_each(?)) AND r.lifecycle_stage = 'active' \
+             GROUP BY r.experiment_id",
+        )
+        .bind(serde_json::Value::from(ids).to_string())
+        .fetch_all(&mut *self.reader().await?)
+        .await
+        .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, runs, last)| ExperimentRunStats {
+                experiment_id: id.to_string(),
+                active_runs: u64::try_from(runs).unwrap_or(0),
+                last_run_start: last,
+            })
+            .collect())
     }
 
     pub(super) async fn search_experiments_impl(

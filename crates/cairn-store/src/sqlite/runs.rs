@@ -19,7 +19,9 @@ use super::{
 };
 use crate::filter::{self, Bind, Sql};
 use crate::shared::{finish_history_page, history_limit};
-use crate::{CreateRun, HistoryInterval, HistoryPage, LogBatch, SearchRuns, UpdateRun};
+use crate::{
+    CreateRun, HistoryInterval, HistoryPage, LogBatch, SearchRuns, SeriesRequest, UpdateRun,
+};
 use cairn_core::search::HistoryCursor;
 
 /// The tag MLflow keeps equal to the run name.
@@ -1141,6 +1143,96 @@ impl SqliteStore {
             items.extend(part);
         }
         Ok(items)
+    }
+
+    pub(super) async fn metric_series_impl(&self, request: SeriesRequest) -> Result<Vec<Metric>> {
+        let key = request.metric_key.as_str();
+        let (first, last) = match request.steps {
+            Some(steps) => steps,
+            None => {
+                let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+                    "SELECT (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step LIMIT 1), \
+                            (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step DESC LIMIT 1)",
+                )
+                .bind(&request.run_id)
+                .bind(key)
+                .fetch_one(&mut *self.reader().await?)
+                .await
+                .map_err(db_error)?;
+                match (first, last) {
+                    (Some(first), Some(last)) => (first, last),
+                    _ => return Ok(Vec::new()),
+                }
+            }
+        };
+        let buckets = request.buckets.max(1);
+        // Few enough points: all of them (the probe reads at most buckets + 1 rows).
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM metrics WHERE run_uuid = ? AND key = ? \
+             AND step BETWEEN ? AND ? LIMIT ?)",
+        )
+        .bind(&request.run_id)
+        .bind(key)
+        .bind(first)
+        .bind(last)
+        .bind(i64::from(buckets) + 1)
+        .fetch_one(&mut *self.reader().await?)
+        .await
+        .map_err(db_error)?;
+        if count <= i64::from(buckets) {
+            let part = HistoryPart {
+                steps: (first, last),
+                after: BEFORE_ALL,
+                limit: -1,
+                offset: 0,
+            };
+            return self
+                .read_history_parts(&request.run_id, key, vec![part])
+                .await;
+        }
+        // Per bucket, the point with the least and the one with the greatest value: two queries on
+        // two reader connections at once (SQLite takes a bare column from the row min()/max() chose).
+        let (origin, width) = cairn_core::downsample::step_buckets(first, last, buckets);
+        let extreme = |aggregate: &'static str| {
+            let pool = self.reader.clone();
+            let run_id = request.run_id.clone();
+            let key = key.to_owned();
+            async move {
+                let sql = format!(
+                    "SELECT {aggregate}(value), step, timestamp, value_bits FROM metrics \
+                     WHERE run_uuid = ? AND key = ? AND step BETWEEN ? AND ? AND is_nan = 0 \
+                     GROUP BY (step - ?) / ?"
+                );
+                let rows: Vec<(f64, i64, i64, Option<i64>)> = sqlx::query_as(&sql)
+                    .bind(&run_id)
+                    .bind(&key)
+                    .bind(first)
+                    .bind(last)
+                    .bind(origin)
+                    .bind(width)
+                    .fetch_all(&mut *pool.acquire().await.map_err(db_error)?)
+                    .await
+                    .map_err(db_error)?;
+                Ok::<_, Error>(rows)
+            }
+        };
+        let (lows, highs) = tokio::try_join!(extreme("min"), extreme("max"))?;
+        let mut points: Vec<Metric> = lows
+            .into_iter()
+            .chain(highs)
+            .map(|(value, step, timestamp, bits)| {
+                let value = bits.map_or(value, |bits| f64::from_bits(bits as u64));
+                Metric::new(key, value, timestamp, step)
+            })
+            .collect();
+        points.sort_by(|a, b| {
+            (a.step, a.timestamp)
+                .cmp(&(b.step, b.timestamp))
+                .then(a.value.total_cmp(&b.value))
+        });
+        points
+            .dedup_by(|a, b| a.step == b.step && a.timestamp == b.timestamp && a.value == b.value);
+        Ok(points)
     }
 
     pub(super) async fn get_metric_history_bulk_interval_impl(

@@ -24,8 +24,8 @@ use cairn_store::{
     ClaimWebhookDeliveries, CreateExperiment, CreateLoggedModel, CreateModelVersion, CreateRun,
     CreateWebhook, DeliveryNext, HistoryInterval, HistoryPage, ImportExperiment, ImportLoggedModel,
     ImportModelVersion, ImportRegisteredModel, ImportRun, LogBatch, MetadataStore,
-    NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns, UpdateRun,
-    UpdateWebhook, WebhookAttemptOutcome,
+    NewPolicyDecision, PageRequest, Search, SearchLoggedModels, SearchRuns, SeriesRequest,
+    UpdateRun, UpdateWebhook, WebhookAttemptOutcome,
 };
 
 pub type Store = Arc<dyn MetadataStore>;
@@ -50,6 +50,8 @@ macro_rules! store_test_suite {
             metric_extra_fields_are_kept,
             large_history_round_trip,
             history_bulk_interval,
+            metric_series_min_max_buckets,
+            experiment_run_stats_count_active_runs,
             inputs_and_outputs,
             search_runs_filters,
             search_runs_order_nan_and_missing_last,
@@ -1123,6 +1125,70 @@ pub async fn large_history_round_trip(store: Store) {
         .map(|m| m.step)
         .collect();
     assert_eq!(steps, (2_000..20_000).collect::<Vec<i64>>());
+}
+
+pub async fn metric_series_min_max_buckets(store: Store) {
+    let id = experiment(&store, "series").await;
+    let run_id = run(&store, &id, "r").await;
+    // 10,000 points of a smooth curve with one spike and one dip, logged out of order.
+    let mut points: Vec<Metric> = (0..10_000_i64)
+        .map(|step| Metric::new("loss", (step as f64 / 500.0).sin(), step * 10, step))
+        .collect();
+    points[4_321].value = 50.0;
+    points[8_765].value = -40.0;
+    points[100].value = f64::NAN;
+    points.reverse();
+    for chunk in points.chunks(1_000) {
+        log_metrics(&store, &run_id, chunk.to_vec()).await;
+    }
+    let request = |steps, buckets| SeriesRequest {
+        run_id: run_id.clone(),
+        metric_key: "loss".into(),
+        steps,
+        buckets,
+    };
+    let series = store.metric_series(request(None, 100)).await.unwrap();
+    assert!(
+        series.len() <= 200 && series.len() >= 100,
+        "{}",
+        series.len()
+    );
+    assert!(series.windows(2).all(|pair| pair[0].step <= pair[1].step));
+    assert!(series.iter().any(|m| m.step == 4_321 && m.value == 50.0));
+    assert!(series.iter().any(|m| m.step == 8_765 && m.value == -40.0));
+    assert!(series.iter().all(|m| !m.value.is_nan()));
+    assert!(series.iter().all(|m| m.timestamp == m.step * 10));
+    // A narrow range with fewer points than buckets: every point, exactly.
+    let window = store
+        .metric_series(request(Some((4_300, 4_349)), 100))
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 50);
+    assert_eq!(window[21].value, 50.0);
+    assert_eq!(window[0].step, 4_300);
+    let empty = store.metric_series(SeriesRequest {
+        metric_key: "missing".into(),
+        ..request(None, 100)
+    });
+    assert!(empty.await.unwrap().is_empty());
+}
+
+pub async fn experiment_run_stats_count_active_runs(store: Store) {
+    let id = experiment(&store, "stats").await;
+    let other = experiment(&store, "stats-empty").await;
+    let first = run(&store, &id, "a").await;
+    run(&store, &id, "b").await;
+    let deleted = run(&store, &id, "c").await;
+    store.delete_run(&deleted).await.unwrap();
+    let stats = store
+        .experiment_run_stats(&[id.clone(), other.clone(), "not-a-number".into()])
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].experiment_id, id);
+    assert_eq!(stats[0].active_runs, 2);
+    let started = store.get_run(&first).await.unwrap().info.start_time;
+    assert!(stats[0].last_run_start >= Some(started));
 }
 
 pub async fn history_bulk_interval(store: Store) {
