@@ -308,9 +308,14 @@ fn api_routes() -> Router<AppState> {
         )
 }
 
-/// The whole application: the API under both prefixes, plus health, version and UI downloads.
+/// The whole application: the API under both prefixes, plus health, version, UI downloads and the
+/// web UI (`cairn-ui`) at `/`.
 pub fn router(state: AppState) -> Router {
     let api = api_routes();
+    let ui = cairn_ui::router(cairn_ui::UiState {
+        store: state.store.clone(),
+        artifacts: state.artifacts.clone(),
+    });
     Router::new()
         .nest("/api", api.clone())
         .nest("/ajax-api", api)
@@ -323,4 +328,5 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(artifacts::not_found)
         .with_state(state)
+        .merge(ui)
 }
