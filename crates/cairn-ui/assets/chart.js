@@ -127,6 +127,10 @@ function draw() {
     if (!entry.points.length) return;
     const d = entry.points.map((p, i) => `${i ? "L" : "M"}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join("");
     el("path", { class: "series", d, stroke: color(index), "data-run-id": entry.run_id, "data-key": entry.key }, svg);
+    if (entry.points.length === 1) {
+      const [p] = entry.points;
+      el("circle", { cx: px(p.x), cy: py(p.y), r: 3, fill: color(index) }, svg);
+    }
     const item = document.createElement("span");
     const swatch = document.createElement("span");
     swatch.className = "swatch";

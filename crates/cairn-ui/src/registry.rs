@@ -170,7 +170,7 @@ pub async fn model_page(State(state): State<UiState>, Path(name): Path<String>) 
             version: version.version,
         })
         .collect();
-    versions.sort_by(|a, b| b.version.cmp(&a.version));
+    versions.sort_by_key(|row| std::cmp::Reverse(row.version));
     let mut tags: Vec<(String, String)> = model
         .tags
         .iter()
