@@ -1088,17 +1088,19 @@ impl PgStore {
 
     pub(super) async fn metric_series_impl(&self, request: SeriesRequest) -> Result<Vec<Metric>> {
         let key = request.metric_key.as_str();
-        let (first, last): (Option<i64>, Option<i64>) = match request.steps {
-            Some((first, last)) => (Some(first), Some(last)),
-            None => sqlx::query_as(
-                "SELECT min(step), max(step) FROM metrics WHERE run_uuid = $1 AND key = $2",
-            )
-            .bind(&request.run_id)
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?,
-        };
+        // The steps that hold points, within the requested range.
+        let (low, high) = request.steps.unwrap_or((i64::MIN, i64::MAX));
+        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT min(step), max(step) FROM metrics WHERE run_uuid = $1 AND key = $2 \
+             AND step BETWEEN $3 AND $4",
+        )
+        .bind(&request.run_id)
+        .bind(key)
+        .bind(low)
+        .bind(high)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
         let (Some(first), Some(last)) = (first, last) else {
             return Ok(Vec::new());
         };
@@ -1137,7 +1139,7 @@ impl PgStore {
         // Per bucket, the points holding its least and greatest value (the first of each, by step).
         let (origin, width) = cairn_core::downsample::step_buckets(first, last, buckets);
         let rows: Vec<(i64, i64, i64, f64)> = sqlx::query_as(
-            "WITH p AS (SELECT (step - $3) / $4 AS b, step, timestamp, value FROM metrics \
+            "WITH p AS (SELECT floor((step::numeric - $3) / $4)::bigint AS b, step, timestamp, value FROM metrics \
                  WHERE run_uuid = $1 AND key = $2 AND step BETWEEN $5 AND $6 AND NOT is_nan), \
              a AS (SELECT b, min(value) AS lo, max(value) AS hi FROM p GROUP BY b) \
              SELECT p.b, p.step, p.timestamp, p.value FROM p JOIN a ON p.b = a.b \

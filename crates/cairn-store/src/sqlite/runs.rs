@@ -1147,23 +1147,23 @@ impl SqliteStore {
 
     pub(super) async fn metric_series_impl(&self, request: SeriesRequest) -> Result<Vec<Metric>> {
         let key = request.metric_key.as_str();
-        let (first, last) = match request.steps {
-            Some(steps) => steps,
-            None => {
-                let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
-                    "SELECT (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step LIMIT 1), \
-                            (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step DESC LIMIT 1)",
-                )
-                .bind(&request.run_id)
-                .bind(key)
-                .fetch_one(&mut *self.reader().await?)
-                .await
-                .map_err(db_error)?;
-                match (first, last) {
-                    (Some(first), Some(last)) => (first, last),
-                    _ => return Ok(Vec::new()),
-                }
-            }
+        // The steps that hold points, within the requested range (two index seeks).
+        let (low, high) = request.steps.unwrap_or((i64::MIN, i64::MAX));
+        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4 \
+                     ORDER BY step LIMIT 1), \
+                    (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4 \
+                     ORDER BY step DESC LIMIT 1)",
+        )
+        .bind(&request.run_id)
+        .bind(key)
+        .bind(low)
+        .bind(high)
+        .fetch_one(&mut *self.reader().await?)
+        .await
+        .map_err(db_error)?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(Vec::new());
         };
         let buckets = request.buckets.max(1);
         // Few enough points: all of them (the probe reads at most buckets + 1 rows).
@@ -1190,41 +1190,73 @@ impl SqliteStore {
                 .read_history_parts(&request.run_id, key, vec![part])
                 .await;
         }
-        // Per bucket, the point with the least and the one with the greatest value: two queries on
-        // two reader connections at once (SQLite takes a bare column from the row min()/max() chose).
+        // Per bucket, the point with the least and the one with the greatest value. Each bucket is
+        // an index range read by a correlated subquery (no sort: a GROUP BY over a step expression
+        // sorted every point and took 3x as long); SQLite takes the bare columns from the row
+        // min()/max() chose. The min and max passes run at once on two reader connections.
         let (origin, width) = cairn_core::downsample::step_buckets(first, last, buckets);
+        let bounds: Vec<[i64; 2]> = (0..i128::from(buckets))
+            .map_while(|index| {
+                let low = i128::from(origin) + index * i128::from(width);
+                // The last bucket ends at the last step (the width may have been clamped to i64).
+                let high = if index + 1 == i128::from(buckets) {
+                    i128::from(last)
+                } else {
+                    (low + i128::from(width) - 1).min(i128::from(last))
+                };
+                (low <= i128::from(last)).then(|| {
+                    [
+                        i64::try_from(low).unwrap_or(last),
+                        i64::try_from(high).unwrap_or(last),
+                    ]
+                })
+            })
+            .collect();
+        let bounds = serde_json::to_string(&bounds)
+            .map_err(|error| Error::internal(format!("cannot encode step buckets: {error}")))?;
         let extreme = |aggregate: &'static str| {
             let pool = self.reader.clone();
             let run_id = request.run_id.clone();
             let key = key.to_owned();
+            let bounds = bounds.clone();
             async move {
                 let sql = format!(
-                    "SELECT {aggregate}(value), step, timestamp, value_bits FROM metrics \
-                     WHERE run_uuid = ? AND key = ? AND step BETWEEN ? AND ? AND is_nan = 0 \
-                     GROUP BY (step - ?) / ?"
+                    "SELECT (SELECT json_array({aggregate}(value), step, timestamp, value_bits) FROM metrics \
+                         WHERE run_uuid = ?1 AND key = ?2 AND is_nan = 0 \
+                         AND step BETWEEN b.value ->> 0 AND b.value ->> 1) \
+                     FROM json_each(?3) b"
                 );
-                let rows: Vec<(f64, i64, i64, Option<i64>)> = sqlx::query_as(&sql)
+                let rows: Vec<(Option<String>,)> = sqlx::query_as(&sql)
                     .bind(&run_id)
                     .bind(&key)
-                    .bind(first)
-                    .bind(last)
-                    .bind(origin)
-                    .bind(width)
+                    .bind(&bounds)
                     .fetch_all(&mut *pool.acquire().await.map_err(db_error)?)
                     .await
                     .map_err(db_error)?;
-                Ok::<_, Error>(rows)
+                let mut points = Vec::with_capacity(rows.len());
+                for (row,) in rows {
+                    let Some(row) = row else { continue };
+                    let (value, step, timestamp, bits): (
+                        Option<f64>,
+                        Option<i64>,
+                        Option<i64>,
+                        Option<i64>,
+                    ) = serde_json::from_str(&row).map_err(|error| {
+                        Error::internal(format!("unreadable series bucket '{row}': {error}"))
+                    })?;
+                    // An empty bucket (all NaN, or a gap in the steps) has no extreme.
+                    let (Some(value), Some(step), Some(timestamp)) = (value, step, timestamp)
+                    else {
+                        continue;
+                    };
+                    let value = bits.map_or(value, |bits| f64::from_bits(bits as u64));
+                    points.push(Metric::new(&key, value, timestamp, step));
+                }
+                Ok::<_, Error>(points)
             }
         };
         let (lows, highs) = tokio::try_join!(extreme("min"), extreme("max"))?;
-        let mut points: Vec<Metric> = lows
-            .into_iter()
-            .chain(highs)
-            .map(|(value, step, timestamp, bits)| {
-                let value = bits.map_or(value, |bits| f64::from_bits(bits as u64));
-                Metric::new(key, value, timestamp, step)
-            })
-            .collect();
+        let mut points: Vec<Metric> = lows.into_iter().chain(highs).collect();
         points.sort_by(|a, b| {
             (a.step, a.timestamp)
                 .cmp(&(b.step, b.timestamp))

@@ -1171,6 +1171,24 @@ pub async fn metric_series_min_max_buckets(store: Store) {
         ..request(None, 100)
     });
     assert!(empty.await.unwrap().is_empty());
+    // Steps at the ends of i64, open-ended ranges: buckets without overflow.
+    let extremes: Vec<Metric> = [i64::MIN, -1, 0, 1, i64::MAX]
+        .iter()
+        .enumerate()
+        .map(|(index, step)| Metric::new("wide", index as f64, 5, *step))
+        .collect();
+    log_metrics(&store, &run_id, extremes).await;
+    let wide = |steps| SeriesRequest {
+        metric_key: "wide".into(),
+        ..request(steps, 2)
+    };
+    let all = store.metric_series(wide(None)).await.unwrap();
+    assert!(all.iter().any(|m| m.step == i64::MIN) && all.iter().any(|m| m.step == i64::MAX));
+    let left = store
+        .metric_series(wide(Some((i64::MIN, 0))))
+        .await
+        .unwrap();
+    assert!(left.iter().all(|m| m.step <= 0) && !left.is_empty());
 }
 
 pub async fn experiment_run_stats_count_active_runs(store: Store) {
