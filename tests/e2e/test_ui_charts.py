@@ -39,7 +39,7 @@ def test_one_series_per_run_and_key_with_legend(browser, ui_data):
     b.open("/charts", "charts", run=[r.run_id for r in recs], key=["loss", "acc"])
     b.wait_for(lambda d: len(series_paths(b)) == 4, "4 path.series (2 runs x 2 keys)")
     assert all(d.strip() for d in series_paths(b)), "an empty series path"
-    legend = b.wait_css("#legend").text
+    legend = b.text(b.wait_css("#legend"))
     for rec in recs:
         assert rec.name in legend or rec.run_id in legend, f"{rec.name} not in the legend {legend!r}"
     assert "loss" in legend and "acc" in legend

@@ -24,10 +24,10 @@ def experiment_rows(b: UiBrowser) -> dict[str, dict]:
             const last = tr.querySelector('td.exp-last-activity');
             return {
                 id: tr.getAttribute('data-experiment-id'),
-                name: name ? name.innerText.trim() : null,
+                name: name ? name.textContent.trim() : null,
                 href: link ? link.href : null,
-                runs: runs ? runs.innerText.trim() : null,
-                last: last ? last.innerText.trim() : null,
+                runs: runs ? runs.textContent.trim() : null,
+                last: last ? last.textContent.trim() : null,
             };
         });
         """

@@ -119,7 +119,7 @@ def test_model_page_versions_alias_tags_description(browser, ui_data):
     row = b.css(f'table#model-versions tr[data-version="{ui_data.model_version}"]')
     run_links = [a for a in b.css_all("a", row) if urlparse(a.get_attribute("href")).path == f"/runs/{model_run.run_id}"]
     assert run_links, f"version row has no link to its source run /runs/{model_run.run_id}"
-    aliases = b.wait_css("#model-aliases").text
+    aliases = b.text(b.wait_css("#model-aliases"))
     assert "champion" in aliases
     tags = b.text("#model-tags")
     assert MODEL_TAG[0] in tags and MODEL_TAG[1] in tags
@@ -133,6 +133,7 @@ def test_model_version_page_lineage_and_policy(browser, ui_data):
     model_run = ui_data.run(ui_data.model_run)
     b.open(f"/models/{ui_data.model_name}/versions/{ui_data.model_version}", "version")
     lineage = b.wait_css("#version-lineage")
-    html = lineage.get_attribute("innerHTML")
-    assert model_run.run_id in html, "the lineage does not name the source run"
+    b.wait_for(lambda d: model_run.run_id in lineage.get_attribute("innerHTML"),
+               f"the lineage to name the source run {model_run.run_id}")
+    b.screenshot("version-lineage")
     assert b.wait_css("#version-policy").is_displayed()

@@ -35,22 +35,22 @@ def test_run_overview_params_metrics_tags(browser, ui_data):
     b = browser
     rec = ui_data.run("ui-run-03")
     b.open(f"/runs/{rec.run_id}", "run")
-    overview = b.wait_css("#run-overview").text
+    overview = b.text(b.wait_css("#run-overview"))
     assert rec.name in overview
     assert "FINISHED" in overview.upper()
 
     params = {tr.get_attribute("data-param-key"): tr for tr in b.css_all("table#run-params tr[data-param-key]")}
     assert set(params) == set(rec.params), f"params shown: {sorted(params)}"
     for key, tr in params.items():
-        cells = [td.text.strip() for td in b.css_all("td", tr)]
+        cells = [b.text(td) for td in b.css_all("td", tr)]
         assert rec.params[key] in cells, f"param {key}={rec.params[key]!r}, row cells {cells}"
 
     metrics = {tr.get_attribute("data-metric-key"): tr for tr in b.css_all("table#run-metrics tr[data-metric-key]")}
     assert set(metrics) == {"loss", "acc"}, f"metrics shown: {sorted(metrics)}"
     for key, tr in metrics.items():
         latest = rec.latest(key)
-        nums = numbers_in(tr.text)
-        assert any(close_shown(n, latest) for n in nums), f"{key}: latest {latest} not in row {tr.text!r}"
+        nums = numbers_in(b.text(tr))
+        assert any(close_shown(n, latest) for n in nums), f"{key}: latest {latest} not in row {b.text(tr)!r}"
         spark = b.css("svg.sparkline", tr)
         size = spark.size
         assert size["width"] > 10 and size["height"] > 5, f"{key}: sparkline is {size}"
@@ -65,7 +65,7 @@ def test_run_datasets(browser, ui_data):
     b = browser
     rec = ui_data.run(ui_data.dataset_run)
     b.open(f"/runs/{rec.run_id}", "run")
-    ds = b.wait_css("#run-datasets").text
+    ds = b.text(b.wait_css("#run-datasets"))
     assert ui_data.dataset_name in ds, ds
     assert ui_data.dataset_digest and ui_data.dataset_digest in ds, (ui_data.dataset_digest, ds)
 
@@ -92,7 +92,7 @@ def test_artifact_browser_navigates_folders_and_previews_csv(browser, ui_data):
     b.wait_for(lambda d: "data/table.csv" in artifact_paths(b), "data/table.csv in the artifact list")
     b.wait_page("run")
     b.css('ul#artifact-list a[data-path="data/table.csv"]').click()
-    table = b.wait_css("#artifact-preview table.csv-preview")
+    b.wait_css("#artifact-preview table.csv-preview")
     b.wait_page("run")
     table = b.css("#artifact-preview table.csv-preview")
     rows = b.js(

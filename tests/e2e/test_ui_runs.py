@@ -236,9 +236,9 @@ def test_select_two_runs_and_compare(browser, ui_data):
     assert "diff" in lr.get_attribute("class").split(), "lr differs: the row needs class diff"
     assert "diff" in opt.get_attribute("class").split(), "optimizer differs: the row needs class diff"
     assert "diff" not in (depth.get_attribute("class") or "").split(), "depth is equal: no class diff"
-    lr_cells = [td.text.strip() for td in b.css_all("td", lr)]
+    lr_cells = [b.text(td) for td in b.css_all("td", lr)]
     assert a.params["lr"] in lr_cells and c.params["lr"] in lr_cells, lr_cells
-    depth_cells = [td.text.strip() for td in b.css_all("td", depth)]
+    depth_cells = [b.text(td) for td in b.css_all("td", depth)]
     assert depth_cells.count(a.params["depth"]) == 2, depth_cells
     metrics = b.text("table#compare-metrics")
     assert "loss" in metrics and "acc" in metrics

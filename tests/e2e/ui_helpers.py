@@ -268,8 +268,12 @@ class UiBrowser:
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)
 
-    def text(self, selector: str) -> str:
-        return self.css(selector).text.strip()
+    def text(self, target: str | WebElement) -> str:
+        """textContent of an element (or the first match of a selector), whitespace collapsed.
+
+        (Unlike WebElement.text this does not depend on the element being scrolled into view.)"""
+        el = self.css(target) if isinstance(target, str) else target
+        return " ".join((self.js("return arguments[0].textContent;", el) or "").split())
 
     # -- input ------------------------------------------------------------------------------
 
@@ -687,7 +691,7 @@ def run_rows(b: UiBrowser) -> list[dict]:
 
 
 def run_cell(b: UiBrowser, run_id: str, column: str) -> str:
-    return b.css(f'table#runs-table tr.run-row[data-run-id="{run_id}"] td[data-column="{column}"]').text.strip()
+    return b.text(f'table#runs-table tr.run-row[data-run-id="{run_id}"] td[data-column="{column}"]')
 
 
 def list_param(values: list[str]) -> list[str]:
