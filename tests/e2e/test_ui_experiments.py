@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 from mlflow import MlflowClient
+from selenium.webdriver.common.keys import Keys
 
 from cairn_helpers import unique
 from ui_helpers import UiBrowser, run_rows, ui_sqlite_only
@@ -91,7 +92,7 @@ def test_experiment_search_by_name_substring(browser, ui_data):
     b.open("/", "experiments")
     needle = ui_data.other_experiment_name[3:]  # "other-ui-…": a substring, not a prefix
     field = b.type_into("form#experiment-search input[name=q]", needle)
-    b.navigate(lambda: field.submit(), "experiments")
+    b.navigate(lambda: field.send_keys(Keys.ENTER), "experiments")
     assert b.query().get("q") == [needle]
     rows = experiment_rows(b)
     assert set(rows) == {ui_data.other_experiment_id}, f"search {needle!r} shows {rows}"

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import requests
 from mlflow import MlflowClient
+from selenium.webdriver.common.keys import Keys
 
 from ui_helpers import (
     UiBrowser,
@@ -76,7 +77,7 @@ def test_filter_runs_shows_matching_rows(browser, ui_data, ui_server):
     open_runs(b, ui_data)
     flt = "metrics.acc > 0.6 and params.optimizer = 'adam'"
     field = b.type_into("form#run-filter input[name=filter]", flt)
-    b.navigate(lambda: field.send_keys("\n"), "runs")
+    b.navigate(lambda: field.send_keys(Keys.ENTER), "runs")
     assert b.query().get("filter") == [flt]
     expected = {
         r.run_id

@@ -30,10 +30,11 @@ os.environ.setdefault("SE_AVOID_STATS", "true")
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import (  # noqa: E402
-    JavascriptException,
     NoSuchElementException,
     StaleElementReferenceException,
     TimeoutException,
+    UnexpectedAlertPresentException,
+    WebDriverException,
 )
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
@@ -242,8 +243,10 @@ class UiBrowser:
         def guarded(d):
             try:
                 return condition(d)
-            except (NoSuchElementException, StaleElementReferenceException, JavascriptException):
-                return False  # the page is being replaced: ask again
+            except UnexpectedAlertPresentException:
+                raise
+            except WebDriverException:
+                return False  # not there yet, or the page is being replaced: ask again
 
         try:
             return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(guarded)
