@@ -40,7 +40,8 @@ def test_every_page_opens_with_nav(browser, ui_data, ui_server):
             failures.append(f"GET {r.url}: HTTP {r.status_code}, {r.headers.get('content-type')}")
             continue
         try:
-            b.open(path, page, **params)
+            label = "-".join(x for x in [page, path.strip("/").replace("/", "-")[:40], *params] if x)
+            b.open(path, page, shot=label, **params)
             exp_nav = urlparse(b.css("#nav-experiments").get_attribute("href")).path
             models_nav = urlparse(b.css("#nav-models").get_attribute("href")).path
             assert exp_nav in ("/", "/experiments"), f"#nav-experiments -> {exp_nav}"
@@ -135,5 +136,5 @@ def test_model_version_page_lineage_and_policy(browser, ui_data):
     lineage = b.wait_css("#version-lineage")
     b.wait_for(lambda d: model_run.run_id in lineage.get_attribute("innerHTML"),
                f"the lineage to name the source run {model_run.run_id}")
-    b.screenshot("version-lineage")
+    b.screenshot("version-lineage", focus=lineage)
     assert b.wait_css("#version-policy").is_displayed()

@@ -15,8 +15,10 @@ from ui_helpers import (
     YAML_ARTIFACT,
     UiBrowser,
     close_shown,
+    durations_in,
     numbers_in,
     ui_sqlite_only,
+    utc_minute,
 )
 
 pytestmark = ui_sqlite_only
@@ -28,6 +30,7 @@ def artifact_paths(b: UiBrowser) -> set[str]:
 
 def preview_text(b: UiBrowser) -> str:
     pre = b.wait_css("#artifact-preview pre")
+    b.screenshot("run-preview", focus=pre)
     return b.js("return arguments[0].textContent;", pre)
 
 
@@ -38,6 +41,11 @@ def test_run_overview_params_metrics_tags(browser, ui_data):
     overview = b.text(b.wait_css("#run-overview"))
     assert rec.name in overview
     assert "FINISHED" in overview.upper()
+    day, minute = utc_minute(rec.start_time)
+    assert day in overview and minute in overview, f"start {day} {minute} UTC not in {overview!r}"
+    seconds = (rec.end_time - rec.start_time) / 1000  # 81 s
+    shown = durations_in(overview)
+    assert any(abs(x - seconds) <= 1 for x in shown), f"the duration ({seconds} s) is not in {overview!r}"
 
     params = {tr.get_attribute("data-param-key"): tr for tr in b.css_all("table#run-params tr[data-param-key]")}
     assert set(params) == set(rec.params), f"params shown: {sorted(params)}"
@@ -100,6 +108,7 @@ def test_artifact_browser_navigates_folders_and_previews_csv(browser, ui_data):
         " Array.from(tr.querySelectorAll('th, td')).map(c => c.textContent.trim()));",
         table,
     )
+    b.screenshot("run-csv-preview", focus=table)
     assert rows[0] == CSV_HEADER, rows
     assert rows[1:] == CSV_ROWS, rows
 
@@ -134,4 +143,4 @@ def test_artifact_preview_image_loads(browser, ui_data):
                "the preview image to load")
     size = b.js("return [arguments[0].naturalWidth, arguments[0].naturalHeight];", img)
     assert tuple(size) == PNG_SIZE, f"image is {size}, the PNG logged is {PNG_SIZE}"
-    b.screenshot("run-image-loaded")
+    b.screenshot("run-image-loaded", focus=img)

@@ -18,7 +18,9 @@ from ui_helpers import (
     run_cell,
     run_rows,
     shown_float,
+    shown_seconds,
     ui_sqlite_only,
+    utc_minute,
 )
 
 pytestmark = ui_sqlite_only
@@ -57,8 +59,15 @@ def test_runs_table_default_columns_and_cells(browser, ui_data):
         assert run_cell(b, rec.run_id, "attributes.run_name") == rec.name
         assert run_cell(b, rec.run_id, "attributes.status").upper() == rec.status == "FINISHED"
         assert run_cell(b, rec.run_id, "attributes.user_id") == rec.user_id
-        assert run_cell(b, rec.run_id, "attributes.start_time"), f"{rec.name}: empty start time"
-        assert run_cell(b, rec.run_id, "attributes.duration"), f"{rec.name}: empty duration"
+        started = run_cell(b, rec.run_id, "attributes.start_time")
+        day, minute = utc_minute(rec.start_time)
+        assert day in started and minute in started, f"{rec.name}: start time {started!r}, logged {day} {minute} UTC"
+        duration = run_cell(b, rec.run_id, "attributes.duration")
+        seconds = shown_seconds(duration)
+        assert seconds is not None, f"{rec.name}: duration {duration!r} is not a duration"
+        assert abs(seconds - (rec.end_time - rec.start_time) / 1000) <= 1, (
+            f"{rec.name}: duration {duration!r}, logged {(rec.end_time - rec.start_time) / 1000} s"
+        )
         source = run_cell(b, rec.run_id, "tags.mlflow.source.name")
         assert os.path.basename(rec.source_name) in source, (source, rec.source_name)
 
@@ -253,6 +262,8 @@ def test_compare_scatter_and_parallel_plots(browser, ui_data):
     assert len(points) == 3, f"{len(points)} circle.point for 3 runs"
     lines = b.css_all("#parallel svg path.line")
     assert len(lines) == 3, f"{len(lines)} path.line for 3 runs"
+    b.screenshot("compare-scatter", focus="#scatter svg")
+    b.screenshot("compare-parallel", focus="#parallel svg")
     centers = b.js(
         """return arguments[0].map(c => { const r = c.getBoundingClientRect();
                return [r.left + r.width / 2, r.top + r.height / 2]; });""",

@@ -184,12 +184,13 @@ class UiBrowser:
             out += ("&" if "?" in out else "?") + urlencode(params, doseq=True)
         return out
 
-    def open(self, path: str, page: str | None = None, **params) -> WebElement:
-        """GET path (with query params), wait for <main id=page>, check data-page, screenshot."""
+    def open(self, path: str, page: str | None = None, shot: str | None = None, **params) -> WebElement:
+        """GET path (with query params), wait for <main id=page>, check data-page, screenshot
+        (named `shot`, else by the page)."""
         self.driver.get(self.url(path, **params))
-        return self.wait_page(page)
+        return self.wait_page(page, shot=shot)
 
-    def wait_page(self, page: str | None = None, old: WebElement | None = None) -> WebElement:
+    def wait_page(self, page: str | None = None, old: WebElement | None = None, shot: str | None = None) -> WebElement:
         """Wait for the page (after `old` went stale, when given), check data-page, screenshot."""
         if old is not None:
             self.wait_for(EC.staleness_of(old), f"the page to navigate away from {self.current_url()}")
@@ -201,7 +202,7 @@ class UiBrowser:
                 f"(it says {self._attr('main#page', 'data-page')!r})",
             )
             main = self.css("main#page")
-        self.screenshot(page or self._attr("main#page", "data-page") or "page")
+        self.screenshot(shot or page or self._attr("main#page", "data-page") or "page")
         return main
 
     def navigate(self, action, page: str | None = None) -> WebElement:
@@ -318,7 +319,11 @@ class UiBrowser:
 
     # -- evidence ---------------------------------------------------------------------------
 
-    def screenshot(self, label: str) -> Path:
+    def screenshot(self, label: str, focus: WebElement | str | None = None) -> Path:
+        """A PNG of the viewport, after scrolling `focus` (an element or selector) into view."""
+        if focus is not None:
+            el = self.css(focus) if isinstance(focus, str) else focus
+            self.js("arguments[0].scrollIntoView({block: 'center'});", el)
         path = _screenshot_path(self.test_name, label)
         self.driver.save_screenshot(str(path))
         self.shots.append(path)
@@ -358,6 +363,34 @@ def shown_float(text: str) -> float:
     nums = numbers_in(text)
     assert len(nums) == 1, f"expected one number in {text!r}, found {nums}"
     return nums[0]
+
+
+DURATION_UNITS = {"ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|sec|min|s|m|h|d)\b")
+
+
+def shown_seconds(text: str) -> float | None:
+    """A duration as a page shows it ("1m 07s", "67s", "1.1 min", "132ms") in seconds."""
+    parts = DURATION_RE.findall(text)
+    if not parts:
+        return None
+    return sum(float(n) * DURATION_UNITS[u] for n, u in parts)
+
+
+DURATION_SEQ_RE = re.compile(r"(?:\d+(?:\.\d+)?\s*(?:ms|sec|min|s|m|h|d)\b\s*)+")
+
+
+def durations_in(text: str) -> list[float]:
+    """Every duration in a text ("... Duration 1m 21s ..." -> [81.0]), in seconds."""
+    return [shown_seconds(m.group(0)) for m in DURATION_SEQ_RE.finditer(text)]
+
+
+def utc_minute(ms: int) -> tuple[str, str]:
+    """(YYYY-MM-DD, HH:MM) of an epoch-milliseconds time, in UTC: how a page may show it."""
+    import datetime as _dt
+
+    t = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+    return t.strftime("%Y-%m-%d"), t.strftime("%H:%M")
 
 
 def close_shown(shown: float, true: float) -> bool:
@@ -429,6 +462,7 @@ class RunRecord:
     user_id: str = ""
     source_name: str = ""
     start_time: int = 0
+    end_time: int = 0
 
     def latest(self, key: str) -> float | None:
         """The value the run shows for `key`: the one at the highest step (then timestamp)."""
@@ -545,6 +579,7 @@ def seed_ui_data(url: str, workdir: Path) -> UiData:
         rec.user_id = run.info.user_id or ""
         rec.source_name = run.data.tags.get("mlflow.source.name", "")
         rec.start_time = run.info.start_time
+        rec.end_time = run.info.end_time or 0
         rec.tags = {k: v for k, v in run.data.tags.items()}
         runs[rec.name] = rec
 
