@@ -138,3 +138,95 @@ def test_model_version_page_lineage_and_policy(browser, ui_data):
                f"the lineage to name the source run {model_run.run_id}")
     b.screenshot("version-lineage", focus=lineage)
     assert b.wait_css("#version-policy").is_displayed()
+
+
+# -- robustness: odd URLs, hostile names ------------------------------------------------------
+
+
+def odd_urls(d) -> list[tuple[str, dict]]:
+    rid = d.run("ui-run-02").run_id
+    art = d.run(d.artifact_run).run_id
+    return [
+        ("/runs", {"experiment": "not-a-number"}),
+        ("/runs", {}),
+        ("/runs", {"experiment": d.main_experiment_id, "max_results": "-5"}),
+        ("/runs", {"experiment": d.main_experiment_id, "max_results": "abc"}),
+        ("/runs", {"experiment": d.main_experiment_id, "max_results": "99999999"}),
+        ("/runs", {"experiment": d.main_experiment_id, "order": "bogus column SIDEWAYS"}),
+        ("/runs", {"experiment": d.main_experiment_id, "columns": "params.<b>x</b>,metrics.,tags."}),
+        ("/runs", {"experiment": d.main_experiment_id, "filter": "params.lr = '"}),
+        (f"/runs/{art}", {"artifact": "../../../../../../etc/passwd"}),
+        (f"/runs/{art}", {"artifact": "/etc/passwd"}),
+        (f"/runs/{art}", {"artifact": "data/../../../../etc/passwd"}),
+        (f"/runs/{art}", {"artifact": "no/such/file.txt"}),
+        ("/runs/not a run id", {}),
+        ("/charts", {}),
+        ("/charts", {"run": rid, "key": "no-such-metric"}),
+        ("/charts", {"run": rid, "key": "loss", "range": "abc,def"}),
+        ("/charts", {"run": rid, "key": "loss", "smooth": "5", "x": "sideways", "log": "maybe"}),
+        ("/compare", {}),
+        ("/compare", {"run": rid}),
+        ("/compare", {"run": [rid, rid], "x": "params.nope", "y": "metrics.nope"}),
+        (f"/models/{d.model_name}/versions/abc", {}),
+        ("/", {"view": "bogus"}),
+        ("/", {"q": "%' OR 1=1 --"}),
+    ]
+
+
+def test_odd_urls_never_answer_5xx(ui_data, ui_server):
+    """Garbage in the URL gets a page (or a 4xx error page), never a server error or a file
+    from outside the run's artifacts."""
+    problems = []
+    for path, params in odd_urls(ui_data):
+        r = requests.get(ui_server.url + path, params=params, timeout=30)
+        if r.status_code >= 500:
+            problems.append(f"GET {r.url}: HTTP {r.status_code}: {r.text[:200]!r}")
+        elif "root:x:0:0" in r.text:
+            problems.append(f"GET {r.url}: shows /etc/passwd")
+        elif r.status_code < 500 and "data-page=" not in r.text:
+            problems.append(f"GET {r.url}: HTTP {r.status_code} without a UI page: {r.text[:200]!r}")
+    assert not problems, "\n".join(problems)
+
+
+EVIL = '</script><img src=x onerror="window.__cairn_xss=1"><b>bold</b>"\'&amp;'
+
+
+def test_html_in_names_and_values_is_shown_as_text(browser, ui_data, ui_server):
+    """Names, params, tags and metric keys with HTML in them are text on every page: nothing runs,
+    nothing breaks out of the chart's embedded JSON."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    from cairn_helpers import unique
+
+    b = browser
+    client = MlflowClient(tracking_uri=ui_server.url)
+    exp_name = unique("ui-evil") + EVIL
+    exp_id = client.create_experiment(exp_name)
+    run = client.create_run(exp_id, run_name="run" + EVIL)
+    rid = run.info.run_id
+    client.log_batch(
+        rid,
+        metrics=[Metric("loss", 1.0 / (1 + s), 1_700_000_000_000 + s, s) for s in range(5)],
+        params=[Param("p", EVIL), Param("lr", "0.1")],
+        tags=[RunTag("note", EVIL)],
+    )
+    client.set_terminated(rid)
+    other = ui_data.run("ui-run-02").run_id
+    pages = [
+        ("/", "experiments", {}),
+        ("/runs", "runs", {"experiment": exp_id, "columns": "params.p,tags.note"}),
+        (f"/runs/{rid}", "run", {}),
+        ("/charts", "charts", {"run": [rid, other], "key": "loss"}),
+        ("/compare", "compare", {"run": [rid, other]}),
+    ]
+    for path, page, params in pages:
+        b.open(path, page, **params)
+        assert b.js("return window.__cairn_xss === undefined;"), f"{path}: HTML from a name ran as markup"
+        body = b.text("main#page")
+        assert EVIL in body or ("run" + EVIL) in body or exp_name in body, f"{path}: the name is not shown as text"
+        assert not b.css_all("main#page img[src='x']"), f"{path}: an <img> from a name is in the page"
+    # the chart still drew both runs (its JSON was not cut by the </script> in the name)
+    b.open("/charts", "charts", run=[rid, other], key="loss")
+    assert len(b.css_all("#chart svg path.series")) == 2
+    assert ("run" + EVIL) in b.text("#legend")

@@ -10,6 +10,7 @@ from ui_helpers import (
     CSV_HEADER,
     CSV_ROWS,
     JSON_ARTIFACT,
+    MLMODEL_ARTIFACT,
     PNG_SIZE,
     TEXT_ARTIFACT,
     YAML_ARTIFACT,
@@ -132,6 +133,13 @@ def test_artifact_preview_yaml(browser, ui_data):
     rec = ui_data.run(ui_data.artifact_run)
     b.open(f"/runs/{rec.run_id}", "run", artifact="params.yaml")
     assert preview_text(b).strip() == YAML_ARTIFACT.strip()
+
+
+def test_artifact_preview_mlmodel(browser, ui_data):
+    b = browser
+    rec = ui_data.run(ui_data.artifact_run)
+    b.open(f"/runs/{rec.run_id}", "run", artifact="model/MLmodel")
+    assert preview_text(b).strip() == MLMODEL_ARTIFACT.strip()
 
 
 def test_artifact_preview_image_loads(browser, ui_data):

@@ -422,12 +422,21 @@ JSON_ARTIFACT = {"model": "linear", "layers": [1, 2, 3], "nested": {"alpha": 0.5
 YAML_ARTIFACT = "optimizer: adam\nlearning_rate: 0.01\nlayers:\n  - 64\n  - 32\n"
 CSV_HEADER = ["epoch", "loss", "split"]
 CSV_ROWS = [["1", "0.93", "train"], ["2", "0.71", "train"], ["3", "0.64", "valid"], ["4", "0.58", "valid"]]
+MLMODEL_ARTIFACT = (
+    "artifact_path: model\n"
+    "flavors:\n"
+    "  python_function:\n"
+    "    loader_module: mlflow.sklearn\n"
+    "    python_version: 3.11.0\n"
+    "mlflow_version: 3.17.2\n"
+)
 ARTIFACT_FILES = {
     "notes.txt": "text",
     "config.json": "json",
     "params.yaml": "yaml",
     "data/table.csv": "csv",
     "images/plot.png": "image",
+    "model/MLmodel": "mlmodel",
 }
 
 
@@ -586,6 +595,8 @@ def seed_ui_data(url: str, workdir: Path) -> UiData:
     files = workdir / "ui-artifacts"
     (files / "data").mkdir(parents=True, exist_ok=True)
     (files / "images").mkdir(parents=True, exist_ok=True)
+    (files / "model").mkdir(parents=True, exist_ok=True)
+    (files / "model" / "MLmodel").write_text(MLMODEL_ARTIFACT)
     (files / "notes.txt").write_text(TEXT_ARTIFACT)
     (files / "config.json").write_text(json.dumps(JSON_ARTIFACT, indent=2))
     (files / "params.yaml").write_text(YAML_ARTIFACT)
