@@ -105,6 +105,9 @@ def test_deep_link_restores_every_control(browser, ui_data):
     b = browser
     rec = ui_data.run("ui-run-04")
     b.open("/charts", "charts", run=rec.run_id, key="loss", x="relative", log="1", smooth="0.5", range="5,20")
+    assert b.css("input#log-scale").get_attribute("type") == "checkbox"
+    assert b.css("input#smoothing").get_attribute("type") == "range"
+    assert {o.get_attribute("value") for o in Select(b.css("select#x-axis")).options} >= {"step", "time", "relative"}
     assert Select(b.css("select#x-axis")).first_selected_option.get_attribute("value") == "relative"
     assert b.css("input#log-scale").is_selected()
     assert abs(float(b.css("input#smoothing").get_attribute("value")) - 0.5) < 1e-9

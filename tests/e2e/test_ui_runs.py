@@ -11,10 +11,12 @@ import requests
 from mlflow import MlflowClient
 from selenium.webdriver.common.keys import Keys
 
+from cairn_helpers import unique
 from ui_helpers import (
     UiBrowser,
     close_shown,
     list_param,
+    numbers_in,
     run_cell,
     run_rows,
     shown_float,
@@ -224,6 +226,20 @@ def test_paging_with_max_results(browser, ui_data):
     assert len(seen) == len(set(seen)) and set(seen) == expected
 
 
+def test_default_page_is_50_runs(browser, ui_server):
+    b = browser
+    client = MlflowClient(tracking_uri=ui_server.url)
+    exp_id = client.create_experiment(unique("ui-many"))
+    ids = {client.create_run(exp_id, run_name=f"many-{k:02d}").info.run_id for k in range(53)}
+    b.open("/runs", "runs", experiment=exp_id)
+    first = [r["run_id"] for r in run_rows(b)]
+    assert len(first) == 50, f"the default page shows {len(first)} runs"
+    b.navigate(b.css("a#next-page").click, "runs")
+    second = [r["run_id"] for r in run_rows(b)]
+    assert len(second) == 3 and not b.exists("a#next-page")
+    assert set(first) | set(second) == ids and not set(first) & set(second)
+
+
 def test_select_two_runs_and_compare(browser, ui_data):
     b = browser
     a, c = ui_data.run("ui-run-00"), ui_data.run("ui-run-04")
@@ -252,6 +268,12 @@ def test_select_two_runs_and_compare(browser, ui_data):
     assert depth_cells.count(a.params["depth"]) == 2, depth_cells
     metrics = b.text("table#compare-metrics")
     assert "loss" in metrics and "acc" in metrics
+    shown = numbers_in(metrics)
+    for rec in (a, c):
+        for key in ("loss", "acc"):
+            assert any(close_shown(n, rec.latest(key)) for n in shown), (
+                f"{rec.name}'s latest {key} {rec.latest(key)} is not in table#compare-metrics: {metrics!r}"
+            )
 
 
 def test_compare_scatter_and_parallel_plots(browser, ui_data):
