@@ -93,7 +93,7 @@ def test_experiment_search_by_name_substring(browser, ui_data):
     needle = ui_data.other_experiment_name[3:]  # "other-ui-…": a substring, not a prefix
     field = b.type_into("form#experiment-search input[name=q]", needle)
     b.navigate(lambda: field.send_keys(Keys.ENTER), "experiments")
-    assert b.query().get("q") == [needle]
+    assert b.path() == "/" and b.query().get("q") == [needle], b.current_url()
     rows = experiment_rows(b)
     assert set(rows) == {ui_data.other_experiment_id}, f"search {needle!r} shows {rows}"
     # the URL alone gives the same answer (a GET form: deep-linkable)

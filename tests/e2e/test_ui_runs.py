@@ -156,6 +156,22 @@ def test_sort_by_metric_column(browser, ui_data):
     assert set(directions) == {"ASC", "DESC"}, f"a second click must flip the order: {directions}"
 
 
+def test_sort_by_run_name_from_the_url_and_the_header(browser, ui_data):
+    b = browser
+    open_runs(b, ui_data, order="attributes.run_name ASC")
+
+    def top_level_names():
+        return [ui_data.by_id(r["run_id"]).name for r in run_rows(b) if not r["child"]]
+
+    names = top_level_names()
+    assert names == sorted(names) and len(names) == 11, names
+    link = b.css('table#runs-table th[data-column="attributes.run_name"] a.sort')
+    b.navigate(link.click, "runs")
+    assert b.query().get("order") == ["attributes.run_name DESC"], b.current_url()
+    names = top_level_names()
+    assert names == sorted(names, reverse=True), names
+
+
 def test_pick_a_param_column(browser, ui_data):
     b = browser
     open_runs(b, ui_data, columns="params.lr")
