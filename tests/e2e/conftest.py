@@ -89,3 +89,104 @@ def experiment(server, client):
 def run_id(api, experiment) -> str:
     """A fresh RUNNING run created over raw REST."""
     return api.create_run(experiment)["info"]["run_id"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Web-UI tests (tests/e2e/test_ui_*.py): headless Chromium through selenium; see ui_helpers.py.
+# ui_helpers (and selenium) are imported lazily so the rest of the suite runs without them.
+
+
+@pytest.hookimpl(hookwrapper=True, specname="pytest_runtest_makereport")
+def pytest_ui_runtest_makereport(item, call):
+    """On a failing UI test: the UI server's log tail, the page the browser was on, its JS errors."""
+    outcome = yield
+    rep = outcome.get_result()
+    funcargs = getattr(item, "funcargs", {}) or {}
+    if not rep.failed:
+        return
+    ui_server = funcargs.get("ui_server")
+    if ui_server is not None:
+        tail = "\n".join(ui_server.log_text().splitlines()[-LOG_TAIL_LINES:])
+        rep.sections.append((f"cairn UI server log (last {LOG_TAIL_LINES} lines)", tail))
+    browser = funcargs.get("browser")
+    if browser is not None:
+        try:
+            shot = browser.screenshot("FAILED")
+            errors = browser.console_errors()
+            rep.sections.append(
+                ("browser", f"url: {browser.current_url()}\nscreenshot: {shot}\nconsole errors: {errors}")
+            )
+        except Exception as e:  # the browser itself may be gone
+            rep.sections.append(("browser", f"<browser state unavailable: {e!r}>"))
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory):
+    """A cairn server (SQLite always) for one UI test module; teardown checks a clean SIGTERM exit."""
+    srv = CairnServer(tmp_path_factory.mktemp("cairn-ui-server"), sqlite_only=True)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        rc = srv.stop()
+        log = srv.log_text()
+        assert "panicked" not in log, f"the UI server panicked:\n{log[-5000:]}"
+        assert rc == 0, f"the UI server did not shut down gracefully (rc={rc}).\n{log[-5000:]}"
+
+
+@pytest.fixture(scope="module")
+def ui_data(ui_server, tmp_path_factory):
+    """ui_server filled by the real mlflow client: 2 experiments, runs, nesting, a dataset,
+    artifacts and a registered model (see ui_helpers.seed_ui_data)."""
+    import contextlib
+    import io
+
+    import ui_helpers
+
+    # (mlflow prints a "View run at" line per run: keep failure reports readable)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return ui_helpers.seed_ui_data(ui_server.url, tmp_path_factory.mktemp("cairn-ui-seed"))
+
+
+@pytest.fixture(scope="module")
+def ui_driver():
+    """One headless Chromium (fresh profile) per UI test module."""
+    import ui_helpers
+
+    driver, profile = ui_helpers.start_chromium()
+    try:
+        yield driver
+    finally:
+        ui_helpers.stop_chromium(driver, profile)
+
+
+@pytest.fixture()
+def browser(ui_driver, ui_server, request):
+    """The shared Chromium, bound to this test (screenshot names) and to ui_server's URL.
+
+    Teardown fails the test on uncaught JS errors and resets what a test may have changed."""
+    import ui_helpers
+
+    b = ui_helpers.UiBrowser(ui_driver, ui_server.url, request.node.name)
+    b.console_errors()  # drop messages of earlier tests
+    yield b
+    errors = b.console_errors()
+    try:
+        b.emulate_color_scheme(None)
+        ui_driver.delete_all_cookies()
+        ui_driver.get("about:blank")
+    except Exception:
+        pass
+    assert not errors, f"uncaught JavaScript errors on the page: {errors}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Where the UI tests' screenshots are."""
+    import sys
+
+    mod = sys.modules.get("ui_helpers")
+    if mod is None:
+        return
+    shots = mod.screenshots_taken()
+    if shots:
+        terminalreporter.write_line(f"UI screenshots ({len(shots)} PNG): {mod.SCREENSHOT_DIR}")
