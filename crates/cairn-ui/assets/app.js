@@ -58,6 +58,18 @@ function experiments() {
 }
 
 function runsTable() {
+  // The column picker writes one `columns=a,b` parameter (the URL stays short and shareable).
+  const picker = document.getElementById("columns");
+  if (picker) {
+    picker.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const url = new URL(picker.action, location.href);
+      for (const input of picker.querySelectorAll("input[type=hidden]")) url.searchParams.append(input.name, input.value);
+      const picked = [...picker.querySelectorAll("input[name=columns]:checked")].map((box) => box.value);
+      if (picked.length) url.searchParams.set("columns", picked.join(","));
+      location.href = url.toString();
+    });
+  }
   const compare = document.getElementById("compare-selected");
   const chart = document.getElementById("chart-selected");
   if (!compare) return;

@@ -173,7 +173,9 @@ function draw() {
     tooltip.textContent = `${best.entry.run_name} · ${best.entry.key} — step ${best.p.step}: ${best.p.value}` +
       (mode !== "step" ? ` (${formatX(best.p.x, mode)})` : "");
     const box = chart.getBoundingClientRect();
-    tooltip.style.left = `${Math.min(event.clientX - box.left + 12, box.width - 260)}px`;
+    const room = box.width - tooltip.offsetWidth - 8;
+    const left = event.clientX - box.left + 12;
+    tooltip.style.left = `${Math.max(0, left > room ? event.clientX - box.left - tooltip.offsetWidth - 12 : left)}px`;
     tooltip.style.top = `${event.clientY - box.top + 12}px`;
   });
   svg.addEventListener("mouseleave", () => { tooltip.hidden = true; marker.setAttribute("visibility", "hidden"); });
