@@ -575,6 +575,66 @@ pub(super) async fn insert_run_metric_rows(
         );
         upsert.build().execute(&mut *conn).await.map_err(db_error)?;
     }
+    upsert_metric_blocks(conn, run_id, metrics).await
+}
+
+/// Steps per row of `metric_blocks` (`step >> BLOCK_SHIFT`; migration 0007).
+const BLOCK_SHIFT: u32 = 8;
+const BLOCK_STEPS: i64 = 1 << BLOCK_SHIFT;
+
+/// Keeps `metric_blocks` (per 256-step block, the least and greatest point) up to date with a batch:
+/// the batch's own extremes per block, merged into the stored ones (a stored tie wins).
+async fn upsert_metric_blocks(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    metrics: &[Metric],
+) -> Result<()> {
+    let mut blocks: HashMap<(&str, i64), (&Metric, &Metric)> = HashMap::new();
+    for metric in metrics.iter().filter(|metric| !metric.value.is_nan()) {
+        blocks
+            .entry((metric.key.as_str(), metric.step >> BLOCK_SHIFT))
+            .and_modify(|(low, high)| {
+                if metric.value < low.value {
+                    *low = metric;
+                }
+                if metric.value > high.value {
+                    *high = metric;
+                }
+            })
+            .or_insert((metric, metric));
+    }
+    let blocks: Vec<_> = blocks.into_iter().collect();
+    for chunk in blocks.chunks(METRIC_ROWS_PER_INSERT) {
+        let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO metric_blocks (run_uuid, key, block, min_step, min_timestamp, min_value, \
+             min_bits, max_step, max_timestamp, max_value, max_bits) ",
+        );
+        upsert.push_values(chunk, |mut row, ((key, block), (low, high))| {
+            row.push_bind(run_id)
+                .push_bind(*key)
+                .push_bind(*block)
+                .push_bind(low.step)
+                .push_bind(low.timestamp)
+                .push_bind(low.value)
+                .push_bind(low.value.to_bits() as i64)
+                .push_bind(high.step)
+                .push_bind(high.timestamp)
+                .push_bind(high.value)
+                .push_bind(high.value.to_bits() as i64);
+        });
+        upsert.push(
+            " ON CONFLICT (run_uuid, key, block) DO UPDATE SET \
+             min_step = CASE WHEN excluded.min_value < min_value THEN excluded.min_step ELSE min_step END, \
+             min_timestamp = CASE WHEN excluded.min_value < min_value THEN excluded.min_timestamp ELSE min_timestamp END, \
+             min_bits = CASE WHEN excluded.min_value < min_value THEN excluded.min_bits ELSE min_bits END, \
+             min_value = min(min_value, excluded.min_value), \
+             max_step = CASE WHEN excluded.max_value > max_value THEN excluded.max_step ELSE max_step END, \
+             max_timestamp = CASE WHEN excluded.max_value > max_value THEN excluded.max_timestamp ELSE max_timestamp END, \
+             max_bits = CASE WHEN excluded.max_value > max_value THEN excluded.max_bits ELSE max_bits END, \
+             max_value = max(max_value, excluded.max_value)",
+        );
+        upsert.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
     Ok(())
 }
 
@@ -1190,34 +1250,76 @@ impl SqliteStore {
                 .read_history_parts(&request.run_id, key, vec![part])
                 .await;
         }
-        // Per bucket, the point with the least and the one with the greatest value. Each bucket is
-        // an index range read by a correlated subquery (no sort: a GROUP BY over a step expression
-        // sorted every point and took 3x as long); SQLite takes the bare columns from the row
-        // min()/max() chose. The min and max passes run at once on two reader connections.
         let (origin, width) = cairn_core::downsample::step_buckets(first, last, buckets);
-        let bounds: Vec<[i64; 2]> = (0..i128::from(buckets))
-            .map_while(|index| {
-                let low = i128::from(origin) + index * i128::from(width);
-                // The last bucket ends at the last step (the width may have been clamped to i64).
-                let high = if index + 1 == i128::from(buckets) {
-                    i128::from(last)
-                } else {
-                    (low + i128::from(width) - 1).min(i128::from(last))
-                };
-                (low <= i128::from(last)).then(|| {
-                    [
-                        i64::try_from(low).unwrap_or(last),
-                        i64::try_from(high).unwrap_or(last),
-                    ]
+        let candidates = if width >= BLOCK_STEPS {
+            // Buckets wider than a block: the blocks' stored extremes stand for their points, and
+            // only blocks the requested range cuts are read point by point.
+            self.block_extremes(&request.run_id, key, (first, last), (low, high))
+                .await?
+        } else {
+            let bounds: Vec<[i64; 2]> = (0..i128::from(buckets))
+                .map_while(|index| {
+                    let low = i128::from(origin) + index * i128::from(width);
+                    // The last bucket ends at the last step (the width may have been clamped).
+                    let high = if index + 1 == i128::from(buckets) {
+                        i128::from(last)
+                    } else {
+                        (low + i128::from(width) - 1).min(i128::from(last))
+                    };
+                    (low <= i128::from(last)).then(|| {
+                        [
+                            i64::try_from(low).unwrap_or(last),
+                            i64::try_from(high).unwrap_or(last),
+                        ]
+                    })
                 })
-            })
+                .collect();
+            self.range_extremes(&request.run_id, key, &bounds).await?
+        };
+        // At most the least and the greatest point per bucket, in history order.
+        let mut per_bucket: HashMap<i128, (Metric, Metric)> = HashMap::new();
+        for point in candidates {
+            let bucket = (i128::from(point.step) - i128::from(origin)) / i128::from(width);
+            per_bucket
+                .entry(bucket)
+                .and_modify(|(low, high)| {
+                    if point.value < low.value {
+                        *low = point.clone();
+                    }
+                    if point.value > high.value {
+                        *high = point.clone();
+                    }
+                })
+                .or_insert_with(|| (point.clone(), point));
+        }
+        let mut points: Vec<Metric> = per_bucket
+            .into_values()
+            .flat_map(|(low, high)| [low, high])
             .collect();
-        let bounds = serde_json::to_string(&bounds)
-            .map_err(|error| Error::internal(format!("cannot encode step buckets: {error}")))?;
+        points.sort_by(|a, b| {
+            (a.step, a.timestamp)
+                .cmp(&(b.step, b.timestamp))
+                .then(a.value.total_cmp(&b.value))
+        });
+        points
+            .dedup_by(|a, b| a.step == b.step && a.timestamp == b.timestamp && a.value == b.value);
+        Ok(points)
+    }
+
+    /// Per step range in `bounds` ([low, high] pairs), the points holding its least and greatest
+    /// value. Each range is an index range read by a correlated subquery (no sort: a GROUP BY over
+    /// a step expression sorted every point and took 3x as long); SQLite takes the bare columns from
+    /// the row min()/max() chose. The min and max passes run at once on two reader connections.
+    async fn range_extremes(
+        &self,
+        run_id: &str,
+        key: &str,
+        bounds: &[[i64; 2]],
+    ) -> Result<Vec<Metric>> {
+        let bounds = serde_json::to_string(bounds)
+            .map_err(|error| Error::internal(format!("cannot encode step ranges: {error}")))?;
         let extreme = |aggregate: &'static str| {
             let pool = self.reader.clone();
-            let run_id = request.run_id.clone();
-            let key = key.to_owned();
             let bounds = bounds.clone();
             async move {
                 let sql = format!(
@@ -1227,8 +1329,8 @@ impl SqliteStore {
                      FROM json_each(?3) b"
                 );
                 let rows: Vec<(Option<String>,)> = sqlx::query_as(&sql)
-                    .bind(&run_id)
-                    .bind(&key)
+                    .bind(run_id)
+                    .bind(key)
                     .bind(&bounds)
                     .fetch_all(&mut *pool.acquire().await.map_err(db_error)?)
                     .await
@@ -1242,28 +1344,76 @@ impl SqliteStore {
                         Option<i64>,
                         Option<i64>,
                     ) = serde_json::from_str(&row).map_err(|error| {
-                        Error::internal(format!("unreadable series bucket '{row}': {error}"))
+                        Error::internal(format!("unreadable series range '{row}': {error}"))
                     })?;
-                    // An empty bucket (all NaN, or a gap in the steps) has no extreme.
+                    // An empty range (all NaN, or a gap in the steps) has no extreme.
                     let (Some(value), Some(step), Some(timestamp)) = (value, step, timestamp)
                     else {
                         continue;
                     };
                     let value = bits.map_or(value, |bits| f64::from_bits(bits as u64));
-                    points.push(Metric::new(&key, value, timestamp, step));
+                    points.push(Metric::new(key, value, timestamp, step));
                 }
                 Ok::<_, Error>(points)
             }
         };
         let (lows, highs) = tokio::try_join!(extreme("min"), extreme("max"))?;
-        let mut points: Vec<Metric> = lows.into_iter().chain(highs).collect();
-        points.sort_by(|a, b| {
-            (a.step, a.timestamp)
-                .cmp(&(b.step, b.timestamp))
-                .then(a.value.total_cmp(&b.value))
-        });
-        points
-            .dedup_by(|a, b| a.step == b.step && a.timestamp == b.timestamp && a.value == b.value);
+        Ok(lows.into_iter().chain(highs).collect())
+    }
+
+    /// The stored extremes of the blocks over `[first, last]` (the data's steps within the
+    /// requested `range`); a block the range cuts is read point by point over its covered part.
+    async fn block_extremes(
+        &self,
+        run_id: &str,
+        key: &str,
+        (first, last): (i64, i64),
+        (low, high): (i64, i64),
+    ) -> Result<Vec<Metric>> {
+        type BlockRow = (i64, i64, i64, f64, Option<i64>, i64, i64, f64, Option<i64>);
+        let packed: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(block, min_step, min_timestamp, min_value, min_bits, \
+                    max_step, max_timestamp, max_value, max_bits)) \
+             FROM metric_blocks WHERE run_uuid = ? AND key = ? AND block BETWEEN ? AND ?",
+        )
+        .bind(run_id)
+        .bind(key)
+        .bind(first >> BLOCK_SHIFT)
+        .bind(last >> BLOCK_SHIFT)
+        .fetch_one(&mut *self.reader().await?)
+        .await
+        .map_err(db_error)?;
+        let rows: Vec<BlockRow> = serde_json::from_str(&packed)
+            .map_err(|error| Error::internal(format!("unreadable metric blocks: {error}")))?;
+        let exact =
+            |value: f64, bits: Option<i64>| bits.map_or(value, |bits| f64::from_bits(bits as u64));
+        let mut points = Vec::with_capacity(rows.len() * 2);
+        let mut cut = Vec::new();
+        for (block, min_step, min_ts, min_value, min_bits, max_step, max_ts, max_value, max_bits) in
+            rows
+        {
+            let start = block.saturating_mul(BLOCK_STEPS);
+            let end = start.saturating_add(BLOCK_STEPS - 1);
+            if start < low || end > high {
+                cut.push([start.max(first), end.min(last)]);
+                continue;
+            }
+            points.push(Metric::new(
+                key,
+                exact(min_value, min_bits),
+                min_ts,
+                min_step,
+            ));
+            points.push(Metric::new(
+                key,
+                exact(max_value, max_bits),
+                max_ts,
+                max_step,
+            ));
+        }
+        if !cut.is_empty() {
+            points.extend(self.range_extremes(run_id, key, &cut).await?);
+        }
         Ok(points)
     }
 

@@ -1158,6 +1158,31 @@ pub async fn metric_series_min_max_buckets(store: Store) {
     assert!(series.iter().any(|m| m.step == 8_765 && m.value == -40.0));
     assert!(series.iter().all(|m| !m.value.is_nan()));
     assert!(series.iter().all(|m| m.timestamp == m.step * 10));
+    // Buckets wider than a 256-step block: read from the stored block extremes (SQLite), with the
+    // blocks a range cuts read point by point. Same answer: extremes kept, range respected.
+    let coarse = store.metric_series(request(None, 10)).await.unwrap();
+    assert!(coarse.len() <= 20, "{}", coarse.len());
+    assert!(coarse.iter().any(|m| m.step == 4_321 && m.value == 50.0));
+    assert!(coarse.iter().any(|m| m.step == 8_765 && m.value == -40.0));
+    assert!(coarse.windows(2).all(|pair| pair[0].step <= pair[1].step));
+    let cut = store
+        .metric_series(request(Some((4_000, 9_100)), 10))
+        .await
+        .unwrap();
+    assert!(
+        cut.iter().all(|m| (4_000..=9_100).contains(&m.step)),
+        "{cut:?}"
+    );
+    assert!(cut.iter().any(|m| m.step == 8_765 && m.value == -40.0));
+    assert!(cut.iter().any(|m| m.step == 4_321 && m.value == 50.0));
+    let edge = store
+        .metric_series(request(Some((4_322, 9_000)), 10))
+        .await
+        .unwrap();
+    assert!(
+        edge.iter().all(|m| m.step != 4_321),
+        "a cut block's outside point leaked"
+    );
     // A narrow range with fewer points than buckets: every point, exactly.
     let window = store
         .metric_series(request(Some((4_300, 4_349)), 100))
