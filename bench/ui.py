@@ -168,6 +168,15 @@ def main() -> int:
         cairn.start(30)
         try:
             timer = Timer(cairn.url)
+            # What is timed must be the real thing: the runs page lists runs, the chart carries points.
+            _, status, page = timer.once("GET", f"/runs?experiment={experiment_id}")
+            rows = page.count(b'class="run-row')
+            if status != 200 or rows != 50:
+                raise RuntimeError(f"cairn's runs page answered {status} with {rows} runs, expected 50")
+            _, status, page = timer.once("GET", f"/api/2.0/cairn/metrics/series?run_id={long_run}&metric_key=loss&max_points=1000")
+            points = json.loads(page)["points"]
+            if status != 200 or not 500 <= len(points) <= 1000 or max(p[2] for p in points) < 5.0:
+                raise RuntimeError(f"cairn's series answered {status} with {len(points)} points, spikes missing?")
             # The import keeps MLflow's experiment id when it is free.
             results["cairn"] = {
                 "runs_page_ms": timer.median_ms("GET", f"/runs?experiment={experiment_id}"),
