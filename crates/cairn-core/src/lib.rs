@@ -15,6 +15,7 @@ pub mod error;
 pub mod governance;
 pub mod lineage;
 pub mod search;
+pub mod time;
 pub mod validation;
 
 pub use error::{Error, ErrorKind, Result};

@@ -295,26 +295,9 @@ fn history(args: HistoryArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` from epoch milliseconds (civil-from-days, no time zone database).
+/// `YYYY-MM-DD HH:MM:SS UTC` from epoch milliseconds.
 fn format_time(time_ms: i64) -> String {
-    let seconds = time_ms.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let in_day = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60
-    )
+    format!("{} UTC", cairn_core::time::format_utc(time_ms))
 }
 
 #[derive(Debug, Subcommand)]
