@@ -529,9 +529,21 @@ def mlflow_pointed_at(url: str):
     from mlflow.tracking._model_registry import utils as reg_utils
     from mlflow.tracking._tracking_service import utils as trk_utils
 
-    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    from mlflow.tracking import fluent
+
+    # Earlier tests in the same session may have left an active experiment (set_experiment) or run
+    # variables behind; resuming a seeded run by id would then refuse ("active experiment ID does not
+    # match"). Start clean and put everything back afterwards.
+    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
+    saved_env = {k: os.environ.get(k) for k in env_keys}
+    for k in env_keys[2:]:
+        os.environ.pop(k, None)
     saved_tracking = trk_utils._tracking_uri
     saved_registry = reg_utils._registry_uri
+    saved_experiment = fluent._active_experiment_id
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    fluent._active_experiment_id = None
     mlflow.set_tracking_uri(url)
     mlflow.set_registry_uri(url)
     try:
@@ -539,6 +551,7 @@ def mlflow_pointed_at(url: str):
     finally:
         while mlflow.active_run() is not None:
             mlflow.end_run()
+        fluent._active_experiment_id = saved_experiment
         trk_utils.set_tracking_uri(saved_tracking)
         reg_utils._registry_uri = saved_registry
         for k, v in saved_env.items():

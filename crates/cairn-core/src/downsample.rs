@@ -75,6 +75,33 @@ pub fn step_buckets(first: i64, last: i64, count: u32) -> (i64, i64) {
     (first, i64::try_from(width).unwrap_or(i64::MAX))
 }
 
+/// The inclusive `[low, high]` ranges of [`step_buckets`]' buckets over `[first, last]`, empty ones
+/// past `last` left out; the last bucket ends at `last` (the width may have been clamped to i64).
+pub fn bucket_bounds(first: i64, last: i64, count: u32) -> Vec<[i64; 2]> {
+    let (origin, width) = step_buckets(first, last, count);
+    (0..i128::from(count.max(1)))
+        .map_while(|index| {
+            let low = i128::from(origin) + index * i128::from(width);
+            let high = if index + 1 == i128::from(count.max(1)) {
+                i128::from(last)
+            } else {
+                (low + i128::from(width) - 1).min(i128::from(last))
+            };
+            (low <= i128::from(last)).then(|| {
+                [
+                    i64::try_from(low).unwrap_or(last),
+                    i64::try_from(high).unwrap_or(last),
+                ]
+            })
+        })
+        .collect()
+}
+
+/// The bucket of `x` among [`step_buckets`]' `(origin, width)`.
+pub fn bucket_of(x: i64, (origin, width): (i64, i64)) -> i128 {
+    (i128::from(x) - i128::from(origin)) / i128::from(width.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +135,20 @@ mod tests {
             .collect();
         let kept = lttb(&points, 10);
         assert_eq!(kept.len(), 10);
+    }
+
+    #[test]
+    fn bounds_cover_every_value_once() {
+        let bounds = bucket_bounds(0, 999, 100);
+        assert_eq!(bounds.len(), 100);
+        assert_eq!(bounds[0], [0, 9]);
+        assert_eq!(bounds[99], [990, 999]);
+        let wide = bucket_bounds(i64::MIN, i64::MAX, 2);
+        assert_eq!(wide.first().map(|b| b[0]), Some(i64::MIN));
+        assert_eq!(wide.last().map(|b| b[1]), Some(i64::MAX));
+        assert!(wide.windows(2).all(|pair| pair[0][1] < pair[1][0]));
+        assert_eq!(bucket_bounds(5, 5, 10), vec![[5, 5]]);
+        assert_eq!(bucket_of(995, step_buckets(0, 999, 100)), 99);
     }
 
     #[test]

@@ -1137,23 +1137,42 @@ impl PgStore {
                 .collect());
         }
         // Per bucket, the points holding its least and greatest value (the first of each, by step).
-        let (origin, width) = cairn_core::downsample::step_buckets(first, last, buckets);
-        let rows: Vec<(i64, i64, i64, f64)> = sqlx::query_as(
-            "WITH p AS (SELECT floor((step::numeric - $3) / $4)::bigint AS b, step, timestamp, value FROM metrics \
-                 WHERE run_uuid = $1 AND key = $2 AND step BETWEEN $5 AND $6 AND NOT is_nan), \
+        // Every point on one step (a metric logged without steps): buckets over time within it.
+        let on_step = first == last;
+        let (first_x, last_x) = if on_step {
+            let (low, high): (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT min(timestamp), max(timestamp) FROM metrics \
+                 WHERE run_uuid = $1 AND key = $2 AND step = $3",
+            )
+            .bind(&request.run_id)
+            .bind(key)
+            .bind(first)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+            (low.unwrap_or(0), high.unwrap_or(0))
+        } else {
+            (first, last)
+        };
+        let x = if on_step { "timestamp" } else { "step" };
+        let (origin, width) = cairn_core::downsample::step_buckets(first_x, last_x, buckets);
+        let sql = format!(
+            "WITH p AS (SELECT floor(({x}::numeric - $3) / $4)::bigint AS b, step, timestamp, value \
+                 FROM metrics WHERE run_uuid = $1 AND key = $2 AND step BETWEEN $5 AND $6 AND NOT is_nan), \
              a AS (SELECT b, min(value) AS lo, max(value) AS hi FROM p GROUP BY b) \
              SELECT p.b, p.step, p.timestamp, p.value FROM p JOIN a ON p.b = a.b \
-                 AND (p.value = a.lo OR p.value = a.hi) ORDER BY p.step, p.timestamp",
-        )
-        .bind(&request.run_id)
-        .bind(key)
-        .bind(origin)
-        .bind(width)
-        .bind(first)
-        .bind(last)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+                 AND (p.value = a.lo OR p.value = a.hi) ORDER BY p.step, p.timestamp"
+        );
+        let rows: Vec<(i64, i64, i64, f64)> = sqlx::query_as(&sql)
+            .bind(&request.run_id)
+            .bind(key)
+            .bind(origin)
+            .bind(width)
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         let mut seen: HashMap<(i64, u64), ()> = HashMap::new();
         Ok(rows
             .into_iter()

@@ -1250,36 +1250,47 @@ impl SqliteStore {
                 .read_history_parts(&request.run_id, key, vec![part])
                 .await;
         }
-        let (origin, width) = cairn_core::downsample::step_buckets(first, last, buckets);
-        let candidates = if width >= BLOCK_STEPS {
+        // Every point on one step (a metric logged without steps, as `log_metric(key, value)` does):
+        // buckets over time within that step instead.
+        let on_step = (first == last).then_some(first);
+        let (first_x, last_x) = match on_step {
+            None => (first, last),
+            Some(step) => {
+                let (low, high): (Option<i64>, Option<i64>) = sqlx::query_as(
+                    "SELECT (SELECT timestamp FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step = ?3 \
+                             ORDER BY timestamp LIMIT 1), \
+                            (SELECT timestamp FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step = ?3 \
+                             ORDER BY timestamp DESC LIMIT 1)",
+                )
+                .bind(&request.run_id)
+                .bind(key)
+                .bind(step)
+                .fetch_one(&mut *self.reader().await?)
+                .await
+                .map_err(db_error)?;
+                (low.unwrap_or(0), high.unwrap_or(0))
+            }
+        };
+        let buckets_at = cairn_core::downsample::step_buckets(first_x, last_x, buckets);
+        let candidates = if on_step.is_none() && buckets_at.1 >= BLOCK_STEPS {
             // Buckets wider than a block: the blocks' stored extremes stand for their points, and
             // only blocks the requested range cuts are read point by point.
             self.block_extremes(&request.run_id, key, (first, last), (low, high))
                 .await?
         } else {
-            let bounds: Vec<[i64; 2]> = (0..i128::from(buckets))
-                .map_while(|index| {
-                    let low = i128::from(origin) + index * i128::from(width);
-                    // The last bucket ends at the last step (the width may have been clamped).
-                    let high = if index + 1 == i128::from(buckets) {
-                        i128::from(last)
-                    } else {
-                        (low + i128::from(width) - 1).min(i128::from(last))
-                    };
-                    (low <= i128::from(last)).then(|| {
-                        [
-                            i64::try_from(low).unwrap_or(last),
-                            i64::try_from(high).unwrap_or(last),
-                        ]
-                    })
-                })
-                .collect();
-            self.range_extremes(&request.run_id, key, &bounds).await?
+            let bounds = cairn_core::downsample::bucket_bounds(first_x, last_x, buckets);
+            self.range_extremes(&request.run_id, key, &bounds, on_step)
+                .await?
         };
         // At most the least and the greatest point per bucket, in history order.
         let mut per_bucket: HashMap<i128, (Metric, Metric)> = HashMap::new();
         for point in candidates {
-            let bucket = (i128::from(point.step) - i128::from(origin)) / i128::from(width);
+            let x = if on_step.is_some() {
+                point.timestamp
+            } else {
+                point.step
+            };
+            let bucket = cairn_core::downsample::bucket_of(x, buckets_at);
             per_bucket
                 .entry(bucket)
                 .and_modify(|(low, high)| {
@@ -1306,8 +1317,8 @@ impl SqliteStore {
         Ok(points)
     }
 
-    /// Per step range in `bounds` ([low, high] pairs), the points holding its least and greatest
-    /// value. Each range is an index range read by a correlated subquery (no sort: a GROUP BY over
+    /// Per step range in `bounds` ([low, high] pairs; timestamp ranges within step `on_step` when
+    /// given), the points holding its least and greatest value. Each range is an index range read by a correlated subquery (no sort: a GROUP BY over
     /// a step expression sorted every point and took 3x as long); SQLite takes the bare columns from
     /// the row min()/max() chose. The min and max passes run at once on two reader connections.
     async fn range_extremes(
@@ -1315,7 +1326,12 @@ impl SqliteStore {
         run_id: &str,
         key: &str,
         bounds: &[[i64; 2]],
+        on_step: Option<i64>,
     ) -> Result<Vec<Metric>> {
+        let range = match on_step {
+            None => "step BETWEEN b.value ->> 0 AND b.value ->> 1",
+            Some(_) => "step = ?4 AND timestamp BETWEEN b.value ->> 0 AND b.value ->> 1",
+        };
         let bounds = serde_json::to_string(bounds)
             .map_err(|error| Error::internal(format!("cannot encode step ranges: {error}")))?;
         let extreme = |aggregate: &'static str| {
@@ -1324,14 +1340,14 @@ impl SqliteStore {
             async move {
                 let sql = format!(
                     "SELECT (SELECT json_array({aggregate}(value), step, timestamp, value_bits) FROM metrics \
-                         WHERE run_uuid = ?1 AND key = ?2 AND is_nan = 0 \
-                         AND step BETWEEN b.value ->> 0 AND b.value ->> 1) \
+                         WHERE run_uuid = ?1 AND key = ?2 AND is_nan = 0 AND {range}) \
                      FROM json_each(?3) b"
                 );
-                let rows: Vec<(Option<String>,)> = sqlx::query_as(&sql)
-                    .bind(run_id)
-                    .bind(key)
-                    .bind(&bounds)
+                let mut query = sqlx::query_as(&sql).bind(run_id).bind(key).bind(&bounds);
+                if let Some(step) = on_step {
+                    query = query.bind(step);
+                }
+                let rows: Vec<(Option<String>,)> = query
                     .fetch_all(&mut *pool.acquire().await.map_err(db_error)?)
                     .await
                     .map_err(db_error)?;
@@ -1412,7 +1428,7 @@ impl SqliteStore {
             ));
         }
         if !cut.is_empty() {
-            points.extend(self.range_extremes(run_id, key, &cut).await?);
+            points.extend(self.range_extremes(run_id, key, &cut, None).await?);
         }
         Ok(points)
     }

@@ -1196,6 +1196,40 @@ pub async fn metric_series_min_max_buckets(store: Store) {
         ..request(None, 100)
     });
     assert!(empty.await.unwrap().is_empty());
+    // A metric logged without steps (all at step 0): buckets over time, the spike kept.
+    let flat: Vec<Metric> = (0..5_000_i64)
+        .map(|ts| {
+            Metric::new(
+                "flat",
+                if ts == 1_234 { 9.0 } else { (ts % 7) as f64 },
+                ts,
+                0,
+            )
+        })
+        .collect();
+    for chunk in flat.chunks(1_000) {
+        log_metrics(&store, &run_id, chunk.to_vec()).await;
+    }
+    let over_time = store
+        .metric_series(SeriesRequest {
+            metric_key: "flat".into(),
+            ..request(None, 100)
+        })
+        .await
+        .unwrap();
+    assert!(
+        over_time.len() >= 100 && over_time.len() <= 200,
+        "{}",
+        over_time.len()
+    );
+    assert!(over_time
+        .iter()
+        .any(|m| m.timestamp == 1_234 && m.value == 9.0));
+    assert!(over_time
+        .windows(2)
+        .all(|pair| pair[0].timestamp <= pair[1].timestamp));
+    assert!(over_time.first().is_some_and(|m| m.timestamp < 50));
+    assert!(over_time.last().is_some_and(|m| m.timestamp > 4_950));
     // Steps at the ends of i64, open-ended ranges: buckets without overflow.
     let extremes: Vec<Metric> = [i64::MIN, -1, 0, 1, i64::MAX]
         .iter()
