@@ -5,12 +5,11 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cairn_core::downsample::lttb;
 use cairn_core::entities::Metric;
-use cairn_core::{Error, ErrorKind};
+use cairn_core::Error;
 use cairn_store::SeriesRequest;
 use serde_json::{json, Value};
 
@@ -197,18 +196,7 @@ pub async fn series(State(state): State<UiState>, raw: RawQuery) -> Response {
     match series_json(&state, Query::from(raw)).await {
         Ok(value) => Json(value).into_response(),
         Err(error) => {
-            let status = match error.kind {
-                ErrorKind::ResourceDoesNotExist => StatusCode::NOT_FOUND,
-                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let code = match error.kind {
-                ErrorKind::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
-                ErrorKind::Unavailable => "TEMPORARILY_UNAVAILABLE",
-                ErrorKind::Internal => "INTERNAL_ERROR",
-                _ => "INVALID_PARAMETER_VALUE",
-            };
+            let (status, code) = crate::status_and_code(error.kind);
             (
                 status,
                 Json(json!({"error_code": code, "message": error.message})),

@@ -132,14 +132,20 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// The HTTP status and MLflow `error_code` of an error, for the UI's pages and its JSON endpoint
+/// (the REST API's own table is `cairn-server`'s `api/error.rs`; the UI answers only these four).
+pub(crate) fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str) {
+    match kind {
+        ErrorKind::ResourceDoesNotExist => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
+        ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE"),
+        ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+        _ => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = match self.0.kind {
-            ErrorKind::ResourceDoesNotExist => StatusCode::NOT_FOUND,
-            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
+        let (status, _) = status_and_code(self.0.kind);
         if status.is_server_error() {
             tracing::warn!(error = %self.0.message, "UI page failed");
         }

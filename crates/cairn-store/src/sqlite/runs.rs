@@ -9,6 +9,7 @@ use cairn_core::entities::{
     RunData, RunInfo, RunInputs, RunOutputs,
 };
 use cairn_core::{Error, Result};
+use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::connections::Connections;
@@ -505,6 +506,30 @@ async fn insert_metrics(
     attach_model_metrics(conn, run_id, metrics).await
 }
 
+/// The columns [`push_metric_row`] binds, in its order (`metrics`, `latest_metrics`, `metric_points`).
+const METRIC_ROW_COLUMNS: &str = "run_uuid, key, step, timestamp, value, is_nan, model_id, \
+                                  dataset_name, dataset_digest, value_bits";
+
+/// One metric point as a row of [`METRIC_ROW_COLUMNS`] (NaN as value 0 with `is_nan`; the exact
+/// IEEE-754 bits alongside).
+fn push_metric_row<'args>(
+    mut row: Separated<'_, 'args, Sqlite, &'static str>,
+    run_id: &'args str,
+    metric: &'args Metric,
+) {
+    let (value, is_nan) = store_value(metric.value);
+    row.push_bind(run_id)
+        .push_bind(&metric.key)
+        .push_bind(metric.step)
+        .push_bind(metric.timestamp)
+        .push_bind(value)
+        .push_bind(is_nan)
+        .push_bind(&metric.model_id)
+        .push_bind(&metric.dataset_name)
+        .push_bind(&metric.dataset_digest)
+        .push_bind(metric.value.to_bits() as i64);
+}
+
 /// A run's metric points (identical points collapse on the primary key) and, per key, the latest
 /// point, kept only if greater than the one stored (also used by the importer).
 pub(super) async fn insert_run_metric_rows(
@@ -513,23 +538,9 @@ pub(super) async fn insert_run_metric_rows(
     metrics: &[Metric],
 ) -> Result<()> {
     for chunk in metrics.chunks(METRIC_ROWS_PER_INSERT) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
-             dataset_digest, value_bits) ",
-        );
-        insert.push_values(chunk, |mut row, metric| {
-            let (value, is_nan) = store_value(metric.value);
-            row.push_bind(run_id)
-                .push_bind(&metric.key)
-                .push_bind(metric.step)
-                .push_bind(metric.timestamp)
-                .push_bind(value)
-                .push_bind(is_nan)
-                .push_bind(&metric.model_id)
-                .push_bind(&metric.dataset_name)
-                .push_bind(&metric.dataset_digest)
-                .push_bind(metric.value.to_bits() as i64);
-        });
+        let mut insert: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO metrics ({METRIC_ROW_COLUMNS}) "));
+        insert.push_values(chunk, |row, metric| push_metric_row(row, run_id, metric));
         insert.push(" ON CONFLICT DO NOTHING");
         insert.build().execute(&mut *conn).await.map_err(db_error)?;
     }
@@ -548,23 +559,10 @@ pub(super) async fn insert_run_metric_rows(
     }
     let latest: Vec<&Metric> = latest.into_values().collect();
     for chunk in latest.chunks(METRIC_ROWS_PER_INSERT) {
-        let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
-             dataset_name, dataset_digest, value_bits) ",
-        );
-        upsert.push_values(chunk, |mut row, metric| {
-            let (value, is_nan) = store_value(metric.value);
-            row.push_bind(run_id)
-                .push_bind(&metric.key)
-                .push_bind(metric.step)
-                .push_bind(metric.timestamp)
-                .push_bind(value)
-                .push_bind(is_nan)
-                .push_bind(&metric.model_id)
-                .push_bind(&metric.dataset_name)
-                .push_bind(&metric.dataset_digest)
-                .push_bind(metric.value.to_bits() as i64);
-        });
+        let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "INSERT INTO latest_metrics ({METRIC_ROW_COLUMNS}) "
+        ));
+        upsert.push_values(chunk, |row, metric| push_metric_row(row, run_id, metric));
         upsert.push(
             " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, \
              value = excluded.value, is_nan = excluded.is_nan, model_id = excluded.model_id, \
@@ -578,7 +576,7 @@ pub(super) async fn insert_run_metric_rows(
     upsert_metric_blocks(conn, run_id, metrics).await
 }
 
-/// Steps per row of `metric_blocks` (`step >> BLOCK_SHIFT`; migration 0007).
+/// Steps per row of `metric_blocks` (`step >> BLOCK_SHIFT`; migration 0006).
 const BLOCK_SHIFT: u32 = 8;
 const BLOCK_STEPS: i64 = 1 << BLOCK_SHIFT;
 
@@ -1004,22 +1002,9 @@ impl SqliteStore {
     /// 0006). If the run is missing or not active the trigger aborts the statement, nothing is
     /// written, and reading the run tells which error applies.
     async fn log_small_metric_batch(&self, run_id: &str, metrics: &[Metric]) -> Result<()> {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO metric_points (run_uuid, key, step, timestamp, value, is_nan, dataset_name, \
-             dataset_digest, value_bits) ",
-        );
-        insert.push_values(metrics, |mut row, metric| {
-            let (value, is_nan) = store_value(metric.value);
-            row.push_bind(run_id)
-                .push_bind(&metric.key)
-                .push_bind(metric.step)
-                .push_bind(metric.timestamp)
-                .push_bind(value)
-                .push_bind(is_nan)
-                .push_bind(&metric.dataset_name)
-                .push_bind(&metric.dataset_digest)
-                .push_bind(metric.value.to_bits() as i64);
-        });
+        let mut insert: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO metric_points ({METRIC_ROW_COLUMNS}) "));
+        insert.push_values(metrics, |row, metric| push_metric_row(row, run_id, metric));
         match insert
             .build()
             .execute(&mut *self.writer.acquire().await.map_err(db_error)?)
@@ -1134,16 +1119,10 @@ impl SqliteStore {
         // The whole history: split by step range over several reader connections, read and parse
         // the ranges in parallel, and join them in order. (Each range is its own snapshot; points are
         // only ever added, so a concurrent write shows up in some ranges only: a read a moment later.)
-        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step LIMIT 1), \
-                    (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 ORDER BY step DESC LIMIT 1)",
-        )
-        .bind(run_id)
-        .bind(metric_key)
-        .fetch_one(&mut *self.reader().await?)
-        .await
-        .map_err(db_error)?;
-        let (Some(first), Some(last)) = (first, last) else {
+        let Some((first, last)) = self
+            .step_bounds(run_id, metric_key, (i64::MIN, i64::MAX))
+            .await?
+        else {
             return Ok(Page {
                 items: Vec::new(),
                 next_page_token: None,
@@ -1167,6 +1146,29 @@ impl SqliteStore {
             items: self.read_history_parts(run_id, metric_key, parts).await?,
             next_page_token: None,
         })
+    }
+
+    /// The first and last step holding points of one metric within `[low, high]` (two index seeks).
+    async fn step_bounds(
+        &self,
+        run_id: &str,
+        metric_key: &str,
+        (low, high): (i64, i64),
+    ) -> Result<Option<(i64, i64)>> {
+        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4 \
+                     ORDER BY step LIMIT 1), \
+                    (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4 \
+                     ORDER BY step DESC LIMIT 1)",
+        )
+        .bind(run_id)
+        .bind(metric_key)
+        .bind(low)
+        .bind(high)
+        .fetch_one(&mut *self.reader().await?)
+        .await
+        .map_err(db_error)?;
+        Ok(first.zip(last))
     }
 
     /// Reads and parses parts of one metric's history at once,
@@ -1209,20 +1211,7 @@ impl SqliteStore {
         let key = request.metric_key.as_str();
         // The steps that hold points, within the requested range (two index seeks).
         let (low, high) = request.steps.unwrap_or((i64::MIN, i64::MAX));
-        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4 \
-                     ORDER BY step LIMIT 1), \
-                    (SELECT step FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4 \
-                     ORDER BY step DESC LIMIT 1)",
-        )
-        .bind(&request.run_id)
-        .bind(key)
-        .bind(low)
-        .bind(high)
-        .fetch_one(&mut *self.reader().await?)
-        .await
-        .map_err(db_error)?;
-        let (Some(first), Some(last)) = (first, last) else {
+        let Some((first, last)) = self.step_bounds(&request.run_id, key, (low, high)).await? else {
             return Ok(Vec::new());
         };
         let buckets = request.buckets.max(1);

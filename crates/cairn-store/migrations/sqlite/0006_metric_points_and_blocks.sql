@@ -1,6 +1,17 @@
--- Per 256-step block of each metric, the point with the least and the one with the greatest value
--- (NaN left out), kept on every write. A chart of a long history reads these instead of every point:
--- a million points are ~4,000 blocks. Ties keep the point that was there first.
+-- Two things kept on write, so that the hot paths read and write less.
+--
+-- 1. `metric_blocks`: per 256-step block of each metric, the point with the least and the one with
+--    the greatest value (NaN left out). A chart of a long history reads these instead of every
+--    point: a million points are ~4,000 blocks. Ties keep the point that was there first.
+--
+-- 2. The `metric_points` view: small metrics-only batches (`log-metric`, autolog's per-epoch
+--    batches) are written by ONE statement in autocommit mode, `INSERT INTO metric_points ...`.
+--    Its trigger checks that the run is active, adds the points, keeps the latest value per key and
+--    the blocks, all inside that statement: one trip to sqlx's worker thread instead of five
+--    (BEGIN, check, insert, upsert, COMMIT). A run that is missing or not active aborts the
+--    statement with the message below (nothing is written); the store then reads the run to report
+--    which error applies.
+
 CREATE TABLE metric_blocks (
     run_uuid      TEXT    NOT NULL,
     key           TEXT    NOT NULL,
@@ -29,25 +40,28 @@ UPDATE metric_blocks SET (max_step, max_timestamp, max_value, max_bits) = (
       AND m.step BETWEEN metric_blocks.block * 256 AND metric_blocks.block * 256 + 255
 );
 
--- The one-statement path of migration 0006 keeps the blocks too.
-DROP TRIGGER metric_points_insert;
+CREATE VIEW metric_points AS
+    SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest,
+           value_bits
+    FROM metrics;
+
 CREATE TRIGGER metric_points_insert INSTEAD OF INSERT ON metric_points
 BEGIN
     SELECT RAISE(ABORT, 'cairn: run is not active')
     WHERE NOT EXISTS (
         SELECT 1 FROM runs WHERE run_uuid = NEW.run_uuid AND lifecycle_stage = 'active'
     );
-    INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, dataset_name, dataset_digest,
-                         value_bits)
-    VALUES (NEW.run_uuid, NEW.key, NEW.step, NEW.timestamp, NEW.value, NEW.is_nan, NEW.dataset_name,
-            NEW.dataset_digest, NEW.value_bits)
+    INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name,
+                         dataset_digest, value_bits)
+    VALUES (NEW.run_uuid, NEW.key, NEW.step, NEW.timestamp, NEW.value, NEW.is_nan, NEW.model_id,
+            NEW.dataset_name, NEW.dataset_digest, NEW.value_bits)
     ON CONFLICT DO NOTHING;
-    INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, dataset_name,
+    INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name,
                                 dataset_digest, value_bits)
-    VALUES (NEW.run_uuid, NEW.key, NEW.step, NEW.timestamp, NEW.value, NEW.is_nan, NEW.dataset_name,
-            NEW.dataset_digest, NEW.value_bits)
+    VALUES (NEW.run_uuid, NEW.key, NEW.step, NEW.timestamp, NEW.value, NEW.is_nan, NEW.model_id,
+            NEW.dataset_name, NEW.dataset_digest, NEW.value_bits)
     ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp,
-        value = excluded.value, is_nan = excluded.is_nan, model_id = NULL,
+        value = excluded.value, is_nan = excluded.is_nan, model_id = excluded.model_id,
         dataset_name = excluded.dataset_name, dataset_digest = excluded.dataset_digest,
         value_bits = excluded.value_bits
     WHERE (excluded.step, excluded.timestamp, excluded.value) >
