@@ -1,6 +1,7 @@
 //! The `cairn` command line. Parsing and wiring only: the work happens in the library crates.
 
 mod client;
+mod data;
 mod db;
 mod governance;
 mod import;
@@ -43,11 +44,15 @@ enum Command {
     /// Bring another tracking store into a cairn store (`cairn import mlflow --from sqlite:///...`).
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Data validation, profiling and drift (exit 0: passed, 1: a check failed, 2: error).
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Data(command) => return data::run(command),
         Command::Server(args) => server::run(args).map(|()| true),
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),

@@ -1,0 +1,3 @@
+//! Renderings of results: plots shared by the HTML reports.
+
+pub mod plot;

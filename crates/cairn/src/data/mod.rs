@@ -1,0 +1,202 @@
+//! `cairn data`: validate, profile, suggest, drift, import-ge. Flags, progress bars and exit codes;
+//! the work is in `cairn-data`.
+//!
+//! Exit codes: 0 when everything holds, 1 when a check fails (validation, drift), 2 on a usage or
+//! input error (a missing file, a malformed row, a bad suite).
+
+mod drift;
+mod import_ge;
+mod profile;
+mod validate;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use cairn_data::source::{Format, Progress, ReadOptions};
+use cairn_data::table::{CellReading, PANDAS_NULLS};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Check DATA against a suite of expectations (exit 0: all hold, 1: some fail, 2: error).
+    Validate(validate::ValidateArgs),
+    /// Describe every column of DATA: type, nulls, distinct values, range, quantiles, histogram...
+    Profile(profile::ProfileArgs),
+    /// Write a starting suite generated from a reference dataset, for a person to edit.
+    Suggest(profile::SuggestArgs),
+    /// Compare a current dataset with a reference one, column by column (exit 1 when drift is found).
+    Drift(drift::DriftArgs),
+    /// Convert a Great Expectations suite (JSON) to cairn's suite format.
+    #[command(name = "import-ge")]
+    ImportGe(import_ge::ImportGeArgs),
+}
+
+/// How `cairn data` commands end.
+pub enum Outcome {
+    Passed,
+    Failed,
+}
+
+pub fn run(command: DataCommand) -> ExitCode {
+    let result = match command {
+        DataCommand::Validate(args) => validate::run(args),
+        DataCommand::Profile(args) => profile::profile(args),
+        DataCommand::Suggest(args) => profile::suggest(args),
+        DataCommand::Drift(args) => drift::run(args),
+        DataCommand::ImportGe(args) => import_ge::run(args),
+    };
+    match result {
+        Ok(Outcome::Passed) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(error) => {
+            if crate::is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// How to read a dataset: shared by every `cairn data` command.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    /// Input format (default: from the file extension: .csv, .tsv, .jsonl/.ndjson, .parquet).
+    #[arg(long, value_name = "csv|tsv|jsonl|parquet")]
+    pub format: Option<String>,
+    /// CSV field delimiter (one character; `\t` for tab).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// The CSV files have no header row (columns are named column_1, column_2...).
+    #[arg(long)]
+    pub no_header: bool,
+    /// CSV quote character.
+    #[arg(long, value_name = "CHAR", default_value = "\"")]
+    pub quote: String,
+    /// CSV escape character inside quoted fields (default: none; a quote is escaped by doubling it).
+    #[arg(long, value_name = "CHAR")]
+    pub escape: Option<String>,
+    /// Strings read as null (repeatable; replaces pandas' default list: "", NA, NaN, null, None, N/A...).
+    #[arg(long = "null-value", value_name = "TEXT")]
+    pub null_values: Vec<String>,
+    /// Worker threads for parsing (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> anyhow::Result<ReadOptions> {
+        let mut options = ReadOptions {
+            format: self.format.as_deref().map(Format::parse).transpose()?,
+            delimiter: self
+                .delimiter
+                .as_deref()
+                .map(|text| one_byte("--delimiter", text))
+                .transpose()?,
+            has_header: !self.no_header,
+            quote: one_byte("--quote", &self.quote)?,
+            escape: self
+                .escape
+                .as_deref()
+                .map(|text| one_byte("--escape", text))
+                .transpose()?,
+            threads: self.threads,
+            ..ReadOptions::default()
+        };
+        options.cells = if self.null_values.is_empty() {
+            CellReading::with_nulls(PANDAS_NULLS.iter().map(|token| token.to_string()))
+        } else {
+            CellReading::with_nulls(self.null_values.iter().cloned())
+        };
+        Ok(options)
+    }
+}
+
+fn one_byte(flag: &str, text: &str) -> anyhow::Result<u8> {
+    match text {
+        "\\t" | "tab" => Ok(b'\t'),
+        _ if text.len() == 1 => Ok(text.as_bytes()[0]),
+        _ => anyhow::bail!("{flag} takes one ASCII character, not {text:?}"),
+    }
+}
+
+/// Report files a command writes on request (`-` = standard output).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportArgs {
+    /// Write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report with plots.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML (one test case per check), for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary (e.g. to $GITHUB_STEP_SUMMARY).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+/// Writes `text` to `path`, or to standard output for `-`.
+pub fn write_output(path: &Path, text: &str) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        return Ok(stdout.flush()?);
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A progress bar over bytes read, on stderr, drawn until dropped (hidden when stderr is not a
+/// terminal).
+pub struct ProgressDisplay {
+    bar: ProgressBar,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressDisplay {
+    pub fn start(label: &str, progress: Arc<Progress>) -> ProgressDisplay {
+        let (_, total) = progress.read();
+        let bar = ProgressBar::new(total);
+        let style = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .map(|style| style.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(label.to_owned());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let bar = bar.clone();
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (read, _) = progress.read();
+                    bar.set_position(read);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        ProgressDisplay {
+            bar,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ProgressDisplay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.bar.finish_and_clear();
+    }
+}
