@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod expect;
+pub mod hashing;
 pub mod report;
 pub mod source;
 pub mod stats;

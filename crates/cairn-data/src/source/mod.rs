@@ -5,6 +5,7 @@
 //! one input must share their columns (same names, same order).
 
 mod csv;
+mod csv_blocks;
 mod jsonl;
 
 use std::path::{Path, PathBuf};
