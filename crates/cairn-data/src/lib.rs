@@ -5,8 +5,11 @@
 //! - [`source`] (I/O): CSV/TSV, JSON lines and Parquet files, folders and globs, as chunks in row order.
 
 pub mod error;
+pub mod ge;
+pub mod profile;
 pub mod report;
 pub mod source;
+pub mod suggest;
 pub mod suite;
 pub mod table;
 
