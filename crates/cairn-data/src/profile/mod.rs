@@ -665,7 +665,8 @@ impl TableProfiler {
     }
 }
 
-/// Profiles everything a source yields.
+/// Profiles everything a source yields. Reading runs on its own thread, one chunk ahead of
+/// profiling, which spreads columns over `threads` threads.
 pub fn profile_source(
     source: &mut dyn ChunkSource,
     spec: &str,
@@ -675,9 +676,28 @@ pub fn profile_source(
     let names = source.columns().to_vec();
     source.set_needs(vec![ColumnProfile::needs(); names.len()]);
     let mut profiler = TableProfiler::new(&names, options);
-    while let Some(chunk) = source.next_chunk()? {
-        profiler.update(&chunk, threads);
-    }
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<crate::table::Chunk>>(1);
+    std::thread::scope(|scope| {
+        let reader = &mut *source;
+        scope.spawn(move || loop {
+            match reader.next_chunk() {
+                Ok(Some(chunk)) => {
+                    if sender.send(Ok(chunk)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                    return;
+                }
+            }
+        });
+        for chunk in receiver {
+            profiler.update(&chunk?, threads);
+        }
+        Ok::<(), crate::DataError>(())
+    })?;
     let files = source.files().to_vec();
     Ok(profiler.finish(spec, &files))
 }
