@@ -53,7 +53,7 @@ impl Default for ProfileOptions {
         ProfileOptions {
             distinct_limit: 10_000_000,
             sample_budget: 10_000_000,
-            top_capacity: 10_000,
+            top_capacity: 100_000,
         }
     }
 }
