@@ -186,7 +186,9 @@ fn convert_expectation(
         }
     }
     if !meta.is_empty() {
-        config.kwargs.insert("meta".to_string(), Value::Object(meta));
+        config
+            .kwargs
+            .insert("meta".to_string(), Value::Object(meta));
     }
     Ok(Some(config))
 }
@@ -206,7 +208,12 @@ mod tests {
         let imported = import(json, "suite.json").unwrap();
         let expected = Suite::parse(expected_yaml, "expected").unwrap();
         assert_eq!(imported.suite, expected, "{}", imported.suite.to_yaml());
-        assert_eq!(imported.warnings.len(), expected_warnings.len(), "{:?}", imported.warnings);
+        assert_eq!(
+            imported.warnings.len(),
+            expected_warnings.len(),
+            "{:?}",
+            imported.warnings
+        );
         for (warning, expected) in imported.warnings.iter().zip(expected_warnings) {
             assert!(warning.contains(expected), "{warning:?} lacks {expected:?}");
         }
@@ -367,7 +374,10 @@ expectations:
     #[test]
     fn bad_suites_are_refused_with_their_origin() {
         check_error("", "the file is empty");
-        check_error("{\"name\": \"x\",\n \"expectations\": [", "suite.json:2: not JSON");
+        check_error(
+            "{\"name\": \"x\",\n \"expectations\": [",
+            "suite.json:2: not JSON",
+        );
         check_error("[]", "expected a JSON object");
         check_error("{\"expectations\": []}", "no \"name\"");
         check_error("{\"name\": \"x\"}", "no \"expectations\" list");

@@ -65,7 +65,8 @@ pub fn suggest(profile: &TableProfile, name: &str) -> Suite {
 
 fn column_expectations(column: &ColumnSummary, out: &mut Vec<ExpectationConfig>) {
     let name = column.name.as_str();
-    let expect = |expectation_type: &str| ExpectationConfig::new(expectation_type).with("column", name);
+    let expect =
+        |expectation_type: &str| ExpectationConfig::new(expectation_type).with("column", name);
     out.push(expect("expect_column_to_exist"));
     if column.inferred_type == InferredType::Null {
         return;

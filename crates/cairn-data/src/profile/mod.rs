@@ -154,8 +154,7 @@ impl ColumnProfile {
                 Some(numbers) => value = numbers[row],
                 None => {
                     // Kinds may be only null/not null when the reader was not asked to classify.
-                    if kind == CellKind::Text || kind == CellKind::Int || kind == CellKind::Float
-                    {
+                    if kind == CellKind::Text || kind == CellKind::Int || kind == CellKind::Float {
                         let (classified, number) = classify(text.as_bytes());
                         kind = classified;
                         value = number;
@@ -212,11 +211,10 @@ impl ColumnProfile {
                 CellKind::Bool => "False",
                 _ => text,
             };
-            self.top_values.add(hash, || shown.into());
+            self.top_values.add(hash, shown);
             pattern_of(text, &mut self.pattern_buffer);
             let pattern_hash = xxh3_64(self.pattern_buffer.as_bytes());
-            let pattern = &self.pattern_buffer;
-            self.patterns.add(pattern_hash, || pattern.as_str().into());
+            self.patterns.add(pattern_hash, &self.pattern_buffer);
         }
     }
 
@@ -361,9 +359,7 @@ impl ColumnProfile {
             summary.quantiles_approximate = !exact;
             summary.quantiles = QUANTILES
                 .iter()
-                .filter_map(|&q| {
-                    quantile_sorted(&values, q).map(|value| Quantile { q, value })
-                })
+                .filter_map(|&q| quantile_sorted(&values, q).map(|value| Quantile { q, value }))
                 .collect();
             summary.histogram = Some(histogram(&values, self.min, self.max, seen, exact));
         } else if non_null > 0 {
@@ -441,7 +437,8 @@ pub fn looks_like_datetime(text: &str) -> bool {
         return false;
     }
     let time = &rest[1..];
-    let two_digits = |at: usize| time.len() >= at + 2 && time[at..at + 2].iter().all(u8::is_ascii_digit);
+    let two_digits =
+        |at: usize| time.len() >= at + 2 && time[at..at + 2].iter().all(u8::is_ascii_digit);
     if !(two_digits(0) && time.get(2) == Some(&b':') && two_digits(3)) {
         return false;
     }
@@ -475,6 +472,21 @@ pub fn looks_like_datetime(text: &str) -> bool {
 /// [`PATTERN_CHARS`] characters.
 pub fn pattern_of(text: &str, out: &mut String) {
     out.clear();
+    if text.is_ascii() {
+        for (index, byte) in text.bytes().enumerate() {
+            if index == PATTERN_CHARS {
+                out.push('…');
+                break;
+            }
+            out.push(match byte {
+                b'0'..=b'9' => '9',
+                b'a'..=b'z' => 'a',
+                b'A'..=b'Z' => 'A',
+                other => char::from(other),
+            });
+        }
+        return;
+    }
     for (index, c) in text.chars().enumerate() {
         if index == PATTERN_CHARS {
             out.push('…');

@@ -366,9 +366,9 @@ pub fn html(profile: &TableProfile) -> String {
         }
         out.push_str("</section>");
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p class=\"note\">Exact up to {} distinct values, {} numbers and {} frequent keys per column; past these, estimates are marked approximate.</p></body></html>\n",
+        "<p class=\"note\">Exact up to {} distinct values, {} numbers and {} frequent keys per column; past these, estimates are marked approximate.</p></body></html>",
         profile.budgets.distinct_limit, profile.budgets.sample_budget, profile.budgets.top_capacity
     );
     out

@@ -121,8 +121,40 @@ impl DistinctCounter {
 #[derive(Debug, Clone)]
 pub struct FrequentItems {
     capacity: usize,
-    entries: HashMap<u64, (u64, Box<str>), HashKeyed>,
+    entries: HashMap<u64, (u64, SmallText), HashKeyed>,
     max_error: u64,
+}
+
+/// Text stored inline when short (most values), so counting new keys rarely allocates.
+#[derive(Debug, Clone)]
+pub enum SmallText {
+    Inline { bytes: [u8; 22], len: u8 },
+    Heap(Box<str>),
+}
+
+impl SmallText {
+    pub fn new(text: &str) -> SmallText {
+        if text.len() <= 22 {
+            let mut bytes = [0u8; 22];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            SmallText::Inline {
+                bytes,
+                len: text.len() as u8,
+            }
+        } else {
+            SmallText::Heap(text.into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied from a whole `&str`.
+            SmallText::Inline { bytes, len } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            SmallText::Heap(text) => text,
+        }
+    }
 }
 
 impl FrequentItems {
@@ -135,7 +167,7 @@ impl FrequentItems {
     }
 
     /// Counts one occurrence of the item with this hash; `text` is called only for a new key.
-    pub fn add(&mut self, hash: u64, text: impl FnOnce() -> Box<str>) {
+    pub fn add(&mut self, hash: u64, text: &str) {
         if let Some(entry) = self.entries.get_mut(&hash) {
             entry.0 += 1;
             return;
@@ -143,7 +175,7 @@ impl FrequentItems {
         if self.entries.len() >= self.capacity {
             self.purge();
         }
-        self.entries.insert(hash, (1, text()));
+        self.entries.insert(hash, (1, SmallText::new(text)));
     }
 
     fn purge(&mut self) {
@@ -186,7 +218,7 @@ impl FrequentItems {
         let mut all: Vec<(&str, u64)> = self
             .entries
             .values()
-            .map(|(count, text)| (&**text, *count))
+            .map(|(count, text)| (text.as_str(), *count))
             .collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         all.into_iter()
@@ -197,7 +229,9 @@ impl FrequentItems {
 
     /// Every held item (for small exact sets).
     pub fn items(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
-        self.entries.values().map(|(count, text)| (&**text, *count))
+        self.entries
+            .values()
+            .map(|(count, text)| (text.as_str(), *count))
     }
 }
 
@@ -321,16 +355,19 @@ mod tests {
         let mut items = FrequentItems::new(100);
         for i in 0..50u64 {
             for _ in 0..=i {
-                items.add(i, || i.to_string().into());
+                items.add(i, &i.to_string());
             }
         }
         assert!(items.is_exact());
-        assert_eq!(items.top(2), [("49".to_string(), 50), ("48".to_string(), 49)]);
+        assert_eq!(
+            items.top(2),
+            [("49".to_string(), 50), ("48".to_string(), 49)]
+        );
         // A heavy hitter among many singletons survives the purges.
         let mut items = FrequentItems::new(64);
         for i in 0..100_000u64 {
             let key = if i % 3 == 0 { 7 } else { 1000 + i };
-            items.add(key, || key.to_string().into());
+            items.add(key, &key.to_string());
         }
         assert!(!items.is_exact());
         let top = items.top(1);
