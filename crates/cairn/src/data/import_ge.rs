@@ -18,8 +18,8 @@ pub struct ImportGeArgs {
 
 pub fn run(args: ImportGeArgs) -> anyhow::Result<Outcome> {
     let origin = args.suite.display().to_string();
-    let text = std::fs::read_to_string(&args.suite)
-        .with_context(|| format!("cannot read {origin}"))?;
+    let text =
+        std::fs::read_to_string(&args.suite).with_context(|| format!("cannot read {origin}"))?;
     let imported = cairn_data::ge::import(&text, &origin)?;
     for warning in &imported.warnings {
         eprintln!("warning: {origin}: {warning}");

@@ -78,7 +78,9 @@ fn run_profile(data: &str, read: &ReadArgs, budgets: &BudgetArgs) -> anyhow::Res
 
 pub fn profile(args: ProfileArgs) -> anyhow::Result<Outcome> {
     if args.report.junit.is_some() {
-        anyhow::bail!("--junit is for checks (validate, drift); profile writes --json, --html or --markdown");
+        anyhow::bail!(
+            "--junit is for checks (validate, drift); profile writes --json, --html or --markdown"
+        );
     }
     let table = run_profile(&args.data, &args.read, &args.budgets)?;
     let reports = [
