@@ -4,6 +4,7 @@
 //! - [`table`] (pure): the [`table::Chunk`] every reader produces and how cells are read.
 //! - [`source`] (I/O): CSV/TSV, JSON lines and Parquet files, folders and globs, as chunks in row order.
 
+pub mod drift;
 pub mod error;
 pub mod report;
 pub mod source;
