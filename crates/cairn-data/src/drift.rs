@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::error::{DataError, Result};
 use crate::source::ChunkSource;
-use collect::{ColumnSample, Collected, Collector, RowPlaces};
+use collect::{Collected, Collector, ColumnSample, RowPlaces};
 use stats::TestOutcome;
 
 /// The drift tests, by Evidently's names.
@@ -114,7 +114,8 @@ impl Method {
 
     /// Whether the test applies to a column of this type.
     pub fn allows(self, column_type: ColumnType) -> bool {
-        !(matches!(self, Method::Ks | Method::Wasserstein) && column_type == ColumnType::Categorical)
+        !(matches!(self, Method::Ks | Method::Wasserstein)
+            && column_type == ColumnType::Categorical)
     }
 
     /// Evidently's verdict for a score.
@@ -432,11 +433,7 @@ pub fn compare(
     for (index, name) in names.iter().enumerate() {
         let reference_sample = std::mem::take(&mut reference.columns[index]);
         let current_sample = std::mem::take(&mut current.columns[index]);
-        let method = options
-            .column_methods
-            .get(name)
-            .copied()
-            .or(options.method);
+        let method = options.column_methods.get(name).copied().or(options.method);
         columns.push(compare_column(
             name,
             reference_sample,
@@ -736,24 +733,20 @@ fn numeric_test(method: Method, reference: &[f64], current: &[f64], integer: boo
             let (n_reference, n_current) = (reference.len() as u64, current.len() as u64);
             // Evidently bins numeric columns with more than 20 distinct reference values in
             // Sturges' bins over both samples, others value by value.
-            let (reference_counts, current_counts) =
-                if stats::count_distinct_sorted(reference) > 20 {
-                    let min = reference[0].min(current[0]);
-                    let max = reference[reference.len() - 1].max(current[current.len() - 1]);
-                    let edges = stats::sturges_edges(
-                        min,
-                        max,
-                        reference.len() + current.len(),
-                        integer,
-                    );
-                    (
-                        stats::histogram_sorted(reference, &edges),
-                        stats::histogram_sorted(current, &edges),
-                    )
-                } else {
-                    let (_, r, c) = stats::aligned_value_counts(reference, current);
-                    (r, c)
-                };
+            let (reference_counts, current_counts) = if stats::count_distinct_sorted(reference) > 20
+            {
+                let min = reference[0].min(current[0]);
+                let max = reference[reference.len() - 1].max(current[current.len() - 1]);
+                let edges =
+                    stats::sturges_edges(min, max, reference.len() + current.len(), integer);
+                (
+                    stats::histogram_sorted(reference, &edges),
+                    stats::histogram_sorted(current, &edges),
+                )
+            } else {
+                let (_, r, c) = stats::aligned_value_counts(reference, current);
+                (r, c)
+            };
             binned_distance(
                 method,
                 stats::shares(&reference_counts, n_reference),
@@ -925,14 +918,51 @@ mod tests {
         let few_current = sorted(rounded(sample(20, 2000, 0.5, 1.0), 3.0, false));
         // (method, reference, current, integer dtype, expected) computed with Evidently's binning
         // in NumPy and SciPy.
-        let cases: [(Method, &[f64], &[f64], bool, f64); 7] = [
+        type Case<'a> = (Method, &'a [f64], &'a [f64], bool, f64);
+        let cases: [Case<'_>; 7] = [
             (Method::Psi, &reference, &current, false, 0.4322153086775116),
-            (Method::KlDiv, &reference, &current, false, 0.20744198115016252),
-            (Method::JensenShannon, &reference, &current, false, 0.21742818361069702),
-            (Method::Psi, &integers_reference, &integers_current, true, 0.14527460076832183),
-            (Method::JensenShannon, &few_reference, &few_current, false, 0.3099587879115265),
-            (Method::Hellinger, &reference, &current, false, 0.22587499016061882),
-            (Method::Hellinger, &integers_reference, &integers_current, true, 0.12717031130134182),
+            (
+                Method::KlDiv,
+                &reference,
+                &current,
+                false,
+                0.20744198115016252,
+            ),
+            (
+                Method::JensenShannon,
+                &reference,
+                &current,
+                false,
+                0.21742818361069702,
+            ),
+            (
+                Method::Psi,
+                &integers_reference,
+                &integers_current,
+                true,
+                0.14527460076832183,
+            ),
+            (
+                Method::JensenShannon,
+                &few_reference,
+                &few_current,
+                false,
+                0.3099587879115265,
+            ),
+            (
+                Method::Hellinger,
+                &reference,
+                &current,
+                false,
+                0.22587499016061882,
+            ),
+            (
+                Method::Hellinger,
+                &integers_reference,
+                &integers_current,
+                true,
+                0.12717031130134182,
+            ),
         ];
         for (method, reference, current, integer, expected) in cases {
             let outcome = numeric_test(method, reference, current, integer);
@@ -964,7 +994,10 @@ mod tests {
             Some(&names(&["c", "a"])),
         )
         .unwrap();
-        assert_eq!((matched, reference, current), (names(&["c", "a"]), vec![2, 0], vec![0, 1]));
+        assert_eq!(
+            (matched, reference, current),
+            (names(&["c", "a"]), vec![2, 0], vec![0, 1])
+        );
     }
 
     #[test]

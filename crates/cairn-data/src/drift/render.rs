@@ -241,7 +241,14 @@ pub fn html(report: &DriftReport) -> String {
                 let examples: Vec<String> = rule
                     .examples
                     .iter()
-                    .map(|e| format!("{} (line {}): {}", e.row, e.line, plot::short_number(e.value)))
+                    .map(|e| {
+                        format!(
+                            "{} (line {}): {}",
+                            e.row,
+                            e.line,
+                            plot::short_number(e.value)
+                        )
+                    })
                     .collect();
                 let _ = write!(
                     out,

@@ -162,7 +162,11 @@ fn outer_prob_inside(m: u64, n: u64, g: u64, h: u64) -> f64 {
         let i_f = i as f64;
         let (last_min_j, last_len) = (min_j, current_len);
         let low = ((ng * i_f - h_f) / mg).floor() + 1.0;
-        min_j = if low < 0.0 { 0 } else { (low as usize).min(n_us) };
+        min_j = if low < 0.0 {
+            0
+        } else {
+            (low as usize).min(n_us)
+        };
         max_j = (((ng * i_f + h_f) / mg).ceil() as usize).min(n_us + 1);
         if max_j <= min_j {
             return 1.0;
@@ -243,6 +247,8 @@ pub fn kolmogorov_sf(n: u64, x: f64) -> f64 {
 
 /// log(n! / n^n) by Stirling's series.
 fn log_factorial_over_power(n: f64) -> f64 {
+    // Bernoulli-number coefficients B_2j / (2j (2j-1)), written out in full.
+    #[allow(clippy::excessive_precision)]
     const STIRLING: [f64; 8] = [
         -2.955065359477124183e-2,
         6.4102564102564102564e-3,
@@ -438,7 +444,12 @@ pub fn normal_cdf(value: f64) -> f64 {
 
 /// Two-sided Z-test for the difference of two proportions (`ones` out of `n` in each sample), with
 /// the pooled proportion, as Evidently's `z` test.
-pub fn z_test_proportions(ones_reference: u64, n_reference: u64, ones_current: u64, n_current: u64) -> TestOutcome {
+pub fn z_test_proportions(
+    ones_reference: u64,
+    n_reference: u64,
+    ones_current: u64,
+    n_current: u64,
+) -> TestOutcome {
     let (n1, n2) = (n_reference as f64, n_current as f64);
     let p1 = ones_reference as f64 / n1;
     let p2 = ones_current as f64 / n2;
@@ -617,7 +628,12 @@ pub fn hellinger_shares(reference: &[f64], current: &[f64]) -> f64 {
 
 /// Evidently's Hellinger distance for a numeric column: densities over Sturges' bins of the
 /// distinct values of both samples (`distinct`, sorted), weighted by the mean bin width.
-pub fn hellinger_numeric(reference: &[f64], current: &[f64], distinct: &[f64], integer: bool) -> f64 {
+pub fn hellinger_numeric(
+    reference: &[f64],
+    current: &[f64],
+    distinct: &[f64],
+    integer: bool,
+) -> f64 {
     let (Some(min), Some(max)) = (distinct.first(), distinct.last()) else {
         return f64::NAN;
     };
@@ -636,7 +652,11 @@ pub fn hellinger_numeric(reference: &[f64], current: &[f64], distinct: &[f64], i
     let first = edges[0];
     let last = edges[edges.len() - 1];
     let width = (last - first) / (edges.len() - 1) as f64;
-    let affinity: f64 = h1.iter().zip(&h2).map(|(a, b)| (a * b).sqrt() * width).sum();
+    let affinity: f64 = h1
+        .iter()
+        .zip(&h2)
+        .map(|(a, b)| (a * b).sqrt() * width)
+        .sum();
     (1.0 - affinity.clamp(0.0, 1.0)).sqrt()
 }
 
@@ -764,18 +784,48 @@ pub(crate) mod tests {
     fn ks_matches_scipy() {
         // (reference, current, statistic, p-value) from scipy.stats.ks_2samp.
         let cases: Vec<(Vec<f64>, Vec<f64>, f64, f64)> = vec![
-            (sample(1, 200, 0.0, 1.0), sample(2, 200, 0.3, 1.0), 0.18, 0.0030098470801667434),
-            (sample(3, 300, 0.0, 1.0), sample(4, 450, 0.1, 1.2), 0.10222222222222223, 0.0442359006553222),
-            (sample(5, 1000, 0.0, 1.0), sample(6, 800, 0.0, 1.0), 0.032, 0.7406894113333359),
+            (
+                sample(1, 200, 0.0, 1.0),
+                sample(2, 200, 0.3, 1.0),
+                0.18,
+                0.0030098470801667434,
+            ),
+            (
+                sample(3, 300, 0.0, 1.0),
+                sample(4, 450, 0.1, 1.2),
+                0.10222222222222223,
+                0.0442359006553222,
+            ),
+            (
+                sample(5, 1000, 0.0, 1.0),
+                sample(6, 800, 0.0, 1.0),
+                0.032,
+                0.7406894113333359,
+            ),
             (
                 rounded(sample(13, 500, 0.0, 1.0), 2.0, true),
                 rounded(sample(14, 700, 0.2, 1.0), 2.0, true),
                 0.21371428571428572,
                 3.840483819521671e-12,
             ),
-            (sample(7, 12000, 0.0, 1.0), sample(8, 15000, 0.02, 1.0), 0.020199999999999996, 0.008553297265877183),
-            (sample(7, 12000, 0.0, 1.0), sample(8, 15000, 0.06, 1.0), 0.046566666666666645, 5.304375180940195e-13),
-            (sample(15, 200000, 0.0, 1.0), sample(16, 150000, 0.004, 1.0), 0.006651666666666667, 0.0010117058362792435),
+            (
+                sample(7, 12000, 0.0, 1.0),
+                sample(8, 15000, 0.02, 1.0),
+                0.020199999999999996,
+                0.008553297265877183,
+            ),
+            (
+                sample(7, 12000, 0.0, 1.0),
+                sample(8, 15000, 0.06, 1.0),
+                0.046566666666666645,
+                5.304375180940195e-13,
+            ),
+            (
+                sample(15, 200000, 0.0, 1.0),
+                sample(16, 150000, 0.004, 1.0),
+                0.006651666666666667,
+                0.0010117058362792435,
+            ),
         ];
         for (reference, current, statistic, p_value) in cases {
             let outcome = ks_2samp(&sorted(reference), &sorted(current));
@@ -820,7 +870,11 @@ pub(crate) mod tests {
     fn wasserstein_matches_scipy() {
         let reference = sorted(sample(9, 5000, 0.0, 1.0));
         let current = sorted(sample(10, 4000, 0.2, 1.1));
-        check(wasserstein_normed(&reference, &current), 0.41244081690017986, 1e-10);
+        check(
+            wasserstein_normed(&reference, &current),
+            0.41244081690017986,
+            1e-10,
+        );
         check(wasserstein(&[0.0, 1.0, 3.0], &[5.0, 6.0, 8.0]), 5.0, 1e-15);
     }
 
@@ -830,7 +884,10 @@ pub(crate) mod tests {
         // Integer data: bins at least one unit wide.
         assert_eq!(sturges_edges(0.0, 3.0, 1000, true).len(), 4);
         assert_eq!(sturges_edges(2.0, 2.0, 10, false), vec![1.5, 2.5]);
-        assert_eq!(histogram_sorted(&[0.0, 0.5, 1.0, 1.0, 2.0], &[0.0, 1.0, 2.0]), vec![2, 3]);
+        assert_eq!(
+            histogram_sorted(&[0.0, 0.5, 1.0, 1.0, 2.0], &[0.0, 1.0, 2.0]),
+            vec![2, 3]
+        );
         let mut shares = vec![0.5, 0.0, 0.5];
         fill_zeroes(&mut shares);
         assert_eq!(shares, vec![0.5, 0.0001, 0.5]);
@@ -842,9 +899,21 @@ pub(crate) mod tests {
     #[test]
     fn distances_of_shares() {
         check(hellinger_shares(&[0.5, 0.5], &[0.5, 0.5]), 0.0, 1e-7);
-        check(jensen_shannon(&[1.0, 0.0], &[0.0, 1.0]), std::f64::consts::LN_2.sqrt(), 1e-15);
-        check(kl_divergence(&[0.5, 0.5], &[0.25, 0.75]), 0.5 * (2.0f64).ln() + 0.5 * (2.0f64 / 3.0).ln(), 1e-15);
-        check(psi(&[0.5, 0.5], &[0.25, 0.75]), 0.25 * 2.0f64.ln() - 0.25 * (2.0f64 / 3.0).ln(), 1e-15);
+        check(
+            jensen_shannon(&[1.0, 0.0], &[0.0, 1.0]),
+            std::f64::consts::LN_2.sqrt(),
+            1e-15,
+        );
+        check(
+            kl_divergence(&[0.5, 0.5], &[0.25, 0.75]),
+            0.5 * (2.0f64).ln() + 0.5 * (2.0f64 / 3.0).ln(),
+            1e-15,
+        );
+        check(
+            psi(&[0.5, 0.5], &[0.25, 0.75]),
+            0.25 * 2.0f64.ln() - 0.25 * (2.0f64 / 3.0).ln(),
+            1e-15,
+        );
     }
 
     #[test]
