@@ -10,6 +10,7 @@
 //! - [`validate`]: a suite run over a source in one streaming pass; [`report`]: text, JSON, JUnit,
 //!   Markdown and HTML renderings and SVG plots.
 
+pub mod drift;
 pub mod error;
 pub mod expect;
 pub mod ge;
