@@ -304,6 +304,39 @@ fn unterminated_line(buffer: &[u8], quote: u8) -> u64 {
     record_start_line
 }
 
+/// Walks records the way the csv crate reads them (blank lines skipped, newlines inside quotes kept)
+/// to know the line each record starts on.
+struct LineTracker<'a> {
+    bytes: &'a [u8],
+    quote: u8,
+    cursor: usize,
+    line: u64,
+}
+
+impl LineTracker<'_> {
+    /// The line of the next record; moves past it.
+    fn next_record(&mut self) -> u64 {
+        loop {
+            let rest = &self.bytes[self.cursor.min(self.bytes.len())..];
+            if rest.starts_with(b"\n") {
+                self.cursor += 1;
+            } else if rest.starts_with(b"\r\n") {
+                self.cursor += 2;
+            } else {
+                break;
+            }
+            self.line += 1;
+        }
+        let start = self.cursor.min(self.bytes.len());
+        let line = self.line;
+        let rest = &self.bytes[start..];
+        let end = record_end(rest, self.quote, 1).unwrap_or(rest.len());
+        self.line += memchr::memchr_iter(b'\n', &rest[..end]).count() as u64;
+        self.cursor = start + end;
+        line
+    }
+}
+
 fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(settings.delimiter)
@@ -330,19 +363,27 @@ fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
         rows_hint: 0,
     };
     let mut record = csv::ByteRecord::new();
+    // Physical lines: the csv crate counts records (and its byte positions drift after doubled
+    // quotes), so the lines are found here by walking the same record boundaries.
+    let mut lines = LineTracker {
+        bytes: &block.bytes,
+        quote: settings.quote,
+        cursor: 0,
+        line: block.first_line,
+    };
     loop {
-        let has_row = reader.read_byte_record(&mut record).map_err(|error| {
-            let line = error.position().map_or(0, csv::Position::line);
-            DataError::Malformed {
-                file: block.file_name.to_string(),
-                line: block.first_line + line.saturating_sub(1),
-                message: error.to_string(),
-            }
-        })?;
+        let line = lines.next_record();
+        let has_row =
+            reader
+                .read_byte_record(&mut record)
+                .map_err(|error| DataError::Malformed {
+                    file: block.file_name.to_string(),
+                    line,
+                    message: error.to_string(),
+                })?;
         if !has_row {
             break;
         }
-        let line = block.first_line + record.position().map_or(1, csv::Position::line) - 1;
         if record.len() != settings.n_columns {
             if record.len() == 1 && record.as_slice().is_empty() {
                 continue;
