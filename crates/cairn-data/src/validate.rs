@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{DataError, Result};
 use crate::expect::{ExpectationResult, Plan, TableFacts};
+use crate::profile::{ColumnProfile, ProfileOptions, TableProfile, TableProfiler};
 use crate::source::ChunkSource;
 use crate::suite::Suite;
 use crate::table::Chunk;
@@ -21,6 +22,8 @@ pub struct Validation {
     pub row_count: u64,
     pub results: Vec<ExpectationResult>,
     pub elapsed: Duration,
+    /// The columns' profile, when asked for (the HTML report plots each column from it).
+    pub profile: Option<TableProfile>,
 }
 
 impl Validation {
@@ -36,13 +39,28 @@ impl Validation {
 /// Chunks in flight between the reader and the checks.
 const QUEUE: usize = 2;
 
-/// Validates everything `source` yields against `suite`.
-pub fn validate(suite: &Suite, data: &str, mut source: Box<dyn ChunkSource>) -> Result<Validation> {
+/// Validates everything `source` yields against `suite`; with `profile`, also profiles every column
+/// in the same pass (for the HTML report's plots).
+pub fn validate(
+    suite: &Suite,
+    data: &str,
+    mut source: Box<dyn ChunkSource>,
+    profile: bool,
+) -> Result<Validation> {
     let started = Instant::now();
     let columns = source.columns().to_vec();
     let files = source.files().to_vec();
     let mut plan = Plan::compile(suite, &columns)?;
-    source.set_needs(plan.needs());
+    let mut needs = plan.needs();
+    let mut profiler = profile.then(|| {
+        for need in &mut needs {
+            let extra = ColumnProfile::needs();
+            need.kinds |= extra.kinds;
+            need.numbers |= extra.numbers;
+        }
+        TableProfiler::new(&columns, ProfileOptions::default())
+    });
+    source.set_needs(needs);
     let mut row_count = 0u64;
     std::thread::scope(|scope| -> Result<()> {
         let (sender, receiver) = mpsc::sync_channel::<Result<Chunk>>(QUEUE);
@@ -64,6 +82,9 @@ pub fn validate(suite: &Suite, data: &str, mut source: Box<dyn ChunkSource>) -> 
             let chunk = chunk?;
             row_count += chunk.n_rows as u64;
             plan.update(&chunk);
+            if let Some(profiler) = profiler.as_mut() {
+                profiler.update(&chunk, 1);
+            }
         }
         reader
             .join()
@@ -78,10 +99,11 @@ pub fn validate(suite: &Suite, data: &str, mut source: Box<dyn ChunkSource>) -> 
     Ok(Validation {
         suite_name: suite.name.clone(),
         data: data.to_string(),
-        files,
         columns,
         row_count,
         results,
         elapsed: started.elapsed(),
+        profile: profiler.map(|profiler| profiler.finish(data, &files)),
+        files,
     })
 }

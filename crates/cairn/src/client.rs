@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::Value;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServerConnection {
     /// The server to talk to (as MLflow clients name it).
     #[arg(
@@ -13,15 +13,15 @@ pub struct ServerConnection {
         env = "MLFLOW_TRACKING_URI",
         default_value = "http://127.0.0.1:5000"
     )]
-    tracking_uri: String,
+    pub tracking_uri: String,
 
     /// User name sent with HTTP Basic auth; recorded by the server as who asked.
     #[arg(long, env = "MLFLOW_TRACKING_USERNAME")]
-    username: Option<String>,
+    pub username: Option<String>,
 
     /// Password for HTTP Basic auth.
     #[arg(long, env = "MLFLOW_TRACKING_PASSWORD", hide_env_values = true)]
-    password: Option<String>,
+    pub password: Option<String>,
 }
 
 pub struct Client {
@@ -101,6 +101,28 @@ impl Client {
     pub async fn put(&self, path: &str, body: &Value, what: &str) -> anyhow::Result<Value> {
         let request = self.http.put(format!("{}{path}", self.base)).json(body);
         self.send(request, what).await
+    }
+
+    /// Uploads raw bytes (the artifact proxy's PUT).
+    pub async fn put_bytes(&self, path: &str, body: Vec<u8>, what: &str) -> anyhow::Result<()> {
+        let request = self.http.put(format!("{}{path}", self.base)).body(body);
+        let request = match &self.username {
+            Some(user) => request.basic_auth(user, self.password.as_deref()),
+            None => request,
+        };
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{what}: cannot reach the server at {}", self.base))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            bail!(
+                "{what}: HTTP {status}: {}",
+                body.chars().take(300).collect::<String>()
+            );
+        }
+        Ok(())
     }
 
     pub async fn delete(&self, path: &str, what: &str) -> anyhow::Result<Value> {

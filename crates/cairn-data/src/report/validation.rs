@@ -311,9 +311,31 @@ pub fn junit(validation: &Validation) -> String {
     out
 }
 
-/// A self-contained HTML report: verdict, one row per expectation with its examples, and any
-/// extra sections (e.g. per-column distribution plots) given as HTML.
-pub fn html(validation: &Validation, extra_sections: &str) -> String {
+/// Per-column distribution plots from the validation's profile (empty without one).
+fn column_plots(validation: &Validation) -> String {
+    let Some(profile) = &validation.profile else {
+        return String::new();
+    };
+    let mut out = String::from("<h2>Columns</h2><div class=\"plots\">");
+    for column in &profile.columns {
+        if let Some(svg) = crate::profile::render::column_plot(column) {
+            let _ = write!(
+                out,
+                "<figure><figcaption>{} <small>({}, {} null)</small></figcaption>{svg}</figure>",
+                escape(&column.name),
+                escape(column.inferred_type.as_str()),
+                column.nulls
+            );
+        }
+    }
+    out.push_str("</div>");
+    out
+}
+
+/// A self-contained HTML report: verdict, one row per expectation with its examples, then each
+/// column's distribution (when the validation was run with a profile).
+pub fn html(validation: &Validation) -> String {
+    let extra_sections = column_plots(validation);
     let mut rows = String::new();
     for result in &validation.results {
         let class = if result.success { "ok" } else { "fail" };

@@ -7,6 +7,7 @@
 mod drift;
 mod import_ge;
 mod profile;
+mod tracking;
 mod validate;
 
 use std::io::Write;
@@ -199,4 +200,27 @@ impl Drop for ProgressDisplay {
         }
         self.bar.finish_and_clear();
     }
+}
+
+/// A digest of a dataset for its tracking record: xxh3 over its files' names, sizes and modification
+/// times and its columns (it changes when the files change; the data is not read again).
+pub fn dataset_digest(files: &[String], columns: &[String]) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for file in files {
+        hasher.update(file.as_bytes());
+        if let Ok(metadata) = std::fs::metadata(file) {
+            hasher.update(&metadata.len().to_le_bytes());
+            if let Ok(modified) = metadata.modified() {
+                let since = modified
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                hasher.update(&since.as_nanos().to_le_bytes());
+            }
+        }
+    }
+    for column in columns {
+        hasher.update(column.as_bytes());
+        hasher.update(&[0]);
+    }
+    format!("{:016x}", hasher.digest())
 }

@@ -9,7 +9,8 @@ use cairn_data::report::validation as report;
 use cairn_data::suite::Suite;
 use clap::Args;
 
-use super::{write_output, Outcome, ProgressDisplay, ReadArgs, ReportArgs};
+use super::tracking::{self, check_metric_key, Record, TrackingArgs};
+use super::{dataset_digest, write_output, Outcome, ProgressDisplay, ReadArgs, ReportArgs};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -22,6 +23,8 @@ pub struct ValidateArgs {
     read: ReadArgs,
     #[command(flatten)]
     report: ReportArgs,
+    #[command(flatten)]
+    tracking: TrackingArgs,
     /// Print nothing on the terminal but errors (reports are still written).
     #[arg(long, short)]
     quiet: bool,
@@ -35,7 +38,8 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
     let source = cairn_data::source::open(&args.data, &options)?;
     let progress = (!args.quiet && std::io::stderr().is_terminal())
         .then(|| ProgressDisplay::start("validating", source.progress()));
-    let validation = cairn_data::validate::validate(&suite, &args.data, source);
+    let with_profile = args.report.html.is_some() || args.tracking.wanted();
+    let validation = cairn_data::validate::validate(&suite, &args.data, source, with_profile);
     drop(progress);
     let validation = validation?;
     if let Some(path) = &args.report.json {
@@ -49,7 +53,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
         write_output(path, &report::markdown(&validation))?;
     }
     if let Some(path) = &args.report.html {
-        write_output(path, &report::html(&validation, ""))?;
+        write_output(path, &report::html(&validation))?;
     }
     let stdout_taken = [
         &args.report.json,
@@ -67,9 +71,69 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
             print!("{summary}");
         }
     }
+    if args.tracking.wanted() {
+        let run_id = tracking::log(&args.tracking, record(&validation, &text))?;
+        if !args.quiet {
+            eprintln!("logged to run {run_id}");
+        }
+    }
     Ok(if validation.success() {
         Outcome::Passed
     } else {
         Outcome::Failed
     })
+}
+
+/// The run record of a validation: a metric per expectation (1 passed, 0 failed), the reports.
+fn record(validation: &cairn_data::validate::Validation, suite_text: &str) -> Record {
+    let mut metrics: Vec<(String, f64)> = validation
+        .results
+        .iter()
+        .enumerate()
+        .map(|(index, result)| {
+            let column = result.kwargs.get("column").and_then(|c| c.as_str());
+            let key = check_metric_key("validation", index, &result.expectation_type, column);
+            (key, if result.success { 1.0 } else { 0.0 })
+        })
+        .collect();
+    let total = validation.results.len().max(1) as f64;
+    metrics.push((
+        "validation/success_percent".into(),
+        validation.successful() as f64 / total * 100.0,
+    ));
+    metrics.push(("validation/row_count".into(), validation.row_count as f64));
+    let json = serde_json::to_string_pretty(&report::json(validation)).unwrap_or_default();
+    let name = std::path::Path::new(&validation.data)
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or(&validation.data)
+        .to_owned();
+    Record {
+        default_run_name: format!("validate {} on {name}", validation.suite_name),
+        dataset_name: name,
+        dataset_digest: dataset_digest(&validation.files, &validation.columns),
+        dataset_source: validation.data.clone(),
+        rows: validation.row_count,
+        columns: validation.columns.clone(),
+        metrics,
+        tags: vec![("validation.suite".into(), validation.suite_name.clone())],
+        passed: validation.success(),
+        artifacts: vec![
+            ("validation.json".into(), json.into_bytes()),
+            (
+                "validation.html".into(),
+                report::html(validation).into_bytes(),
+            ),
+            (
+                "validation.md".into(),
+                report::markdown(validation).into_bytes(),
+            ),
+            (
+                "validation.junit.xml".into(),
+                report::junit(validation).into_bytes(),
+            ),
+            ("suite.yaml".into(), suite_text.as_bytes().to_vec()),
+        ],
+        kind: "validation",
+    }
 }
