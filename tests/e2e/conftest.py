@@ -190,3 +190,21 @@ def pytest_terminal_summary(terminalreporter):
     shots = mod.screenshots_taken()
     if shots:
         terminalreporter.write_line(f"UI screenshots ({len(shots)} PNG): {mod.SCREENSHOT_DIR}")
+
+
+# `cairn data` reads files, not the tracking store: its tests run once, in the SQLite pass. The ones
+# that talk to a server (tracking) or to PostgreSQL (pushdown) run in both.
+BACKEND_INDEPENDENT_PREFIX = "test_data_"
+BACKEND_DEPENDENT = {"test_data_tracking.py", "test_data_postgres.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    from cairn_helpers import e2e_backend
+
+    if e2e_backend() != "postgres":
+        return
+    skip = pytest.mark.skip(reason="cairn data reads files; runs in the SQLite pass")
+    for item in items:
+        name = item.path.name
+        if name.startswith(BACKEND_INDEPENDENT_PREFIX) and name not in BACKEND_DEPENDENT:
+            item.add_marker(skip)
