@@ -34,3 +34,28 @@ impl Hasher for IdentityHasher {
         self.0 = value;
     }
 }
+
+/// A set of strings looked up by one xxh3 pass over the text (std's `Hash` for `str` would feed a
+/// streaming hasher byte slice by byte slice, several times slower for short cells).
+#[derive(Debug, Clone, Default)]
+pub struct TextSet {
+    by_hash: IdMap<Vec<String>>,
+}
+
+impl TextSet {
+    pub fn insert(&mut self, text: String) {
+        let bucket = self
+            .by_hash
+            .entry(xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+            .or_default();
+        if !bucket.contains(&text) {
+            bucket.push(text);
+        }
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.by_hash
+            .get(&xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+            .is_some_and(|bucket| bucket.iter().any(|member| member == text))
+    }
+}

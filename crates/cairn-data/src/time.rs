@@ -75,16 +75,24 @@ pub fn parse_flexible(text: &str) -> Option<NaiveDateTime> {
 #[derive(Debug, Clone)]
 pub struct TimeFormat {
     items: Vec<Item<'static>>,
+    /// `%Y-%m-%d`, by far the most common, checked without the general parser.
+    iso_date: bool,
 }
 
 impl TimeFormat {
     /// Reads `format`; `None` when chrono cannot read it.
     pub fn new(format: &str) -> Option<TimeFormat> {
         let items: Vec<Item<'static>> = StrftimeItems::new(format).parse_to_owned().ok()?;
-        Some(TimeFormat { items })
+        Some(TimeFormat {
+            items,
+            iso_date: format == "%Y-%m-%d",
+        })
     }
 
     pub fn matches(&self, text: &str) -> bool {
+        if self.iso_date {
+            return iso_date(text);
+        }
         let mut parsed = Parsed::new();
         if chrono::format::parse(&mut parsed, text, self.items.iter()).is_err() {
             return false;
@@ -122,6 +130,31 @@ impl TimeFormat {
     }
 }
 
+/// `YYYY-M[M]-D[D]`, a valid date (what `strptime` takes for `%Y-%m-%d`).
+fn iso_date(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let number = |part: &str, widths: std::ops::RangeInclusive<usize>| -> Option<u32> {
+        (widths.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    match (
+        number(year, 4..=4),
+        number(month, 1..=2),
+        number(day, 1..=2),
+    ) {
+        (Some(year), Some(month), Some(day)) => {
+            NaiveDate::from_ymd_opt(year as i32, month, day).is_some()
+        }
+        _ => false,
+    }
+}
+
 /// Whether `text` is written exactly in the strftime `format`.
 pub fn parse_with_format(text: &str, format: &str) -> bool {
     TimeFormat::new(format).is_some_and(|format| format.matches(text))
@@ -154,6 +187,24 @@ mod tests {
     #[test]
     fn strftime_formats() {
         assert!(parse_with_format("2024-01-31", "%Y-%m-%d"));
+        assert!(parse_with_format("2024-1-5", "%Y-%m-%d"));
+        assert!(!parse_with_format("2024-02-30", "%Y-%m-%d"));
+        assert!(!parse_with_format("2024-01-31-1", "%Y-%m-%d"));
+        assert!(!parse_with_format("24-01-31", "%Y-%m-%d"));
+        // The general parser agrees with the fast path.
+        for text in [
+            "2024-01-31",
+            "2024-1-5",
+            "2024-02-30",
+            "2024-13-01",
+            "2024-01-311",
+        ] {
+            let general = TimeFormat {
+                iso_date: false,
+                ..TimeFormat::new("%Y-%m-%d").unwrap()
+            };
+            assert_eq!(general.matches(text), iso_date(text), "{text}");
+        }
         assert!(!parse_with_format("2024-1-31x", "%Y-%m-%d"));
         assert!(!parse_with_format("31/01/2024", "%Y-%m-%d"));
         assert!(parse_with_format("2024-01", "%Y-%m"));

@@ -12,7 +12,7 @@ use super::{
     cell_value, Check, Compiled, Examples, ExpectationResult, Kwargs, TableFacts, Tolerance,
 };
 use crate::error::Result;
-use crate::hashing::{FastSet, IdMap};
+use crate::hashing::{IdMap, TextSet};
 use crate::table::{CellKind, Chunk, Column, Needs};
 use crate::time::{parse_flexible, TimeFormat};
 
@@ -385,13 +385,13 @@ fn between_test(kwargs: &Kwargs<'_>) -> Result<RowTest> {
 /// A `value_set`: members compare as numbers with numeric cells, as text otherwise.
 #[derive(Debug)]
 struct ValueSet {
-    texts: FastSet<String>,
+    texts: TextSet,
     numbers: Vec<f64>,
 }
 
 impl ValueSet {
     fn new(values: &[Value]) -> ValueSet {
-        let mut texts = FastSet::default();
+        let mut texts = TextSet::default();
         let mut numbers = Vec::new();
         for value in values {
             match value {

@@ -304,6 +304,24 @@ fn unterminated_line(buffer: &[u8], quote: u8) -> u64 {
     record_start_line
 }
 
+/// The line of every record of a block without quotes (blank lines are not records).
+fn record_lines(bytes: &[u8], first_line: u64) -> Vec<u64> {
+    let mut lines = Vec::with_capacity(bytes.len() / 64 + 1);
+    let mut start = 0usize;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for (line, end) in (first_line..).zip(ends) {
+        if start >= bytes.len() {
+            break;
+        }
+        let text = &bytes[start..end];
+        if !(text.is_empty() || text == b"\r") {
+            lines.push(line);
+        }
+        start = end + 1;
+    }
+    lines
+}
+
 /// Walks records the way the csv crate reads them (blank lines skipped, newlines inside quotes kept)
 /// to know the line each record starts on.
 struct LineTracker<'a> {
@@ -365,6 +383,10 @@ fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
     let mut record = csv::ByteRecord::new();
     // Physical lines: the csv crate counts records (and its byte positions drift after doubled
     // quotes), so the lines are found here by walking the same record boundaries.
+    // Without any quote in the block, every non-blank line is one record: one pass finds them all.
+    let quote_free = memchr::memchr(settings.quote, &block.bytes).is_none();
+    let mut simple_lines =
+        quote_free.then(|| record_lines(&block.bytes, block.first_line).into_iter());
     let mut lines = LineTracker {
         bytes: &block.bytes,
         quote: settings.quote,
@@ -372,7 +394,10 @@ fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
         line: block.first_line,
     };
     loop {
-        let line = lines.next_record();
+        let line = match simple_lines.as_mut() {
+            Some(simple) => simple.next().unwrap_or(lines.line),
+            None => lines.next_record(),
+        };
         let has_row =
             reader
                 .read_byte_record(&mut record)
