@@ -278,7 +278,7 @@ struct AggregateCheck {
     first_non_numeric: Option<(u64, String)>,
     values: Vec<f64>,
     /// Distinct values: text → (count, value).
-    counts: FastMap<String, (u64, Value)>,
+    counts: FastMap<String, (u64, Value, super::Example)>,
     hashes: IdSet,
 }
 
@@ -379,8 +379,14 @@ impl Check for AggregateCheck {
                 if let Some(entry) = self.counts.get_mut(text) {
                     entry.0 += 1;
                 } else {
-                    self.counts
-                        .insert(text.to_string(), (1, cell_value(column, row)));
+                    let value = cell_value(column, row);
+                    let first = super::Example {
+                        row: chunk.first_row + row as u64,
+                        value: value.clone(),
+                        file_index: chunk.file_index,
+                        line: chunk.line(row),
+                    };
+                    self.counts.insert(text.to_string(), (1, value, first));
                 }
             }
             if hashes {
@@ -464,7 +470,7 @@ impl Check for AggregateCheck {
                 let observed = sorted_values(
                     self.counts
                         .values()
-                        .map(|(_, value)| value.clone())
+                        .map(|(_, value, _)| value.clone())
                         .collect(),
                 );
                 let expected: Vec<Value> = set;
@@ -479,10 +485,37 @@ impl Check for AggregateCheck {
                     SetRule::Contains => all_present,
                     SetRule::Equals => observed_inside && all_present,
                 };
+                // Great Expectations 1.x reports the offending values: distinct values outside the
+                // set as unexpected (with where each first appears), values of the set the data
+                // lacks as missing.
+                if !matches!(rule, SetRule::Contains) {
+                    let mut outside: Vec<super::Example> = self
+                        .counts
+                        .values()
+                        .filter(|(_, value, _)| !inside(value))
+                        .map(|(_, _, first)| first.clone())
+                        .collect();
+                    outside.sort_by_key(|example| example.row);
+                    result.unexpected_count = Some(outside.len() as u64);
+                    outside.truncate(super::EXAMPLES);
+                    result.examples = outside;
+                }
+                if !matches!(rule, SetRule::Within) {
+                    let absent: Vec<Value> = expected
+                        .iter()
+                        .filter(|member| !observed.iter().any(|value| same_value(member, value)))
+                        .cloned()
+                        .collect();
+                    result.missing_count = Some(absent.len() as u64);
+                    result
+                        .extra
+                        .insert("partial_missing_list".into(), Value::Array(absent));
+                }
+                result.element_count = None;
                 let counts: Map<String, Value> = self
                     .counts
                     .iter()
-                    .map(|(text, (count, _))| (text.clone(), json!(count)))
+                    .map(|(text, (count, _, _))| (text.clone(), json!(count)))
                     .collect();
                 result
                     .details
@@ -508,14 +541,14 @@ impl Check for AggregateCheck {
                 let top = self
                     .counts
                     .values()
-                    .map(|(count, _)| *count)
+                    .map(|(count, _, _)| *count)
                     .max()
                     .unwrap_or(0);
                 let modes = sorted_values(
                     self.counts
                         .values()
-                        .filter(|(count, _)| *count == top && top > 0)
-                        .map(|(_, value)| value.clone())
+                        .filter(|(count, _, _)| *count == top && top > 0)
+                        .map(|(_, value, _)| value.clone())
                         .collect(),
                 );
                 let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
@@ -539,8 +572,8 @@ impl Check for AggregateCheck {
                             .map(|member| {
                                 self.counts
                                     .values()
-                                    .filter(|(_, value)| same_value(member, value))
-                                    .map(|(count, _)| *count as f64)
+                                    .filter(|(_, value, _)| same_value(member, value))
+                                    .map(|(count, _, _)| *count as f64)
                                     .sum::<f64>()
                                     / judged.max(1.0)
                             })

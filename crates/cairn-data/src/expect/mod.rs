@@ -52,6 +52,8 @@ pub struct ExpectationResult {
     pub examples: Vec<Example>,
     /// Extra facts (per-quantile values, the expected set...).
     pub details: Map<String, Value>,
+    /// Fields of GE's result beside the common ones (e.g. `partial_missing_list`).
+    pub extra: Map<String, Value>,
     /// Why the expectation could not be evaluated (a missing column, non-numeric values...).
     pub error: Option<String>,
 }
@@ -68,6 +70,7 @@ impl ExpectationResult {
             unexpected_count: None,
             examples: Vec::new(),
             details: Map::new(),
+            extra: Map::new(),
             error: None,
         }
     }

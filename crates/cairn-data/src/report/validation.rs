@@ -217,6 +217,9 @@ fn result_json(result: &ExpectationResult, validation: &Validation) -> Value {
                 .collect(),
         );
     }
+    for (key, value) in &result.extra {
+        body.insert(key.clone(), value.clone());
+    }
     if !result.details.is_empty() {
         body.insert("details".into(), Value::Object(result.details.clone()));
     }
