@@ -512,6 +512,9 @@ impl Check for AggregateCheck {
                         .insert("partial_missing_list".into(), Value::Array(absent));
                 }
                 result.element_count = None;
+                if matches!(rule, SetRule::Within) {
+                    result.missing_count = None;
+                }
                 let counts: Map<String, Value> = self
                     .counts
                     .iter()

@@ -471,42 +471,42 @@ fn statistics_match_pandas() {
 fn distinct_values_and_types() {
     let rows: &[&[&str]] = &[&["b"], &["a"], &["b"], &[""], &["c"]];
     let set = |name: &str, values: Value| json!({"type": name, "column": "x", "value_set": values});
+    // GE 1.x's shape: distinct values outside the set are unexpected (where each first appears),
+    // values of the set the data lacks are missing.
+    let in_set = set(
+        "expect_column_distinct_values_to_be_in_set",
+        json!(["a", "b"]),
+    );
     check(
         H,
         rows,
-        set(
-            "expect_column_distinct_values_to_be_in_set",
-            json!(["a", "b"]),
-        ),
+        in_set,
         false,
-        None,
+        Some(1),
         Some(json!(["a", "b", "c"])),
-        None,
+        Some(&[4]),
     );
-    check(
+    let contain = set(
+        "expect_column_distinct_values_to_contain_set",
+        json!(["a", "b"]),
+    );
+    check(H, rows, contain, true, None, None, None);
+    let equal = set(
+        "expect_column_distinct_values_to_equal_set",
+        json!(["a", "b", "c"]),
+    );
+    check(H, rows, equal, true, Some(0), None, None);
+    let absent = run(
         H,
         rows,
         set(
             "expect_column_distinct_values_to_contain_set",
-            json!(["a", "b"]),
+            json!(["a", "z"]),
         ),
-        true,
-        None,
-        None,
-        None,
     );
-    check(
-        H,
-        rows,
-        set(
-            "expect_column_distinct_values_to_equal_set",
-            json!(["a", "b", "c"]),
-        ),
-        true,
-        None,
-        None,
-        None,
-    );
+    assert!(!absent.success);
+    assert_eq!(absent.missing_count, Some(1));
+    assert_eq!(absent.extra["partial_missing_list"], json!(["z"]));
     check(
         H,
         rows,
