@@ -103,6 +103,7 @@ enum Rule {
     KlDivergence {
         partition: Partition,
         threshold: f64,
+        tail_weight_holdout: f64,
     },
 }
 
@@ -252,9 +253,14 @@ fn compile_rule(name: &str, kwargs: &Kwargs<'_>) -> Result<Option<Rule>> {
                 return Err(kwargs.error("`partition_object` needs `values` or `bins`".into()));
             };
             let threshold = kwargs.f64("threshold")?;
+            let tail_weight_holdout = kwargs.f64_opt("tail_weight_holdout")?.unwrap_or(0.0);
+            if !(0.0..1.0).contains(&tail_weight_holdout) {
+                return Err(kwargs.error("`tail_weight_holdout` must be in [0, 1)".into()));
+            }
             Ok(Some(Rule::KlDivergence {
                 partition,
                 threshold,
+                tail_weight_holdout,
             }))
         }
         _ => Ok(None),
@@ -566,22 +572,41 @@ impl Check for AggregateCheck {
             Rule::KlDivergence {
                 partition,
                 threshold,
+                tail_weight_holdout,
             } => {
                 let judged = (self.rows - self.nulls) as f64;
                 let (observed, expected): (Vec<f64>, Vec<f64>) = match partition {
                     Partition::Categorical { values, weights } => {
-                        let observed = values
-                            .iter()
-                            .map(|member| {
-                                self.counts
-                                    .values()
-                                    .filter(|(_, value, _)| same_value(member, value))
-                                    .map(|(count, _, _)| *count as f64)
-                                    .sum::<f64>()
-                                    / judged.max(1.0)
+                        // GE: observed shares over the partition's values and any other value
+                        // seen; those others share `tail_weight_holdout` of the expected weight
+                        // (none: an infinite divergence).
+                        let share = |member: &Value| {
+                            self.counts
+                                .values()
+                                .filter(|(_, value, _)| same_value(member, value))
+                                .map(|(count, _, _)| *count as f64)
+                                .sum::<f64>()
+                                / judged.max(1.0)
+                        };
+                        let mut observed: Vec<f64> = values.iter().map(share).collect();
+                        let others: Vec<f64> = self
+                            .counts
+                            .values()
+                            .filter(|(_, value, _)| {
+                                !values.iter().any(|member| same_value(member, value))
                             })
+                            .map(|(count, _, _)| *count as f64 / judged.max(1.0))
                             .collect();
-                        (observed, weights)
+                        let mut expected = weights;
+                        if !others.is_empty() {
+                            for weight in &mut expected {
+                                *weight *= 1.0 - tail_weight_holdout;
+                            }
+                            let each = tail_weight_holdout / others.len() as f64;
+                            expected.extend(std::iter::repeat_n(each, others.len()));
+                            observed.extend(others);
+                        }
+                        (observed, expected)
                     }
                     Partition::Continuous { bins, weights } => {
                         let mut counts = vec![0.0; weights.len()];

@@ -138,7 +138,10 @@ impl Check for TableCheck {
                 result.success = facts.row_count == *expected;
             }
             Rule::ColumnsMatchSet { set, exact } => {
-                result.observed_value = json!(columns);
+                // GE reports the columns sorted (it compares sets).
+                let mut sorted = columns.clone();
+                sorted.sort();
+                result.observed_value = json!(sorted);
                 let missing: Vec<&String> = set.iter().filter(|c| !columns.contains(c)).collect();
                 let unexpected: Vec<&String> =
                     columns.iter().filter(|c| !set.contains(c)).collect();
