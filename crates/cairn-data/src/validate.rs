@@ -1,11 +1,11 @@
 //! Runs a suite over a source: one streaming pass, the reader on its own thread, every expectation fed
 //! each chunk in row order.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::error::{DataError, Result};
-use crate::expect::{ExpectationResult, Plan, TableFacts};
+use crate::expect::{Check, ExpectationResult, Plan, TableFacts};
 use crate::profile::{ColumnProfile, ProfileOptions, TableProfile, TableProfiler};
 use crate::source::ChunkSource;
 use crate::suite::Suite;
@@ -38,6 +38,9 @@ impl Validation {
 
 /// Chunks in flight between the reader and the checks.
 const QUEUE: usize = 2;
+
+/// Threads the checks are spread over (each thread runs its checks on every chunk).
+const CHECK_THREADS: usize = 2;
 
 /// Validates everything `source` yields against `suite`; with `profile`, also profiles every column
 /// in the same pass (for the HTML report's plots).
@@ -78,14 +81,38 @@ pub fn validate(
                 }
             }
         });
+        // The checks are spread over a few threads; each sees every chunk, in order.
+        let checks = plan.checks_mut();
+        let groups = CHECK_THREADS.min(checks.len()).max(1);
+        let mut buckets: Vec<Vec<&mut Box<dyn Check>>> = (0..groups).map(|_| Vec::new()).collect();
+        for (index, check) in checks.into_iter().enumerate() {
+            buckets[index % groups].push(check);
+        }
+        let mut feeds = Vec::with_capacity(groups);
+        for mut bucket in buckets {
+            let (feed, chunks) = mpsc::sync_channel::<Arc<Chunk>>(QUEUE);
+            feeds.push(feed);
+            scope.spawn(move || {
+                for chunk in chunks {
+                    for check in bucket.iter_mut() {
+                        check.update(&chunk);
+                    }
+                }
+            });
+        }
         for chunk in receiver {
-            let chunk = chunk?;
+            let chunk = Arc::new(chunk?);
             row_count += chunk.n_rows as u64;
-            plan.update(&chunk);
+            for feed in &feeds {
+                if feed.send(Arc::clone(&chunk)).is_err() {
+                    return Err(DataError::input("a check thread stopped unexpectedly"));
+                }
+            }
             if let Some(profiler) = profiler.as_mut() {
                 profiler.update(&chunk, 1);
             }
         }
+        drop(feeds);
         reader
             .join()
             .map_err(|_| DataError::input("the reader thread failed"))?;
