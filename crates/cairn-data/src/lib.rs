@@ -5,9 +5,13 @@
 //! - [`source`] (I/O): CSV/TSV, JSON lines and Parquet files, folders and globs, as chunks in row order.
 
 pub mod error;
+pub mod expect;
 pub mod report;
 pub mod source;
+pub mod stats;
 pub mod suite;
 pub mod table;
+pub mod time;
+pub mod validate;
 
 pub use error::{DataError, Result};

@@ -1,3 +1,4 @@
-//! Renderings of results: plots shared by the HTML reports.
+//! Renderings of results: plots shared by the HTML reports, and the validation report.
 
 pub mod plot;
+pub mod validation;

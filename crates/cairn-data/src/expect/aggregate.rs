@@ -1,0 +1,667 @@
+//! Column-aggregate expectations: one observed value per column (type, mean, median, quantiles, stdev,
+//! sum, min, max, distinct values, unique counts, most common value, KL divergence).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{json, Map, Value};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::table::within;
+use super::{cell_value, Check, Compiled, ExpectationResult, Kwargs, TableFacts};
+use crate::error::Result;
+use crate::stats::{median, quantile_nearest, Moments};
+use crate::table::{CellKind, Chunk, Needs};
+
+pub(crate) fn compile(
+    name: &str,
+    kwargs: &Kwargs<'_>,
+    needs: &mut [Needs],
+) -> Result<Option<Compiled>> {
+    let column = match name {
+        n if n.starts_with("expect_column_") => match kwargs.column_index("column")? {
+            Ok(index) => index,
+            Err(message) => {
+                // Still check the arguments so a typo is reported before the data is blamed.
+                compile_rule(name, kwargs)?;
+                return Ok(Some(Compiled::Failed(message)));
+            }
+        },
+        _ => return Ok(None),
+    };
+    let Some(rule) = compile_rule(name, kwargs)? else {
+        return Ok(None);
+    };
+    let need = &mut needs[column];
+    match rule {
+        Rule::Type(_) => need.kinds = true,
+        _ => need.numbers = true,
+    }
+    Ok(Some(Compiled::Check(Box::new(AggregateCheck::new(
+        column, rule,
+    )))))
+}
+
+/// A `[min, max]` range as GE writes it, with optional strictness.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    min: Option<f64>,
+    max: Option<f64>,
+    strict_min: bool,
+    strict_max: bool,
+}
+
+impl Range {
+    fn read(kwargs: &Kwargs<'_>) -> Result<Range> {
+        Ok(Range {
+            min: kwargs.f64_opt("min_value")?,
+            max: kwargs.f64_opt("max_value")?,
+            strict_min: kwargs.bool_or("strict_min", false)?,
+            strict_max: kwargs.bool_or("strict_max", false)?,
+        })
+    }
+
+    fn holds(&self, value: f64) -> bool {
+        !value.is_nan() && within(value, self.min, self.max, self.strict_min, self.strict_max)
+    }
+}
+
+enum Statistic {
+    Mean,
+    Median,
+    Stdev,
+    Sum,
+    Min,
+    Max,
+}
+
+enum SetRule {
+    /// Every distinct value is in the set.
+    Within,
+    /// The set's values all occur.
+    Contains,
+    /// Both.
+    Equals,
+}
+
+enum Rule {
+    /// Accepted pandas dtype names (aliases resolved).
+    Type(Vec<String>),
+    Statistic(Statistic, Range),
+    Quantiles {
+        quantiles: Vec<f64>,
+        ranges: Vec<(Option<f64>, Option<f64>)>,
+    },
+    DistinctSet {
+        rule: SetRule,
+        set: Vec<Value>,
+    },
+    UniqueCount(Range),
+    UniqueProportion(Range),
+    MostCommonIn {
+        set: Vec<Value>,
+        ties_okay: bool,
+    },
+    KlDivergence {
+        partition: Partition,
+        threshold: f64,
+    },
+}
+
+enum Partition {
+    Categorical {
+        values: Vec<Value>,
+        weights: Vec<f64>,
+    },
+    Continuous {
+        bins: Vec<f64>,
+        weights: Vec<f64>,
+    },
+}
+
+const RANGE_KWARGS: &[&str] = &[
+    "column",
+    "min_value",
+    "max_value",
+    "strict_min",
+    "strict_max",
+];
+
+fn compile_rule(name: &str, kwargs: &Kwargs<'_>) -> Result<Option<Rule>> {
+    let statistic = |statistic: Statistic| -> Result<Option<Rule>> {
+        kwargs.only(RANGE_KWARGS)?;
+        Ok(Some(Rule::Statistic(statistic, Range::read(kwargs)?)))
+    };
+    match name {
+        "expect_column_values_to_be_of_type" => {
+            kwargs.only(&["column", "type_"])?;
+            Ok(Some(Rule::Type(vec![kwargs.string("type_")?.to_string()])))
+        }
+        "expect_column_values_to_be_in_type_list" => {
+            kwargs.only(&["column", "type_list"])?;
+            Ok(Some(Rule::Type(kwargs.strings("type_list")?)))
+        }
+        "expect_column_mean_to_be_between" => statistic(Statistic::Mean),
+        "expect_column_median_to_be_between" => statistic(Statistic::Median),
+        "expect_column_stdev_to_be_between" => statistic(Statistic::Stdev),
+        "expect_column_sum_to_be_between" => statistic(Statistic::Sum),
+        "expect_column_min_to_be_between" => statistic(Statistic::Min),
+        "expect_column_max_to_be_between" => statistic(Statistic::Max),
+        "expect_column_quantile_values_to_be_between" => {
+            kwargs.only(&["column", "quantile_ranges", "allow_relative_error"])?;
+            let Some(Value::Object(ranges)) = kwargs.get("quantile_ranges") else {
+                return Err(kwargs.error(
+                    "`quantile_ranges` must be {quantiles: [...], value_ranges: [[min, max], ...]}"
+                        .into(),
+                ));
+            };
+            let quantiles: Vec<f64> = ranges
+                .get("quantiles")
+                .and_then(Value::as_array)
+                .map(|list| list.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default();
+            let value_ranges: Vec<(Option<f64>, Option<f64>)> = ranges
+                .get("value_ranges")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .map(|pair| {
+                            let pair = pair.as_array();
+                            let bound =
+                                |i: usize| pair.and_then(|p| p.get(i)).and_then(Value::as_f64);
+                            (bound(0), bound(1))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if quantiles.is_empty()
+                || quantiles.len() != value_ranges.len()
+                || quantiles.iter().any(|q| !(0.0..=1.0).contains(q))
+            {
+                return Err(kwargs.error("`quantile_ranges` needs as many value_ranges as quantiles, each quantile in [0, 1]".into()));
+            }
+            Ok(Some(Rule::Quantiles {
+                quantiles,
+                ranges: value_ranges,
+            }))
+        }
+        "expect_column_distinct_values_to_be_in_set"
+        | "expect_column_distinct_values_to_contain_set"
+        | "expect_column_distinct_values_to_equal_set" => {
+            kwargs.only(&["column", "value_set", "parse_strings_as_datetimes"])?;
+            let rule = if name.ends_with("be_in_set") {
+                SetRule::Within
+            } else if name.ends_with("contain_set") {
+                SetRule::Contains
+            } else {
+                SetRule::Equals
+            };
+            Ok(Some(Rule::DistinctSet {
+                rule,
+                set: kwargs.list("value_set")?.clone(),
+            }))
+        }
+        "expect_column_unique_value_count_to_be_between" => {
+            kwargs.only(RANGE_KWARGS)?;
+            Ok(Some(Rule::UniqueCount(Range::read(kwargs)?)))
+        }
+        "expect_column_proportion_of_unique_values_to_be_between" => {
+            kwargs.only(RANGE_KWARGS)?;
+            Ok(Some(Rule::UniqueProportion(Range::read(kwargs)?)))
+        }
+        "expect_column_most_common_value_to_be_in_set" => {
+            kwargs.only(&["column", "value_set", "ties_okay"])?;
+            Ok(Some(Rule::MostCommonIn {
+                set: kwargs.list("value_set")?.clone(),
+                ties_okay: kwargs.bool_or("ties_okay", false)?,
+            }))
+        }
+        "expect_column_kl_divergence_to_be_less_than" => {
+            kwargs.only(&[
+                "column",
+                "partition_object",
+                "threshold",
+                "internal_weight_holdout",
+                "tail_weight_holdout",
+                "bucketize_data",
+            ])?;
+            let Some(Value::Object(partition)) = kwargs.get("partition_object") else {
+                return Err(kwargs.error(
+                    "`partition_object` must be {values, weights} or {bins, weights}".into(),
+                ));
+            };
+            let weights: Vec<f64> = partition
+                .get("weights")
+                .and_then(Value::as_array)
+                .map(|w| w.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default();
+            let partition = if let Some(values) = partition.get("values").and_then(Value::as_array)
+            {
+                Partition::Categorical {
+                    values: values.clone(),
+                    weights,
+                }
+            } else if let Some(bins) = partition.get("bins").and_then(Value::as_array) {
+                let bins: Vec<f64> = bins.iter().filter_map(Value::as_f64).collect();
+                if bins.len() != weights.len() + 1 || bins.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(kwargs.error(
+                        "`partition_object.bins` must be increasing edges, one more than `weights`"
+                            .into(),
+                    ));
+                }
+                Partition::Continuous { bins, weights }
+            } else {
+                return Err(kwargs.error("`partition_object` needs `values` or `bins`".into()));
+            };
+            let threshold = kwargs.f64("threshold")?;
+            Ok(Some(Rule::KlDivergence {
+                partition,
+                threshold,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What an aggregate check gathers; only the parts its rule needs are filled.
+struct AggregateCheck {
+    column: usize,
+    rule: Rule,
+    rows: u64,
+    nulls: u64,
+    /// Per kind counts (for types).
+    kinds: [u64; 5],
+    moments: Moments,
+    min: f64,
+    max: f64,
+    all_integral: bool,
+    /// Non-numeric cells where numbers were needed: count and the first one.
+    non_numeric: u64,
+    first_non_numeric: Option<(u64, String)>,
+    values: Vec<f64>,
+    /// Distinct values: text → (count, value).
+    counts: HashMap<String, (u64, Value)>,
+    hashes: HashSet<u64>,
+}
+
+impl AggregateCheck {
+    fn new(column: usize, rule: Rule) -> AggregateCheck {
+        AggregateCheck {
+            column,
+            rule,
+            rows: 0,
+            nulls: 0,
+            kinds: [0; 5],
+            moments: Moments::default(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            all_integral: true,
+            non_numeric: 0,
+            first_non_numeric: None,
+            values: Vec::new(),
+            counts: HashMap::new(),
+            hashes: HashSet::new(),
+        }
+    }
+
+    fn numeric_rule(&self) -> bool {
+        matches!(self.rule, Rule::Statistic(..) | Rule::Quantiles { .. })
+    }
+
+    fn keeps_values(&self) -> bool {
+        matches!(
+            self.rule,
+            Rule::Statistic(Statistic::Median, _)
+                | Rule::Quantiles { .. }
+                | Rule::KlDivergence {
+                    partition: Partition::Continuous { .. },
+                    ..
+                }
+        )
+    }
+
+    fn counts_values(&self) -> bool {
+        matches!(
+            self.rule,
+            Rule::DistinctSet { .. }
+                | Rule::MostCommonIn { .. }
+                | Rule::KlDivergence {
+                    partition: Partition::Categorical { .. },
+                    ..
+                }
+        )
+    }
+}
+
+impl Check for AggregateCheck {
+    fn update(&mut self, chunk: &Chunk) {
+        let column = chunk.column(self.column);
+        self.rows += chunk.n_rows as u64;
+        if let Rule::Type(_) = self.rule {
+            for kind in column.kinds() {
+                self.kinds[*kind as usize] += 1;
+            }
+            return;
+        }
+        let numeric = self.numeric_rule() || self.keeps_values();
+        let keeps_values = self.keeps_values();
+        let counts_values = self.counts_values();
+        let hashes = matches!(self.rule, Rule::UniqueCount(_) | Rule::UniqueProportion(_));
+        for (row, kind) in column.kinds().iter().enumerate() {
+            match kind {
+                CellKind::Null => {
+                    self.nulls += 1;
+                    continue;
+                }
+                CellKind::Int | CellKind::Float | CellKind::Bool if numeric => {
+                    let value = column.numbers()[row];
+                    self.all_integral &= *kind != CellKind::Float;
+                    self.moments.push(value);
+                    self.min = self.min.min(value);
+                    self.max = self.max.max(value);
+                    if keeps_values {
+                        self.values.push(value);
+                    }
+                }
+                _ if numeric => {
+                    self.non_numeric += 1;
+                    if self.first_non_numeric.is_none() {
+                        self.first_non_numeric =
+                            Some((chunk.first_row + row as u64, column.text(row).to_string()));
+                    }
+                }
+                _ => {}
+            }
+            if counts_values {
+                let text = column.text(row);
+                if let Some(entry) = self.counts.get_mut(text) {
+                    entry.0 += 1;
+                } else {
+                    self.counts
+                        .insert(text.to_string(), (1, cell_value(column, row)));
+                }
+            }
+            if hashes {
+                self.hashes.insert(xxh3_64(column.text(row).as_bytes()));
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>, _facts: &TableFacts, result: &mut ExpectationResult) {
+        result.element_count = Some(self.rows);
+        result.missing_count = Some(self.nulls);
+        if self.non_numeric > 0 {
+            let (row, text) = self.first_non_numeric.take().unwrap_or_default();
+            result.error = Some(format!(
+                "the column has {} non-numeric value{} (first: {text:?} at row {row})",
+                self.non_numeric,
+                if self.non_numeric == 1 { "" } else { "s" }
+            ));
+            result.success = false;
+            return;
+        }
+        let integral = self.all_integral;
+        let number = |value: f64| -> Value {
+            if value.is_nan() {
+                Value::Null
+            } else if integral && value.fract() == 0.0 && value.abs() < 9.0e15 {
+                json!(value as i64)
+            } else {
+                json!(value)
+            }
+        };
+        match std::mem::replace(&mut self.rule, Rule::Type(Vec::new())) {
+            Rule::Type(accepted) => {
+                let dtype = pandas_dtype(&self.kinds);
+                result.observed_value = json!(dtype);
+                result.success = accepted.iter().any(|name| type_matches(name, dtype));
+            }
+            Rule::Statistic(statistic, range) => {
+                let observed = match statistic {
+                    Statistic::Mean => json!(nan_null(self.moments.mean())),
+                    Statistic::Stdev => json!(nan_null(self.moments.std())),
+                    Statistic::Sum => number(self.moments.sum),
+                    Statistic::Min => number(if self.moments.count == 0 {
+                        f64::NAN
+                    } else {
+                        self.min
+                    }),
+                    Statistic::Max => number(if self.moments.count == 0 {
+                        f64::NAN
+                    } else {
+                        self.max
+                    }),
+                    Statistic::Median => {
+                        self.values.sort_unstable_by(f64::total_cmp);
+                        json!(nan_null(median(&self.values)))
+                    }
+                };
+                result.success = observed.as_f64().is_some_and(|value| range.holds(value));
+                result.observed_value = observed;
+            }
+            Rule::Quantiles { quantiles, ranges } => {
+                self.values.sort_unstable_by(f64::total_cmp);
+                let observed: Vec<f64> = quantiles
+                    .iter()
+                    .map(|q| quantile_nearest(&self.values, *q))
+                    .collect();
+                let success: Vec<bool> = observed
+                    .iter()
+                    .zip(&ranges)
+                    .map(|(value, (min, max))| {
+                        !value.is_nan() && within(*value, *min, *max, false, false)
+                    })
+                    .collect();
+                result.success = success.iter().all(|s| *s);
+                result.observed_value = json!({"quantiles": quantiles, "values": observed.iter().map(|v| number(*v)).collect::<Vec<_>>()});
+                result
+                    .details
+                    .insert("success_details".into(), json!(success));
+            }
+            Rule::DistinctSet { rule, set } => {
+                let observed = sorted_values(
+                    self.counts
+                        .values()
+                        .map(|(_, value)| value.clone())
+                        .collect(),
+                );
+                let expected: Vec<Value> = set;
+                let inside =
+                    |value: &Value| expected.iter().any(|member| same_value(member, value));
+                let observed_inside = observed.iter().all(inside);
+                let all_present = expected
+                    .iter()
+                    .all(|member| observed.iter().any(|value| same_value(member, value)));
+                result.success = match rule {
+                    SetRule::Within => observed_inside,
+                    SetRule::Contains => all_present,
+                    SetRule::Equals => observed_inside && all_present,
+                };
+                let counts: Map<String, Value> = self
+                    .counts
+                    .iter()
+                    .map(|(text, (count, _))| (text.clone(), json!(count)))
+                    .collect();
+                result
+                    .details
+                    .insert("value_counts".into(), Value::Object(counts));
+                result.observed_value = Value::Array(observed);
+            }
+            Rule::UniqueCount(range) => {
+                let count = self.hashes.len() as f64;
+                result.observed_value = json!(self.hashes.len());
+                result.success = range.holds(count);
+            }
+            Rule::UniqueProportion(range) => {
+                let judged = self.rows - self.nulls;
+                let proportion = if judged == 0 {
+                    0.0
+                } else {
+                    self.hashes.len() as f64 / judged as f64
+                };
+                result.observed_value = json!(proportion);
+                result.success = range.holds(proportion);
+            }
+            Rule::MostCommonIn { set, ties_okay } => {
+                let top = self
+                    .counts
+                    .values()
+                    .map(|(count, _)| *count)
+                    .max()
+                    .unwrap_or(0);
+                let modes = sorted_values(
+                    self.counts
+                        .values()
+                        .filter(|(count, _)| *count == top && top > 0)
+                        .map(|(_, value)| value.clone())
+                        .collect(),
+                );
+                let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
+                result.success = !modes.is_empty()
+                    && if ties_okay {
+                        modes.iter().any(inside)
+                    } else {
+                        modes.iter().all(inside)
+                    };
+                result.observed_value = Value::Array(modes);
+            }
+            Rule::KlDivergence {
+                partition,
+                threshold,
+            } => {
+                let judged = (self.rows - self.nulls) as f64;
+                let (observed, expected): (Vec<f64>, Vec<f64>) = match partition {
+                    Partition::Categorical { values, weights } => {
+                        let observed = values
+                            .iter()
+                            .map(|member| {
+                                self.counts
+                                    .values()
+                                    .filter(|(_, value)| same_value(member, value))
+                                    .map(|(count, _)| *count as f64)
+                                    .sum::<f64>()
+                                    / judged.max(1.0)
+                            })
+                            .collect();
+                        (observed, weights)
+                    }
+                    Partition::Continuous { bins, weights } => {
+                        let mut counts = vec![0.0; weights.len()];
+                        let last = bins.len() - 1;
+                        for value in &self.values {
+                            if *value < bins[0] || *value > bins[last] {
+                                continue;
+                            }
+                            let upper = bins.partition_point(|edge| edge <= value);
+                            let bin = upper.saturating_sub(1).min(weights.len() - 1);
+                            counts[bin] += 1.0;
+                        }
+                        (
+                            counts.iter().map(|c| c / judged.max(1.0)).collect(),
+                            weights,
+                        )
+                    }
+                };
+                let divergence = kl_divergence(&observed, &expected);
+                result.observed_value = if divergence.is_finite() {
+                    json!(divergence)
+                } else {
+                    Value::Null
+                };
+                result.success = divergence <= threshold;
+                result
+                    .details
+                    .insert("observed_partition".into(), json!({"weights": observed}));
+                result
+                    .details
+                    .insert("expected_partition".into(), json!({"weights": expected}));
+            }
+        }
+    }
+}
+
+/// scipy.stats.entropy(pk, qk): both normalised to sum 1, Σ pk·ln(pk/qk).
+fn kl_divergence(pk: &[f64], qk: &[f64]) -> f64 {
+    let p_sum: f64 = pk.iter().sum();
+    let q_sum: f64 = qk.iter().sum();
+    if p_sum <= 0.0 || q_sum <= 0.0 {
+        return f64::NAN;
+    }
+    pk.iter()
+        .zip(qk)
+        .map(|(p, q)| {
+            let (p, q) = (p / p_sum, q / q_sum);
+            if p == 0.0 {
+                0.0
+            } else if q == 0.0 {
+                f64::INFINITY
+            } else {
+                p * (p / q).ln()
+            }
+        })
+        .sum()
+}
+
+fn nan_null(value: f64) -> Value {
+    if value.is_finite() {
+        json!(value)
+    } else {
+        Value::Null
+    }
+}
+
+/// Whether a suite value and an observed value are the same (numbers by value, else text).
+fn same_value(expected: &Value, observed: &Value) -> bool {
+    match (expected, observed) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::String(a), Value::String(b)) => a == b,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::String(a), Value::Number(b)) | (Value::Number(b), Value::String(a)) => {
+            a.trim().parse::<f64>().ok() == b.as_f64()
+        }
+        _ => false,
+    }
+}
+
+/// Numbers first (by value), then text (by text).
+fn sorted_values(mut values: Vec<Value>) -> Vec<Value> {
+    values.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.to_string().cmp(&b.to_string()),
+    });
+    values
+}
+
+/// The dtype pandas' `read_csv` would give a column with these cell kinds.
+pub fn pandas_dtype(kinds: &[u64; 5]) -> &'static str {
+    let [nulls, ints, floats, bools, texts] = *kinds;
+    if texts > 0 || (bools > 0 && (ints + floats > 0 || nulls > 0)) {
+        return "object";
+    }
+    if bools > 0 {
+        return "bool";
+    }
+    if floats > 0 || nulls > 0 {
+        return "float64";
+    }
+    if ints > 0 {
+        return "int64";
+    }
+    // No rows at all: pandas reads an empty column as object.
+    "object"
+}
+
+/// Whether a type name from a suite (pandas, numpy, Python or SQL spelling) names `dtype`.
+fn type_matches(name: &str, dtype: &str) -> bool {
+    let canonical = match name.to_ascii_lowercase().as_str() {
+        "int" | "int64" | "int32" | "integer" | "bigint" | "long" | "int64dtype" => "int64",
+        "float" | "float64" | "float32" | "double" | "real" | "numeric" | "decimal" | "number" => {
+            "float64"
+        }
+        "bool" | "boolean" => "bool",
+        "object" | "str" | "string" | "text" | "varchar" | "char" => "object",
+        other => return other == dtype,
+    };
+    canonical == dtype
+}
