@@ -162,6 +162,21 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
+def same_config_value(a, b) -> bool:
+    """Equal kwargs, GE having turned some ints into floats (min_value 0 -> 0.0)."""
+    def norm(v):
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (int, float)):
+            return float(v)
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        return v
+    return norm(a) == norm(b)
+
+
 def order_ge_results(ge_doc: dict, expectations: list[dict]) -> list[dict]:
     """GE returns results in its own order; put them back in suite order (matching type and kwargs)."""
     pool = list(ge_doc["results"])
@@ -170,8 +185,7 @@ def order_ge_results(ge_doc: dict, expectations: list[dict]) -> list[dict]:
         for i, res in enumerate(pool):
             cfg = res["expectation_config"]
             if cfg["type"] == exp["type"] and all(
-                json.dumps(cfg["kwargs"].get(k), sort_keys=True) == json.dumps(v, sort_keys=True)
-                for k, v in exp["kwargs"].items()
+                same_config_value(cfg["kwargs"].get(k), v) for k, v in exp["kwargs"].items()
             ):
                 ordered.append(pool.pop(i))
                 break
@@ -249,11 +263,11 @@ def main() -> int:
     for rows in [*scale, args.rows]:
         path = work / f"orders-{rows}.csv"
         started = time.monotonic()
-        dc.generate_csv(path, rows, log=lambda m: print(m, flush=True))
+        generated = dc.generate_csv(path, rows, log=lambda m: print(m, flush=True))
         took = time.monotonic() - started
         sizes[rows] = path
         print(f"data: {path} ({path.stat().st_size / 1e6:,.0f} MB, {rows:,} rows)"
-              + (f", generated in {took:.1f} s" if took > 1 else ", reused"))
+              + (f", generated in {took:.1f} s" if generated else ", reused"))
     print(f"suite: {len(expectations)} expectations ({work / 'suite.yaml'}, {work / 'suite-ge.json'})")
     print(f"cairn: {args.cairn_bin}")
     if ge_python:
