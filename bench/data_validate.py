@@ -4,6 +4,7 @@
     .venv/bin/python bench/data_validate.py                 # 5,000,000 rows (~0.5 GB), plus 1,000,000 for scaling
     .venv/bin/python bench/data_validate.py --rows 200000   # quick run
     .venv/bin/python bench/data_validate.py --scale-rows 1000000,2000000 --scale-ge
+    .venv/bin/python bench/data_validate.py --only cairn --cairn-bin /path/to/cairn
 
 It generates (numpy, seeded; reused when present) a CSV of orders: 10 columns (ids, ints, floats with
 nulls, categories, patterned strings, ISO timestamps) with a few planted violations; writes the suite
@@ -221,7 +222,8 @@ def main() -> int:
     ap.add_argument("--scale-rows", default=None,
                     help="comma-separated smaller row counts cairn also runs on (default: rows/5; 'none' to skip)")
     ap.add_argument("--scale-ge", action="store_true", help="run GE on the --scale-rows sizes too")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per tool and size; median wall, max RSS")
+    ap.add_argument("--repeat", type=int, default=1, help="GE runs per size (median wall, max RSS; default 1)")
+    ap.add_argument("--cairn-repeat", type=int, default=3, help="cairn runs per size (default 3)")
     ap.add_argument("--only", choices=["cairn", "ge"], help="run one tool only (no agreement check)")
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     ap.add_argument("--cairn-bin", default=os.environ.get("CAIRN_BIN", str(target / "release" / "cairn")))
@@ -278,6 +280,9 @@ def main() -> int:
     else:
         ge_version = ["-", "-"]
 
+    load_before = os.getloadavg()
+    print(f"load average before the runs: {load_before[0]:.2f} (1 min) on {os.cpu_count()} cores"
+          + ("  -- the machine is busy, timings will be noisy" if load_before[0] > 0.5 * (os.cpu_count() or 1) else ""))
     results: dict[int, dict] = {}
     disagreements: list[str] = []
     for rows in [args.rows, *reversed(scale)]:
@@ -288,7 +293,8 @@ def main() -> int:
         ge_json = out_dir / f"ge-{rows}.json"
         if args.only != "ge":
             print(f"running cairn on {rows:,} rows ...", flush=True)
-            entry["cairn"] = run_cairn(args.cairn_bin, data, work / "suite.yaml", cairn_json, out_dir, args.repeat)
+            entry["cairn"] = run_cairn(args.cairn_bin, data, work / "suite.yaml", cairn_json, out_dir,
+                                       args.cairn_repeat)
         if ge_python and (rows == args.rows or args.scale_ge):
             print(f"running Great Expectations on {rows:,} rows ...", flush=True)
             entry["ge"], ge_doc = run_ge(ge_python, data, work / "suite-ge.json", ge_json, out_dir, args.repeat,
@@ -380,7 +386,8 @@ def main() -> int:
         "results": {str(k): v for k, v in results.items()},
         "targets": targets,
         "disagreements": disagreements,
-        "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": cpus},
+        "host": {"platform": platform.platform(), "python": platform.python_version(), "cpus": cpus,
+                 "load_average_before": load_before, "load_average_after": os.getloadavg()},
     }
     suffix = "" if args.rows == 5_000_000 else f"-{args.rows}"
     path = out_dir_results / f"data-validate-{stamp}{suffix}.json"

@@ -728,3 +728,23 @@ def test_kl_divergence_value_outside_partition_without_holdout_is_infinite(tmp_p
                                      "partition_object": {"values": values, "weights": weights}, "threshold": 10}])
     assert run.code == 1
     assert_result(run.result(), {"success": False, "observed_value": None})
+
+
+def test_quoted_newlines_count_rows_not_lines(tmp_path):
+    """A quoted field spanning lines is one row (row numbers as pandas counts them); an error after it
+    names the physical line."""
+    path = tmp_path / "q.csv"
+    path.write_text('a,b\n1,"x\ny"\n2,"p,q"\n300,z\n')
+    df = pd.read_csv(path)
+    assert len(df) == 3
+    run = validate(tmp_path, path, [{"type": "expect_column_values_to_be_between", "column": "a", "max_value": 10},
+                                    {"type": "expect_column_value_lengths_to_be_between", "column": "b",
+                                     "max_value": 1}])
+    assert run.code == 1, run.stderr
+    assert_result(run.result(0), map_reference(df["a"], between_ok(None, 10)))
+    assert_result(run.result(1), map_reference(df["b"], lambda s: s.astype(str).str.len() <= 1))
+    bad = tmp_path / "q2.csv"
+    bad.write_text('a,b\n1,"x\ny"\n2,z\n3\n')
+    run = validate(tmp_path, bad, [{"type": "expect_table_row_count_to_be_between", "min_value": 0}])
+    assert run.code == 2
+    assert "q2.csv:5" in run.stderr, run.stderr
