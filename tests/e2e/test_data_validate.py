@@ -363,19 +363,43 @@ def test_max_unexpected_count(tmp_path, limit, code):
     assert run.result()["result"]["partial_unexpected_index_list"] == [2, 4, 5]
 
 
-def test_distinct_values_observed_or_unexpected(tmp_path, table):
-    """GE 1.x reports the distinct values outside the set as the unexpected ones (observed_value None);
-    older GE reported all distinct values as observed_value. Either shape, the values must be right."""
+@pytest.mark.parametrize("kind,value_set", [
+    ("expect_column_distinct_values_to_be_in_set", ["a", "b", "c", "d"]),
+    ("expect_column_distinct_values_to_be_in_set", ["a", "b", "c", "d", "zz", "q"]),
+    ("expect_column_distinct_values_to_contain_set", ["a", "q", "r"]),
+    ("expect_column_distinct_values_to_contain_set", ["a", "zz"]),
+    ("expect_column_distinct_values_to_equal_set", ["a", "b", "c", "q"]),
+    ("expect_column_distinct_values_to_equal_set", ["a", "b", "c", "d", "zz"]),
+])
+def test_distinct_value_sets_in_ge_1x_shape(tmp_path, table, kind, value_set):
+    """GE 1.x (checked against 1.24.1) reports the distinct-value set expectations by their offending
+    values: `unexpected_count` / `partial_unexpected_list` = distinct values outside the set (in_set,
+    equal_set), `missing_count` / `partial_missing_list` = values of the set absent from the data
+    (contain_set, equal_set); observed_value is None (older GE: the sorted distinct values; either is
+    accepted). Partial lists are compared as sets (GE's order is a set's)."""
     path, df = table
-    run = validate(tmp_path, path, [{"type": "expect_column_distinct_values_to_be_in_set", "column": "cat",
-                                     "value_set": ["a", "b", "c", "d"]}])
+    distinct = set(nonnull(df["cat"]).unique().tolist())
+    outside = sorted(distinct - set(value_set))
+    absent = sorted(set(value_set) - distinct)
+    run = validate(tmp_path, path, [{"type": kind, "column": "cat", "value_set": value_set}])
     r = run.result()["result"]
-    distinct = sorted(nonnull(df["cat"]).unique().tolist())
-    assert r.get("observed_value") in (None, distinct), r
-    if "unexpected_count" in r:
-        assert r["unexpected_count"] == 1, r
-    if r.get("partial_unexpected_list") is not None:
-        assert r["partial_unexpected_list"] == ["zz"], r
+    assert r.get("observed_value") in (None, sorted(distinct)), r
+    problems = []
+    in_set, contain, equal = (kind == f"expect_column_distinct_values_to_{k}_set" for k in ("be_in", "contain", "equal"))
+    if in_set or equal:
+        if r.get("unexpected_count") != len(outside):
+            problems.append(f"unexpected_count: expected {len(outside)}, cairn {r.get('unexpected_count')!r}")
+        if sorted(r.get("partial_unexpected_list") or []) != outside:
+            problems.append(f"partial_unexpected_list: expected {outside}, cairn {r.get('partial_unexpected_list')!r}")
+    if contain or equal:
+        if r.get("missing_count") != len(absent):
+            problems.append(f"missing_count: expected {len(absent)}, cairn {r.get('missing_count')!r}")
+        if sorted(r.get("partial_missing_list") or []) != absent:
+            problems.append(f"partial_missing_list: expected {absent}, cairn {r.get('partial_missing_list')!r}")
+    success = not outside if in_set else not absent if contain else not outside and not absent
+    if run.result()["success"] is not success:
+        problems.append(f"success: expected {success}, cairn {run.result()['success']}")
+    assert not problems, "\n".join(problems)
 
 
 def test_partial_lists_hold_at_most_20_in_row_order(tmp_path):
