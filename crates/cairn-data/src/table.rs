@@ -30,6 +30,10 @@ pub const PANDAS_NULLS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct CellReading {
     null_tokens: Vec<Vec<u8>>,
+    /// Quick rejection: the longest token, whether "" is null, which bytes start a token.
+    longest: usize,
+    empty_is_null: bool,
+    first_bytes: [bool; 256],
 }
 
 impl Default for CellReading {
@@ -40,18 +44,30 @@ impl Default for CellReading {
 
 impl CellReading {
     pub fn with_nulls(tokens: impl IntoIterator<Item = String>) -> CellReading {
+        let null_tokens: Vec<Vec<u8>> = tokens.into_iter().map(String::into_bytes).collect();
+        let mut first_bytes = [false; 256];
+        for token in &null_tokens {
+            if let Some(first) = token.first() {
+                first_bytes[*first as usize] = true;
+            }
+        }
         CellReading {
-            null_tokens: tokens.into_iter().map(String::into_bytes).collect(),
+            longest: null_tokens.iter().map(Vec::len).max().unwrap_or(0),
+            empty_is_null: null_tokens.iter().any(Vec::is_empty),
+            first_bytes,
+            null_tokens,
         }
     }
 
     pub fn is_null(&self, cell: &[u8]) -> bool {
-        if cell.len() > 8 {
-            return false;
+        match cell.first() {
+            None => self.empty_is_null,
+            Some(first) if cell.len() <= self.longest && self.first_bytes[*first as usize] => self
+                .null_tokens
+                .iter()
+                .any(|token| token.as_slice() == cell),
+            Some(_) => false,
         }
-        self.null_tokens
-            .iter()
-            .any(|token| token.as_slice() == cell)
     }
 }
 
@@ -250,6 +266,9 @@ pub struct Chunk {
     pub lines: Vec<u64>,
     pub columns: Vec<Column>,
     pub n_rows: usize,
+    /// The reader's estimate of the rows in the whole input (0: unknown), so that checks keeping
+    /// per-row state can size it once instead of growing (and briefly doubling) it.
+    pub rows_hint: u64,
 }
 
 impl Chunk {

@@ -1,5 +1,6 @@
 //! Reading dates and times in cell text (pure).
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Date-time layouts tried in order by [`parse_flexible`].
@@ -69,20 +70,61 @@ pub fn parse_flexible(text: &str) -> Option<NaiveDateTime> {
     None
 }
 
-/// Whether `text` is written exactly in the strftime `format` (Python's `datetime.strptime` sense:
-/// the whole text, a valid date).
+/// A strftime format read once, to test many cells against (Python's `datetime.strptime` sense: the
+/// whole text, a valid date).
+#[derive(Debug, Clone)]
+pub struct TimeFormat {
+    items: Vec<Item<'static>>,
+}
+
+impl TimeFormat {
+    /// Reads `format`; `None` when chrono cannot read it.
+    pub fn new(format: &str) -> Option<TimeFormat> {
+        let items: Vec<Item<'static>> = StrftimeItems::new(format).parse_to_owned().ok()?;
+        Some(TimeFormat { items })
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        let mut parsed = Parsed::new();
+        if chrono::format::parse(&mut parsed, text, self.items.iter()).is_err() {
+            return false;
+        }
+        let stamp = parsed.timestamp().is_some();
+        let has_date = stamp
+            || parsed.year().is_some()
+            || parsed.year_div_100().is_some()
+            || parsed.isoyear().is_some();
+        let has_time = parsed.hour_div_12().is_some() || parsed.minute().is_some();
+        if has_date {
+            if !stamp
+                && parsed.month().is_none()
+                && parsed.ordinal().is_none()
+                && parsed.isoweek().is_none()
+            {
+                // `%Y` alone: complete the date with January.
+                let _ = parsed.set_month(1);
+            }
+            if !stamp
+                && parsed.day().is_none()
+                && parsed.ordinal().is_none()
+                && parsed.weekday().is_none()
+            {
+                // `%Y-%m`: complete the date with the first day.
+                let _ = parsed.set_day(1);
+            }
+            return if has_time {
+                parsed.to_naive_datetime_with_offset(0).is_ok()
+            } else {
+                parsed.to_naive_date().is_ok()
+            };
+        }
+        has_time && parsed.to_naive_time().is_ok()
+    }
+}
+
+/// Whether `text` is written exactly in the strftime `format`.
 pub fn parse_with_format(text: &str, format: &str) -> bool {
-    if NaiveDateTime::parse_from_str(text, format).is_ok()
-        || DateTime::parse_from_str(text, format).is_ok()
-    {
-        return true;
-    }
-    if NaiveDate::parse_from_str(text, format).is_ok() {
-        return true;
-    }
-    // Formats with only a time, or with partial dates (`%Y-%m`), parse with a filler day.
-    NaiveTime::parse_from_str(text, format).is_ok()
-        || NaiveDate::parse_from_str(&format!("{text} 01"), &format!("{format} %d")).is_ok()
+    TimeFormat::new(format).is_some_and(|format| format.matches(text))
 }
 
 #[cfg(test)]

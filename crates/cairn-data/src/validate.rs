@@ -34,7 +34,7 @@ impl Validation {
 }
 
 /// Chunks in flight between the reader and the checks.
-const QUEUE: usize = 4;
+const QUEUE: usize = 2;
 
 /// Validates everything `source` yields against `suite`.
 pub fn validate(suite: &Suite, data: &str, mut source: Box<dyn ChunkSource>) -> Result<Validation> {

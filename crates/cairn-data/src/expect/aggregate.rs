@@ -1,14 +1,13 @@
 //! Column-aggregate expectations: one observed value per column (type, mean, median, quantiles, stdev,
 //! sum, min, max, distinct values, unique counts, most common value, KL divergence).
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::{json, Map, Value};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::table::within;
 use super::{cell_value, Check, Compiled, ExpectationResult, Kwargs, TableFacts};
 use crate::error::Result;
+use crate::hashing::{FastMap, IdSet};
 use crate::stats::{median, quantile_nearest, Moments};
 use crate::table::{CellKind, Chunk, Needs};
 
@@ -279,8 +278,8 @@ struct AggregateCheck {
     first_non_numeric: Option<(u64, String)>,
     values: Vec<f64>,
     /// Distinct values: text → (count, value).
-    counts: HashMap<String, (u64, Value)>,
-    hashes: HashSet<u64>,
+    counts: FastMap<String, (u64, Value)>,
+    hashes: IdSet,
 }
 
 impl AggregateCheck {
@@ -298,8 +297,8 @@ impl AggregateCheck {
             non_numeric: 0,
             first_non_numeric: None,
             values: Vec::new(),
-            counts: HashMap::new(),
-            hashes: HashSet::new(),
+            counts: FastMap::default(),
+            hashes: IdSet::default(),
         }
     }
 
@@ -344,6 +343,10 @@ impl Check for AggregateCheck {
         }
         let numeric = self.numeric_rule() || self.keeps_values();
         let keeps_values = self.keeps_values();
+        if keeps_values && self.values.is_empty() && chunk.rows_hint > 0 {
+            self.values
+                .reserve((chunk.rows_hint + chunk.rows_hint / 16).min(1 << 28) as usize);
+        }
         let counts_values = self.counts_values();
         let hashes = matches!(self.rule, Rule::UniqueCount(_) | Rule::UniqueProportion(_));
         for (row, kind) in column.kinds().iter().enumerate() {

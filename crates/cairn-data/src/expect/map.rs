@@ -1,7 +1,7 @@
 //! Column-map expectations: every non-null cell is judged on its own (or against its neighbour, or
 //! against the whole column for z-scores and outliers).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use regex::Regex;
 use serde_json::{json, Value};
@@ -12,8 +12,9 @@ use super::{
     cell_value, Check, Compiled, Examples, ExpectationResult, Kwargs, TableFacts, Tolerance,
 };
 use crate::error::Result;
+use crate::hashing::{FastSet, IdMap};
 use crate::table::{CellKind, Chunk, Column, Needs};
-use crate::time::{parse_flexible, parse_with_format};
+use crate::time::{parse_flexible, TimeFormat};
 
 pub(crate) fn compile(
     name: &str,
@@ -166,7 +167,9 @@ pub(crate) fn compile(
         "expect_column_values_to_match_strftime_format" => {
             kwargs.only(&["column", "strftime_format"])?;
             let column = column!();
-            let format = kwargs.string("strftime_format")?.to_string();
+            let text = kwargs.string("strftime_format")?;
+            let format = TimeFormat::new(text)
+                .ok_or_else(|| kwargs.error(format!("cannot read the strftime format {text:?}")))?;
             row_check(column, RowTest::Strftime(format), tolerance)
         }
         "expect_column_values_to_be_json_parseable" => {
@@ -382,13 +385,13 @@ fn between_test(kwargs: &Kwargs<'_>) -> Result<RowTest> {
 /// A `value_set`: members compare as numbers with numeric cells, as text otherwise.
 #[derive(Debug)]
 struct ValueSet {
-    texts: HashSet<String>,
+    texts: FastSet<String>,
     numbers: Vec<f64>,
 }
 
 impl ValueSet {
     fn new(values: &[Value]) -> ValueSet {
-        let mut texts = HashSet::new();
+        let mut texts = FastSet::default();
         let mut numbers = Vec::new();
         for value in values {
             match value {
@@ -455,7 +458,7 @@ enum RowTest {
         strict_max: bool,
     },
     DateParseable,
-    Strftime(String),
+    Strftime(TimeFormat),
     Json,
 }
 
@@ -514,7 +517,7 @@ impl RowTest {
                 within(length, *min, *max, *strict_min, *strict_max)
             }
             RowTest::DateParseable => parse_flexible(column.text(row)).is_some(),
-            RowTest::Strftime(format) => parse_with_format(column.text(row), format),
+            RowTest::Strftime(format) => format.matches(column.text(row)),
             RowTest::Json => {
                 serde_json::from_str::<serde::de::IgnoredAny>(column.text(row)).is_ok()
             }
@@ -635,19 +638,22 @@ impl Ignore {
 }
 
 /// Unique values (one column) or unique combinations (several): every row of a repeated value is
-/// unexpected, as pandas' `duplicated(keep=False)`. Values are kept as 64-bit hashes.
+/// unexpected, as pandas' `duplicated(keep=False)`. Values are kept as 64-bit xxh3 hashes with the row
+/// where each first appeared (16 bytes per distinct value).
 struct UniqueCheck {
     columns: Vec<usize>,
     tolerance: Tolerance,
     ignore: Ignore,
-    /// hash → (rows with it, first row, its value).
-    seen: HashMap<u64, (u64, u64)>,
+    /// hash → first row.
+    seen: IdMap<u64>,
+    /// hash → rows holding it, for repeated values only.
+    repeated: IdMap<u64>,
     rows: u64,
     missing: u64,
-    /// The first rows of repeated values, kept sorted; at most EXAMPLES.
-    examples: Vec<(u64, Value, usize, u64)>,
-    /// First occurrences whose row is earlier than a kept example (for their value).
-    first_values: HashMap<u64, (Value, usize, u64)>,
+    /// The first rows of repeated values, sorted; at most EXAMPLES.
+    examples: Vec<super::Example>,
+    /// (first row, file index) of each chunk, to place first occurrences.
+    chunk_files: Vec<(u64, usize)>,
 }
 
 impl UniqueCheck {
@@ -656,11 +662,12 @@ impl UniqueCheck {
             columns,
             tolerance,
             ignore,
-            seen: HashMap::new(),
+            seen: IdMap::default(),
+            repeated: IdMap::default(),
             rows: 0,
             missing: 0,
             examples: Vec::new(),
-            first_values: HashMap::new(),
+            chunk_files: Vec::new(),
         }
     }
 
@@ -676,21 +683,43 @@ impl UniqueCheck {
         )
     }
 
-    fn keep_example(&mut self, row: u64, value: Value, file_index: usize, line: u64) {
-        if self.examples.len() >= super::EXAMPLES
-            && self.examples.last().is_some_and(|last| last.0 < row)
-        {
+    fn wants(&self, row: u64) -> bool {
+        self.examples.len() < super::EXAMPLES
+            || self.examples.last().is_some_and(|last| last.row > row)
+    }
+
+    fn keep_example(&mut self, example: super::Example) {
+        if !self.wants(example.row) {
             return;
         }
-        let at = self.examples.partition_point(|e| e.0 < row);
-        self.examples.insert(at, (row, value, file_index, line));
+        let at = self.examples.partition_point(|e| e.row < example.row);
+        self.examples.insert(at, example);
         self.examples.truncate(super::EXAMPLES);
+    }
+
+    fn file_of(&self, row: u64) -> usize {
+        let at = self.chunk_files.partition_point(|(first, _)| *first <= row);
+        self.chunk_files
+            .get(at.saturating_sub(1))
+            .map_or(0, |(_, file)| *file)
     }
 }
 
 impl Check for UniqueCheck {
     fn update(&mut self, chunk: &Chunk) {
         self.rows += chunk.n_rows as u64;
+        if self.seen.is_empty() && chunk.rows_hint > 0 {
+            // One allocation of the right size (capped at 2^27 values, 2 GiB) rather than doublings.
+            self.seen
+                .reserve((chunk.rows_hint + chunk.rows_hint / 16).min(1 << 27) as usize);
+        }
+        if self
+            .chunk_files
+            .last()
+            .is_none_or(|(_, file)| *file != chunk.file_index)
+        {
+            self.chunk_files.push((chunk.first_row, chunk.file_index));
+        }
         for row in 0..chunk.n_rows {
             let nulls = self
                 .columns
@@ -713,58 +742,41 @@ impl Check for UniqueCheck {
                 hasher.digest()
             };
             let absolute = chunk.first_row + row as u64;
-            let entry = self.seen.entry(hash).or_insert((0, absolute));
-            entry.0 += 1;
-            let (count, first_row) = *entry;
-            if count == 1 {
-                // Remember the first value while it could still be an example.
-                if self.examples.len() < super::EXAMPLES
-                    || self.examples.last().is_some_and(|last| last.0 > absolute)
-                {
-                    self.first_values.insert(
-                        hash,
-                        (self.value(chunk, row), chunk.file_index, chunk.line(row)),
-                    );
-                }
+            let first_row = *self.seen.entry(hash).or_insert(absolute);
+            if first_row == absolute {
                 continue;
             }
-            if count == 2 {
-                if let Some((value, file_index, line)) = self.first_values.remove(&hash) {
-                    self.keep_example(first_row, value, file_index, line);
-                }
+            let count = self.repeated.entry(hash).or_insert(1);
+            *count += 1;
+            if *count == 2 && self.wants(first_row) {
+                // The first occurrence holds the same value (same hash).
+                let example = super::Example {
+                    row: first_row,
+                    value: self.value(chunk, row),
+                    file_index: self.file_of(first_row),
+                    line: 0,
+                };
+                self.keep_example(example);
             }
-            let value = self.value(chunk, row);
-            self.keep_example(absolute, value, chunk.file_index, chunk.line(row));
-        }
-        if self.first_values.len() > 4 * super::EXAMPLES && self.examples.len() >= super::EXAMPLES {
-            let last = self.examples.last().map_or(u64::MAX, |e| e.0);
-            let seen = &self.seen;
-            self.first_values
-                .retain(|hash, _| seen.get(hash).is_some_and(|(_, first)| *first < last));
+            if self.wants(absolute) {
+                let example = super::Example {
+                    row: absolute,
+                    value: self.value(chunk, row),
+                    file_index: chunk.file_index,
+                    line: chunk.line(row),
+                };
+                self.keep_example(example);
+            }
         }
     }
 
     fn finish(self: Box<Self>, _facts: &TableFacts, result: &mut ExpectationResult) {
-        let unexpected: u64 = self
-            .seen
-            .values()
-            .filter(|(count, _)| *count > 1)
-            .map(|(count, _)| count)
-            .sum();
+        let unexpected: u64 = self.repeated.values().sum();
         result.element_count = Some(self.rows);
         result.missing_count = Some(self.missing);
         result.unexpected_count = Some(unexpected);
         result.success = self.tolerance.success(self.rows - self.missing, unexpected);
-        result.examples = self
-            .examples
-            .into_iter()
-            .map(|(row, value, file_index, line)| super::Example {
-                row,
-                value,
-                file_index,
-                line,
-            })
-            .collect();
+        result.examples = self.examples;
     }
 }
 

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::sync::Arc;
 
+use super::csv_blocks::{BlockReader, BlockSettings};
 use super::{display_names, ChunkSource, Format, Progress, ReadOptions, ResolvedInput};
 use crate::error::{DataError, Result};
 use crate::table::{Chunk, Column, Needs};
@@ -23,6 +24,9 @@ pub(crate) struct CsvSource {
     next_row: u64,
     /// Bytes of the current file already counted in `progress`.
     counted: u64,
+    /// The parallel reader, once started (see `csv_blocks`); `None` with an escape character.
+    blocks: Option<BlockReader>,
+    parallel: bool,
 }
 
 impl CsvSource {
@@ -42,10 +46,20 @@ impl CsvSource {
             next_file: 0,
             next_row: 0,
             counted: 0,
+            blocks: None,
+            parallel: options.escape.is_none(),
             input,
             options,
         };
         source.open_next()?;
+        if source.parallel {
+            // Check every file's header now; the block reader skips them.
+            while source.next_file < source.input.files.len() {
+                source.open_next()?;
+            }
+            source.current = None;
+            source.pending = None;
+        }
         Ok(source)
     }
 
@@ -180,6 +194,34 @@ impl ChunkSource for CsvSource {
     }
 
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        if self.parallel {
+            if self.blocks.is_none() {
+                let settings = BlockSettings {
+                    delimiter: self.delimiter(),
+                    quote: self.options.quote,
+                    cells: self.options.cells.clone(),
+                    n_columns: self.columns.len(),
+                    column_names: Arc::new(self.columns.clone()),
+                    needs: Arc::new(self.needs.clone()),
+                    has_header: self.options.has_header,
+                };
+                let workers = match self.options.threads {
+                    0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                    n => n,
+                };
+                self.blocks = Some(BlockReader::start(
+                    self.input.files.clone(),
+                    self.files.clone(),
+                    settings,
+                    workers,
+                    Arc::clone(&self.progress),
+                ));
+            }
+            return match self.blocks.as_mut() {
+                Some(blocks) => blocks.next_chunk(),
+                None => Ok(None),
+            };
+        }
         let n_columns = self.columns.len();
         let chunk_rows = self.options.chunk_rows.max(1);
         let needs: Vec<Needs> = (0..n_columns)
@@ -199,6 +241,7 @@ impl ChunkSource for CsvSource {
                     .map(|need| Column::with_capacity(chunk_rows.min(1 << 16), 0, need.numbers))
                     .collect(),
                 n_rows: 0,
+                rows_hint: 0,
             };
             let mut record = csv::ByteRecord::new();
             let file_name = self.files[file_index].clone();

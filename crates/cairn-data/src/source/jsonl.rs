@@ -168,6 +168,7 @@ impl ChunkSource for JsonLinesSource {
                     })
                     .collect(),
                 n_rows: 0,
+                rows_hint: 0,
             };
             while chunk.n_rows < chunk_rows {
                 let next = match self.pending.take() {

@@ -5,6 +5,7 @@
 //! one input must share their columns (same names, same order).
 
 mod csv;
+mod csv_blocks;
 mod jsonl;
 
 use std::path::{Path, PathBuf};
@@ -160,8 +161,14 @@ pub fn resolve(spec: &str, options: &ReadOptions) -> Result<ResolvedInput> {
     } else if path.exists() {
         vec![path.to_path_buf()]
     } else if spec.contains(['*', '?', '[']) {
-        let paths = glob::glob(spec)
-            .map_err(|error| DataError::usage(format!("{spec}: bad glob: {error}")))?;
+        let paths = glob::glob_with(
+            spec,
+            glob::MatchOptions {
+                require_literal_leading_dot: true,
+                ..glob::MatchOptions::new()
+            },
+        )
+        .map_err(|error| DataError::usage(format!("{spec}: bad glob: {error}")))?;
         let mut found = Vec::new();
         for entry in paths {
             let file = entry.map_err(|error| DataError::input(format!("{spec}: {error}")))?;
@@ -246,3 +253,6 @@ pub(crate) fn display_names(files: &[PathBuf]) -> Vec<String> {
         .map(|file| file.display().to_string())
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,254 @@
+use serde_json::json;
+
+use super::*;
+use crate::table::CellReading;
+
+fn column_of(cells: &[&str]) -> Column {
+    let reading = CellReading::default();
+    let mut column = Column::with_capacity(cells.len(), 64, true);
+    for cell in cells {
+        column.push_text(cell, &reading, true, true);
+    }
+    column
+}
+
+/// Profiles `cells`, split into chunks of `chunk` cells, with `options`.
+fn profile_with(cells: &[&str], chunk: usize, options: ProfileOptions) -> ColumnSummary {
+    let mut profile = ColumnProfile::new("c", &options);
+    for part in cells.chunks(chunk.max(1)) {
+        profile.update(&column_of(part));
+    }
+    profile.finish()
+}
+
+fn profile(cells: &[&str]) -> ColumnSummary {
+    profile_with(cells, 3, ProfileOptions::default())
+}
+
+#[test]
+fn types_follow_pandas_dtypes() {
+    let check = |cells: &[&str], inferred: InferredType, dtype: &str| {
+        let summary = profile(cells);
+        assert_eq!(
+            (summary.inferred_type, summary.pandas_dtype.as_str()),
+            (inferred, dtype),
+            "{cells:?}"
+        );
+    };
+    check(&["1", "2", "-3"], InferredType::Int, "int64");
+    check(&["1", "", "3"], InferredType::Int, "float64");
+    check(&["1", "2.5"], InferredType::Float, "float64");
+    check(&["True", "False", "true"], InferredType::Bool, "bool");
+    check(&["True", "NA"], InferredType::Bool, "object");
+    check(&["2024-01-02", "2023-12-31"], InferredType::Date, "object");
+    check(
+        &["2024-01-02T10:00:00Z", "2024-01-02"],
+        InferredType::Datetime,
+        "object",
+    );
+    check(&["a", "1"], InferredType::String, "object");
+    check(&["True", "1"], InferredType::String, "object");
+    check(&["", "NA"], InferredType::Null, "float64");
+}
+
+#[test]
+fn numeric_statistics_match_pandas() {
+    // pandas: s = pd.Series([1, 2, 3, 4, 10, None]); s.describe(), s.quantile([.05, .95])
+    let summary = profile(&["1", "2", "3", "4", "10", ""]);
+    assert_eq!(summary.rows, 6);
+    assert_eq!(summary.count, 5);
+    assert_eq!(summary.nulls, 1);
+    assert_eq!(summary.distinct, 5);
+    assert!(summary.unique);
+    assert_eq!(summary.min, Some(json!(1)));
+    assert_eq!(summary.max, Some(json!(10)));
+    assert_eq!(summary.mean, Some(4.0));
+    let std = summary.std.unwrap();
+    assert!((std - 3.535_533_905_932_737_6).abs() < 1e-12, "{std}");
+    let quantiles: Vec<f64> = summary.quantiles.iter().map(|q| q.value).collect();
+    let expected = [1.2, 2.0, 3.0, 4.0, 8.8];
+    for (got, want) in quantiles.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-12, "{quantiles:?}");
+    }
+    assert!(!summary.quantiles_approximate);
+    let histogram = summary.histogram.unwrap();
+    assert_eq!(histogram.counts.iter().sum::<u64>(), 5);
+    assert_eq!(histogram.counts[0], 1);
+    assert_eq!(histogram.counts[19], 1);
+    assert_eq!((histogram.low, histogram.high), (1.0, 10.0));
+}
+
+#[test]
+fn one_and_one_point_zero_are_one_value_in_a_numeric_column() {
+    let summary = profile(&["1", "1.0", "2", "-0.0", "0"]);
+    assert_eq!(summary.distinct, 3);
+    assert!(!summary.unique);
+}
+
+#[test]
+fn strings_have_counts_lengths_patterns_and_text_extremes() {
+    let summary = profile(&["ab", "Cd-1", "ab", "", "ab", "xyz"]);
+    assert_eq!(summary.inferred_type, InferredType::String);
+    assert_eq!(summary.count, 5);
+    assert_eq!(summary.distinct, 3);
+    assert_eq!(
+        summary.top_values[0],
+        ValueCount {
+            value: "ab".into(),
+            count: 3
+        }
+    );
+    assert_eq!(summary.top_values_error, 0);
+    assert_eq!(summary.min, Some(json!("Cd-1")));
+    assert_eq!(summary.max, Some(json!("xyz")));
+    assert_eq!(
+        summary.lengths,
+        Some(Lengths {
+            min: 2,
+            mean: 13.0 / 5.0,
+            max: 4
+        })
+    );
+    assert_eq!(
+        summary.patterns,
+        [
+            ValueCount {
+                value: "aa".into(),
+                count: 3
+            },
+            ValueCount {
+                value: "Aa-9".into(),
+                count: 1
+            },
+            ValueCount {
+                value: "aaa".into(),
+                count: 1
+            },
+        ]
+    );
+    assert_eq!(
+        summary.value_set,
+        Some(vec!["Cd-1".to_string(), "ab".into(), "xyz".into()])
+    );
+    assert!(summary.mean.is_none() && summary.quantiles.is_empty());
+}
+
+#[test]
+fn patterns_map_classes_and_cut_long_values() {
+    let check = |text: &str, expected: &str| {
+        let mut out = String::new();
+        pattern_of(text, &mut out);
+        assert_eq!(out, expected, "{text:?}");
+    };
+    check("AB-12 x", "AA-99 a");
+    check("é Ü 5", "a A 9");
+    check("user@example.com", "aaaa@aaaaaaa.aaa");
+    check(&"x".repeat(40), &format!("{}…", "a".repeat(32)));
+}
+
+#[test]
+fn dates_and_datetimes_are_recognised() {
+    let check = |text: &str, date: bool, datetime: bool| {
+        assert_eq!(
+            (looks_like_date(text), looks_like_datetime(text)),
+            (date, datetime),
+            "{text:?}"
+        );
+    };
+    check("2024-01-31", true, false);
+    check("2024-13-01", false, false);
+    check("2024-1-31", false, false);
+    check("2024-01-31T12:30", false, true);
+    check("2024-01-31 12:30:05", false, true);
+    check("2024-01-31 12:30:05.123456", false, true);
+    check("2024-01-31T12:30:05Z", false, true);
+    check("2024-01-31T12:30:05+02:00", false, true);
+    check("2024-01-31T12:30:05+0200", false, true);
+    check("2024-01-31T12", false, false);
+    check("2024-01-31T12:30:05+2", false, false);
+}
+
+#[test]
+fn chunking_does_not_change_the_result() {
+    let cells: Vec<String> = (0..500).map(|i| ((i * 37) % 101).to_string()).collect();
+    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+    let whole = profile_with(&cells, 500, ProfileOptions::default());
+    for chunk in [1, 7, 64] {
+        assert_eq!(
+            profile_with(&cells, chunk, ProfileOptions::default()),
+            whole,
+            "chunk {chunk}"
+        );
+    }
+}
+
+#[test]
+fn budgets_switch_to_approximations_and_say_so() {
+    let cells: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
+    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+    let options = ProfileOptions {
+        distinct_limit: 100,
+        sample_budget: 1000,
+        top_capacity: 50,
+    };
+    let summary = profile_with(&cells, 512, options);
+    assert!(summary.distinct_approximate);
+    assert!(!summary.unique);
+    assert!(
+        (summary.distinct as f64 - 5000.0).abs() < 150.0,
+        "{}",
+        summary.distinct
+    );
+    assert!(summary.quantiles_approximate);
+    let median = summary.quantiles[2].value;
+    assert!((median - 2500.0).abs() < 300.0, "{median}");
+    // Exact moments whatever the budget.
+    assert_eq!(summary.mean, Some(2499.5));
+    assert_eq!(summary.min, Some(json!(0)));
+    assert_eq!(summary.max, Some(json!(4999)));
+    let histogram = summary.histogram.unwrap();
+    assert!(histogram.approximate);
+    let total: u64 = histogram.counts.iter().sum();
+    assert!((total as i64 - 5000).abs() <= 20, "{total}");
+    assert!(summary.top_values_error > 0);
+    assert_eq!(summary.value_set, None);
+}
+
+#[test]
+fn text_after_numbers_makes_a_string_column_without_numeric_statistics() {
+    let summary = profile(&["1", "2", "x"]);
+    assert_eq!(summary.inferred_type, InferredType::String);
+    assert!(summary.mean.is_none() && summary.histogram.is_none());
+    assert_eq!(summary.min, Some(json!("x")));
+}
+
+#[test]
+fn renderings_name_every_column_and_mark_approximations() {
+    let options = ProfileOptions {
+        distinct_limit: 10,
+        ..ProfileOptions::default()
+    };
+    let mut profiler = TableProfiler::new(&["n".to_string(), "s<x>".to_string()], options);
+    let cells: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+    let chunk = crate::table::Chunk {
+        n_rows: 100,
+        columns: vec![column_of(&cells), column_of(&["a"; 100])],
+        ..Default::default()
+    };
+    profiler.update(&chunk, 2);
+    let table = profiler.finish("data.csv", &["data.csv".to_string()]);
+    assert_eq!(table.rows, 100);
+    let text = render::text(&table);
+    assert!(text.contains("data.csv: 100 rows, 2 columns"), "{text}");
+    assert!(text.contains("~"), "{text}");
+    assert!(text.contains("approximate"), "{text}");
+    let markdown = render::markdown(&table);
+    assert!(markdown.contains("| n | int | int64 | 100 |"), "{markdown}");
+    let html = render::html(&table);
+    assert!(html.contains("s&lt;x&gt;") && !html.contains("s<x>"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    let json = serde_json::to_string(&table).unwrap();
+    let back: TableProfile = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, table);
+}
