@@ -146,6 +146,17 @@ fn trim_ascii(cell: &[u8]) -> &[u8] {
     cell.trim_ascii()
 }
 
+/// Reads one cell's bytes: null, or (when `classify_cells`) its kind and number, else `Text`.
+pub fn read_cell(bytes: &[u8], reading: &CellReading, classify_cells: bool) -> (CellKind, f64) {
+    if reading.is_null(bytes) {
+        (CellKind::Null, f64::NAN)
+    } else if classify_cells {
+        classify(bytes)
+    } else {
+        (CellKind::Text, f64::NAN)
+    }
+}
+
 /// Classifies a non-null cell.
 pub fn classify(cell: &[u8]) -> (CellKind, f64) {
     if let Some((value, integral)) = parse_number(cell) {
@@ -202,20 +213,34 @@ impl Column {
         classify_cells: bool,
         numbers: bool,
     ) {
-        let bytes = cell.as_bytes();
-        let (kind, value) = if reading.is_null(bytes) {
-            (CellKind::Null, f64::NAN)
-        } else if classify_cells || numbers {
-            classify(bytes)
-        } else {
-            (CellKind::Text, f64::NAN)
-        };
+        let (kind, value) = read_cell(cell.as_bytes(), reading, classify_cells || numbers);
         self.data.push_str(cell);
         self.ends.push(self.data.len() as u32);
         self.kinds.push(kind);
         if numbers {
             self.numbers.push(value);
         }
+    }
+
+    /// A column from its parts: cell text laid end to end (checked to be UTF-8), where each cell
+    /// ends, the kinds, and the numbers (empty, or one per cell). On bytes that are not UTF-8, the
+    /// error is the index of the first bad cell.
+    pub fn from_parts(
+        data: Vec<u8>,
+        ends: Vec<u32>,
+        kinds: Vec<CellKind>,
+        numbers: Vec<f64>,
+    ) -> Result<Column, usize> {
+        let data = String::from_utf8(data).map_err(|error| {
+            let bad = error.utf8_error().valid_up_to() as u32;
+            ends.partition_point(|end| *end <= bad)
+        })?;
+        Ok(Column {
+            data,
+            ends,
+            kinds,
+            numbers,
+        })
     }
 
     /// Appends a typed cell (from Parquet or JSON): `text` is its rendering.

@@ -12,7 +12,9 @@ use std::thread::JoinHandle;
 
 use super::Progress;
 use crate::error::{DataError, Result};
-use crate::table::{CellReading, Chunk, Column, Needs};
+use csv_core::ReadFieldResult;
+
+use crate::table::{read_cell, CellKind, CellReading, Chunk, Column, Needs};
 
 /// Bytes per block (a block becomes one chunk).
 const BLOCK: usize = 1 << 20;
@@ -355,34 +357,76 @@ impl LineTracker<'_> {
     }
 }
 
+/// One column being filled from a block: cell bytes written straight by the CSV parser.
+struct ColumnBuilder {
+    data: Vec<u8>,
+    written: usize,
+    ends: Vec<u32>,
+    kinds: Vec<CellKind>,
+    numbers: Vec<f64>,
+    need: Needs,
+}
+
+impl ColumnBuilder {
+    /// Ends the cell written since the previous one: reads it and records where it ends.
+    fn end_cell(&mut self, cells: &CellReading) {
+        let start = self.ends.last().map_or(0, |end| *end as usize);
+        let bytes = &self.data[start..self.written];
+        let (kind, value) = read_cell(bytes, cells, self.need.kinds || self.need.numbers);
+        self.ends.push(self.written as u32);
+        self.kinds.push(kind);
+        if self.need.numbers {
+            self.numbers.push(value);
+        }
+    }
+
+    fn last_cell_is_empty(&self) -> bool {
+        let previous = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i]);
+        self.ends.last().is_some_and(|end| *end == previous)
+    }
+
+    /// Forgets the last cell (a blank line read as one empty field).
+    fn drop_last_cell(&mut self) {
+        self.ends.pop();
+        self.kinds.pop();
+        if self.need.numbers {
+            self.numbers.pop();
+        }
+        self.written = self.ends.last().map_or(0, |end| *end as usize);
+    }
+}
+
+/// Parses a block with `csv_core`, each field written directly into its column's buffer (no record
+/// buffer, one UTF-8 check per column).
 fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
-    let mut reader = csv::ReaderBuilder::new()
+    let n_columns = settings.n_columns.max(1);
+    let mut reader = csv_core::ReaderBuilder::new()
         .delimiter(settings.delimiter)
         .quote(settings.quote)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(block.bytes.as_slice());
-    let estimated_rows = block.bytes.len() / (settings.n_columns * 8).max(1) + 16;
-    let mut chunk = Chunk {
-        first_row: 0,
-        file_index: block.file_index,
-        lines: Vec::with_capacity(estimated_rows),
-        columns: (0..settings.n_columns)
-            .map(|i| {
-                let need = settings.needs.get(i).copied().unwrap_or_default();
-                Column::with_capacity(
-                    estimated_rows,
-                    block.bytes.len() / settings.n_columns.max(1),
-                    need.numbers,
-                )
-            })
-            .collect(),
-        n_rows: 0,
-        rows_hint: 0,
-    };
-    let mut record = csv::ByteRecord::new();
-    // Physical lines: the csv crate counts records (and its byte positions drift after doubled
-    // quotes), so the lines are found here by walking the same record boundaries.
+        .build();
+    let estimated_rows = block.bytes.len() / (n_columns * 8) + 16;
+    let per_column = block.bytes.len() / n_columns + 64;
+    let mut builders: Vec<ColumnBuilder> = (0..n_columns)
+        .map(|i| {
+            let need = settings.needs.get(i).copied().unwrap_or_default();
+            ColumnBuilder {
+                data: vec![0; per_column],
+                written: 0,
+                ends: Vec::with_capacity(estimated_rows),
+                kinds: Vec::with_capacity(estimated_rows),
+                numbers: if need.numbers {
+                    Vec::with_capacity(estimated_rows)
+                } else {
+                    Vec::new()
+                },
+                need,
+            }
+        })
+        .collect();
+    // Fields past the last column go here, only to be counted.
+    let mut overflow = vec![0u8; 1024];
+    let mut chunk_lines: Vec<u64> = Vec::with_capacity(estimated_rows);
+    // Physical lines: found by walking the same record boundaries (csv counts records, not lines).
     // Without any quote in the block, every non-blank line is one record: one pass finds them all.
     let quote_free = memchr::memchr(settings.quote, &block.bytes).is_none();
     let mut simple_lines =
@@ -393,63 +437,93 @@ fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
         cursor: 0,
         line: block.first_line,
     };
+    let mut next_line = move || match simple_lines.as_mut() {
+        Some(simple) => simple.next().unwrap_or(lines.line),
+        None => lines.next_record(),
+    };
+    let mut input: &[u8] = &block.bytes;
+    let mut field = 0usize;
+    let mut line = next_line();
+    let mut n_rows = 0usize;
     loop {
-        let line = match simple_lines.as_mut() {
-            Some(simple) => simple.next().unwrap_or(lines.line),
-            None => lines.next_record(),
+        let (result, read, wrote) = if field < n_columns {
+            let builder = &mut builders[field];
+            let (result, read, wrote) =
+                reader.read_field(input, &mut builder.data[builder.written..]);
+            builder.written += wrote;
+            (result, read, wrote)
+        } else {
+            reader.read_field(input, &mut overflow)
         };
-        let has_row =
-            reader
-                .read_byte_record(&mut record)
-                .map_err(|error| DataError::Malformed {
-                    file: block.file_name.to_string(),
-                    line,
-                    message: error.to_string(),
-                })?;
-        if !has_row {
-            break;
-        }
-        if record.len() != settings.n_columns {
-            if record.len() == 1 && record.as_slice().is_empty() {
-                continue;
+        input = &input[read..];
+        match result {
+            ReadFieldResult::InputEmpty => {}
+            ReadFieldResult::OutputFull => {
+                if field < n_columns {
+                    let builder = &mut builders[field];
+                    let grown = builder.data.len() * 2 + 64;
+                    builder.data.resize(grown, 0);
+                } else if wrote == 0 {
+                    let grown = overflow.len() * 2;
+                    overflow.resize(grown, 0);
+                }
             }
-            return Err(DataError::Malformed {
-                file: block.file_name.to_string(),
-                line,
-                message: format!(
-                    "expected {} fields, found {}",
-                    settings.n_columns,
-                    record.len()
-                ),
-            });
+            ReadFieldResult::Field { record_end } => {
+                if field < n_columns {
+                    builders[field].end_cell(&settings.cells);
+                }
+                field += 1;
+                if record_end {
+                    if field == 1 && n_columns > 1 && builders[0].last_cell_is_empty() {
+                        // A blank line (csv reads it as one empty field): pandas skips it.
+                        builders[0].drop_last_cell();
+                        field = 0;
+                        line = next_line();
+                        continue;
+                    }
+                    if field != n_columns {
+                        return Err(DataError::Malformed {
+                            file: block.file_name.to_string(),
+                            line,
+                            message: format!("expected {n_columns} fields, found {field}"),
+                        });
+                    }
+                    chunk_lines.push(line);
+                    n_rows += 1;
+                    field = 0;
+                    line = next_line();
+                }
+            }
+            ReadFieldResult::End => break,
         }
-        let text = std::str::from_utf8(record.as_slice()).map_err(|error| {
-            let bad = error.valid_up_to();
-            let field = (0..record.len())
-                .find(|&i| record.range(i).is_some_and(|r| r.end > bad))
-                .unwrap_or(0);
-            DataError::Malformed {
+    }
+    let mut columns = Vec::with_capacity(n_columns);
+    for (index, mut builder) in builders.into_iter().enumerate() {
+        builder.data.truncate(builder.written);
+        let column = Column::from_parts(builder.data, builder.ends, builder.kinds, builder.numbers)
+            .map_err(|row| DataError::Malformed {
                 file: block.file_name.to_string(),
-                line,
+                line: chunk_lines.get(row).copied().unwrap_or(line),
                 message: format!(
                     "column {:?} is not valid UTF-8",
-                    settings.column_names.get(field).map_or("?", String::as_str)
+                    settings.column_names.get(index).map_or("?", String::as_str)
                 ),
-            }
-        })?;
-        for index in 0..settings.n_columns {
-            let range = record.range(index).unwrap_or(0..0);
-            let need = settings.needs.get(index).copied().unwrap_or_default();
-            chunk.columns[index].push_text(&text[range], &settings.cells, need.kinds, need.numbers);
-        }
-        chunk.lines.push(line);
-        chunk.n_rows += 1;
+            })?;
+        columns.push(column);
     }
-    if !block.bytes.is_empty() {
-        chunk.rows_hint =
-            (block.total_bytes as f64 * chunk.n_rows as f64 / block.bytes.len() as f64) as u64;
-    }
-    Ok(chunk)
+    let rows_hint = if block.bytes.is_empty() {
+        0
+    } else {
+        (block.total_bytes as f64 * n_rows as f64 / block.bytes.len() as f64) as u64
+    };
+    Ok(Chunk {
+        first_row: 0,
+        file_index: block.file_index,
+        lines: chunk_lines,
+        columns,
+        n_rows,
+        rows_hint,
+    })
 }
 
 #[cfg(test)]
