@@ -7,6 +7,7 @@
 mod drift;
 mod import_ge;
 mod profile;
+mod pushdown;
 mod validate;
 
 use std::io::Write;
