@@ -310,7 +310,13 @@ fn within_sql(
 }
 
 /// The same test in Rust (the streaming engine's `within`).
-fn within(value: f64, min: Option<f64>, max: Option<f64>, strict_min: bool, strict_max: bool) -> bool {
+fn within(
+    value: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    strict_min: bool,
+    strict_max: bool,
+) -> bool {
     let above = match min {
         None => true,
         Some(min) if strict_min => value > min,
@@ -632,8 +638,11 @@ impl Compiled {
                 "count(*) FILTER (WHERE {not_missing} AND ({unexpected}))"
             )),
             MapKind::Unique => {
-                let groups: Vec<String> =
-                    spec.columns.iter().map(|&c| self.columns[c].text()).collect();
+                let groups: Vec<String> = spec
+                    .columns
+                    .iter()
+                    .map(|&c| self.columns[c].text())
+                    .collect();
                 self.push(format!(
                     "(SELECT coalesce(sum(\"__cairn_n\"), 0) FROM (SELECT count(*) AS \"__cairn_n\" FROM {} WHERE {not_missing} GROUP BY {} HAVING count(*) > 1) AS \"__cairn_groups\")",
                     self.relation.from_item(),
@@ -789,7 +798,8 @@ impl Compiled {
                 let spec = row_spec(self, column, unexpected);
                 self.add_map(spec)
             }
-            "expect_column_value_lengths_to_be_between" | "expect_column_value_lengths_to_equal" => {
+            "expect_column_value_lengths_to_be_between"
+            | "expect_column_value_lengths_to_equal" => {
                 let column = self.column(kwargs, "column")?;
                 let length = format!("char_length({})::float8", self.columns[column].text());
                 let range = if name.ends_with("equal") {
@@ -1052,7 +1062,7 @@ impl Compiled {
                         continue;
                     }
                     format!(
-                        "SELECT {ROW}::text, {} FROM {} WHERE {not_missing} AND ({unexpected}) ORDER BY {ROW} LIMIT {EXAMPLES}",
+                        "SELECT {ROW}::text AS \"__cairn_r\", {} FROM {} WHERE {not_missing} AND ({unexpected}) ORDER BY {ROW} LIMIT {EXAMPLES}",
                         values.join(", "),
                         self.numbered()
                     )
@@ -1061,10 +1071,13 @@ impl Compiled {
                     if row.count(self.map_slots[index].1) == 0 {
                         continue;
                     }
-                    let groups: Vec<String> =
-                        spec.columns.iter().map(|&c| self.columns[c].text()).collect();
+                    let groups: Vec<String> = spec
+                        .columns
+                        .iter()
+                        .map(|&c| self.columns[c].text())
+                        .collect();
                     format!(
-                        "SELECT {ROW}::text, {} FROM (SELECT *, count(*) OVER (PARTITION BY {}) AS \"__cairn_n\" FROM {} WHERE {not_missing}) AS \"__cairn_counted\" WHERE \"__cairn_n\" > 1 ORDER BY {ROW} LIMIT {EXAMPLES}",
+                        "SELECT {ROW}::text AS \"__cairn_r\", {} FROM (SELECT *, count(*) OVER (PARTITION BY {}) AS \"__cairn_n\" FROM {} WHERE {not_missing}) AS \"__cairn_counted\" WHERE \"__cairn_n\" > 1 ORDER BY {ROW} LIMIT {EXAMPLES}",
                         values.join(", "),
                         groups.join(", "),
                         self.numbered()
@@ -1095,7 +1108,7 @@ impl Compiled {
                         )
                     };
                     format!(
-                        "SELECT {ROW}::text, {}, (count(*) OVER ())::text FROM (SELECT {ROW}, {ident} AS \"__cairn_v\", lag({ident}) OVER (ORDER BY {ROW}) AS \"__cairn_p\" FROM {} WHERE {not_missing}) AS \"__cairn_lagged\" WHERE \"__cairn_p\" IS NOT NULL AND NOT ({holds}) ORDER BY {ROW} LIMIT {EXAMPLES}",
+                        "SELECT {ROW}::text AS \"__cairn_r\", {}, (count(*) OVER ())::text FROM (SELECT {ROW}, {ident} AS \"__cairn_v\", lag({ident}) OVER (ORDER BY {ROW}) AS \"__cairn_p\" FROM {} WHERE {not_missing}) AS \"__cairn_lagged\" WHERE \"__cairn_p\" IS NOT NULL AND NOT ({holds}) ORDER BY {ROW} LIMIT {EXAMPLES}",
                         text_of("\"__cairn_v\"", c.class),
                         self.numbered(),
                         ident = c.ident(),
@@ -1290,6 +1303,8 @@ impl Compiled {
         result.missing_count = Some(nulls);
         match rule {
             Aggregate::Type(accepted) => {
+                // The engine's type check counts kinds only (its missing count stays 0).
+                result.missing_count = Some(0);
                 let dtype = pandas_dtype(&self.columns[*column], rows, nulls);
                 result.observed_value = json!(dtype);
                 result.success = accepted.iter().any(|name| type_matches(name, dtype));
@@ -1561,9 +1576,11 @@ pub fn regex_probe(pattern: &str) -> Result<Query> {
 /// What the streaming engine reads for the expectations it decides: the needed columns rendered as
 /// text, in row order.
 pub fn stream_query(compiled: &Compiled, needed: &[usize]) -> Query {
+    // Aliased: an output named like a column would take over ORDER BY (and sort as text).
     let items: Vec<String> = needed
         .iter()
-        .map(|&c| compiled.columns[c].text())
+        .enumerate()
+        .map(|(i, &c)| format!("{} AS \"__cairn_c{i}\"", compiled.columns[c].text()))
         .collect();
     let order = match &compiled.order_by {
         Some(column) => format!(" ORDER BY {}", quote_ident(column)),

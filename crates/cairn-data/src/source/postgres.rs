@@ -243,7 +243,12 @@ pub struct PostgresSource {
 }
 
 impl PostgresSource {
-    fn open(url: String, compiled: &sql::Compiled, needed: &[usize], shown: &str) -> PostgresSource {
+    fn open(
+        url: String,
+        compiled: &sql::Compiled,
+        needed: &[usize],
+        shown: &str,
+    ) -> PostgresSource {
         let all = compiled.columns();
         let columns: Vec<String> = all.iter().map(|c| c.name.clone()).collect();
         let classes: Vec<(usize, TypeClass)> = needed.iter().map(|&i| (i, all[i].class)).collect();
@@ -258,11 +263,9 @@ impl PostgresSource {
                 let mut connection = connect(&url).await?;
                 let mut stream = sqlx::query(&query.sql).fetch(&mut connection);
                 let mut builder = ChunkBuilder::new(width, &classes, 0);
-                while let Some(row) = stream
-                    .try_next()
-                    .await
-                    .map_err(|error| DataError::input(format!("{shown}: {}", describe_error(&error))))?
-                {
+                while let Some(row) = stream.try_next().await.map_err(|error| {
+                    DataError::input(format!("{shown}: {}", describe_error(&error)))
+                })? {
                     let cells = text_cells(&row)?;
                     builder.push(&cells);
                     if builder.rows == CHUNK_ROWS {

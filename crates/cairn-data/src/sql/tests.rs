@@ -44,7 +44,10 @@ fn check_item(config: ExpectationConfig, expected: &str) {
 fn identifiers_and_literals_cannot_inject() {
     assert_eq!(quote_ident("a"), "\"a\"");
     assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-    assert_eq!(quote_ident("x\"; DROP TABLE t; --"), "\"x\"\"; DROP TABLE t; --\"");
+    assert_eq!(
+        quote_ident("x\"; DROP TABLE t; --"),
+        "\"x\"\"; DROP TABLE t; --\""
+    );
     assert_eq!(literal("it's").unwrap(), "'it''s'");
     assert_eq!(literal(r"\d+'").unwrap(), r"E'\\d+'''");
     assert_eq!(literal("plain").unwrap(), "'plain'");
@@ -70,7 +73,11 @@ fn tables_parse_like_postgres_names() {
     };
     check("orders", None, "orders");
     check("Public.Orders", Some("public"), "orders");
-    check("\"My.Schema\".\"Or\"\"ders\"", Some("My.Schema"), "Or\"ders");
+    check(
+        "\"My.Schema\".\"Or\"\"ders\"",
+        Some("My.Schema"),
+        "Or\"ders",
+    );
     for bad in ["", "a.b.c", "a.", "\"open", "\"a\"x"] {
         assert!(Relation::parse_table(bad).is_err(), "{bad:?}");
     }
@@ -231,8 +238,14 @@ fn one_query_holds_every_count() {
         None,
     );
     let sql = compiled.aggregate_query().sql;
-    assert!(sql.starts_with("SELECT (count(*))::text AS \"c0\""), "{sql}");
-    assert!(sql.ends_with("FROM \"public\".\"orders\" AS \"__cairn_src\""), "{sql}");
+    assert!(
+        sql.starts_with("SELECT (count(*))::text AS \"c0\""),
+        "{sql}"
+    );
+    assert!(
+        sql.ends_with("FROM \"public\".\"orders\" AS \"__cairn_src\""),
+        "{sql}"
+    );
     // Row count, the null check, the column's nulls (once), mean, max.
     assert_eq!(sql.matches(" AS \"c").count(), 5, "{sql}");
 }
@@ -273,7 +286,8 @@ fn what_sql_cannot_decide_goes_to_the_engine() {
 
 #[test]
 fn monotonic_checks_need_an_order() {
-    let config = ExpectationConfig::new("expect_column_values_to_be_increasing").with("column", "id");
+    let config =
+        ExpectationConfig::new("expect_column_values_to_be_increasing").with("column", "id");
     let unordered = compiled(vec![config.clone()], None);
     assert!(matches!(&unordered.plans[0], Plan::Failed(m) if m.contains("--order-by")));
     let ordered = compiled(vec![config], Some("id"));
@@ -281,16 +295,16 @@ fn monotonic_checks_need_an_order() {
     let followups = ordered.followups(&row);
     assert_eq!(followups.len(), 1);
     let sql = &followups[0].query.sql;
-    assert!(sql.contains("lag(\"id\") OVER (ORDER BY \"__cairn_row\")"), "{sql}");
-    assert!(sql.contains("row_number() OVER (ORDER BY \"id\")"), "{sql}");
-    assert!(sql.contains("NOT ((\"__cairn_v\")::float8 >= (\"__cairn_p\")::float8)"), "{sql}");
-    let bad = compile(
-        &suite(vec![]),
-        &table(),
-        &columns(),
-        Some("nope\""),
-        &[],
+    assert!(
+        sql.contains("lag(\"id\") OVER (ORDER BY \"__cairn_row\")"),
+        "{sql}"
     );
+    assert!(sql.contains("row_number() OVER (ORDER BY \"id\")"), "{sql}");
+    assert!(
+        sql.contains("NOT ((\"__cairn_v\")::float8 >= (\"__cairn_p\")::float8)"),
+        "{sql}"
+    );
+    let bad = compile(&suite(vec![]), &table(), &columns(), Some("nope\""), &[]);
     assert!(bad.is_err());
 }
 
@@ -375,7 +389,10 @@ fn statistics_read_back_like_the_engine() {
             e("expect_column_values_to_be_of_type", "id")
                 .with("type_", "int")
                 .tap_remove("min_value"),
-            e("expect_column_proportion_of_unique_values_to_be_between", "name"),
+            e(
+                "expect_column_proportion_of_unique_values_to_be_between",
+                "name",
+            ),
         ],
         None,
     );
