@@ -15,6 +15,13 @@
 //! column whose values look like numbers stays text). The type expectations see the dtype
 //! `pandas.read_sql` would give.
 //!
+//! Regexes run with `~` (PostgreSQL's ARE, unanchored like Rust's `is_match`). The two agree on the
+//! common syntax (classes, `\d \w \s`, quantifiers, anchors, `(?i)` at the start); they differ in
+//! that `.` and negated classes match a newline in PostgreSQL, `\d`/`\w` follow the database's
+//! locale, and Unicode classes (`\p{L}`) or a `(?i)` after the start are Rust-only (a pattern the
+//! server rejects runs on the engine instead). Text order (monotonic, pair comparisons) uses
+//! `COLLATE "C"`: byte order, as Rust compares strings.
+//!
 //! Not pushed down (they return [`Plan::Engine`] and run on the streaming engine over the needed
 //! columns only): dateutil/strftime/JSON parsing, z-scores, outliers, KL divergence, `between` with
 //! date bounds, numeric statistics of text columns, regexes PostgreSQL cannot compile (the adapter
@@ -1050,7 +1057,7 @@ impl Compiled {
             let values: Vec<String> = spec
                 .columns
                 .iter()
-                .map(|&c| format!("{}", self.columns[c].text()))
+                .map(|&c| self.columns[c].text())
                 .collect();
             let not_missing = spec
                 .missing
