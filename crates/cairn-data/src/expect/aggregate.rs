@@ -674,7 +674,7 @@ fn nan_null(value: f64) -> Value {
 }
 
 /// Whether a suite value and an observed value are the same (numbers by value, else text).
-fn same_value(expected: &Value, observed: &Value) -> bool {
+pub(crate) fn same_value(expected: &Value, observed: &Value) -> bool {
     match (expected, observed) {
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (Value::String(a), Value::String(b)) => a == b,
@@ -687,7 +687,7 @@ fn same_value(expected: &Value, observed: &Value) -> bool {
 }
 
 /// Numbers first (by value), then text (by text).
-fn sorted_values(mut values: Vec<Value>) -> Vec<Value> {
+pub(crate) fn sorted_values(mut values: Vec<Value>) -> Vec<Value> {
     values.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => std::cmp::Ordering::Less,
@@ -717,7 +717,7 @@ pub fn pandas_dtype(kinds: &[u64; 5]) -> &'static str {
 }
 
 /// Whether a type name from a suite (pandas, numpy, Python or SQL spelling) names `dtype`.
-fn type_matches(name: &str, dtype: &str) -> bool {
+pub(crate) fn type_matches(name: &str, dtype: &str) -> bool {
     let canonical = match name.to_ascii_lowercase().as_str() {
         "int" | "int64" | "int32" | "integer" | "bigint" | "long" | "int64dtype" => "int64",
         "float" | "float64" | "float32" | "double" | "real" | "numeric" | "decimal" | "number" => {

@@ -9,7 +9,7 @@
 //! - Up to 20 unexpected values are kept with their row (0-based, across files: pandas' index).
 //! - A cell that should be a number but is text is unexpected (mixed types fail, they do not crash).
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod kwargs;
 mod map;
 mod table;

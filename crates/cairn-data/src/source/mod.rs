@@ -7,6 +7,7 @@
 mod csv;
 mod csv_blocks;
 mod jsonl;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,6 +7,7 @@
 mod drift;
 mod import_ge;
 mod profile;
+mod pushdown;
 mod tracking;
 mod validate;
 
@@ -25,7 +26,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Check DATA against a suite of expectations (exit 0: all hold, 1: some fail, 2: error).
-    Validate(validate::ValidateArgs),
+    Validate(Box<validate::ValidateArgs>),
     /// Describe every column of DATA: type, nulls, distinct values, range, quantiles, histogram...
     Profile(profile::ProfileArgs),
     /// Write a starting suite generated from a reference dataset, for a person to edit.
@@ -45,7 +46,7 @@ pub enum Outcome {
 
 pub fn run(command: DataCommand) -> ExitCode {
     let result = match command {
-        DataCommand::Validate(args) => validate::run(args),
+        DataCommand::Validate(args) => validate::run(*args),
         DataCommand::Profile(args) => profile::profile(args),
         DataCommand::Suggest(args) => profile::suggest(args),
         DataCommand::Drift(args) => drift::run(args),

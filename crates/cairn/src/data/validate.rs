@@ -17,7 +17,8 @@ pub struct ValidateArgs {
     /// The suite (YAML; `cairn data suggest` writes one, `cairn data import-ge` converts one).
     #[arg(long, value_name = "FILE")]
     suite: PathBuf,
-    /// The dataset: a file, a folder of files, or a glob (quote it).
+    /// The dataset: a file, a folder of files, a glob (quote it), or a postgresql:// URL (with
+    /// --table or --query).
     data: String,
     #[command(flatten)]
     read: ReadArgs,
@@ -25,6 +26,8 @@ pub struct ValidateArgs {
     report: ReportArgs,
     #[command(flatten)]
     tracking: TrackingArgs,
+    #[command(flatten)]
+    postgres: super::pushdown::PostgresArgs,
     /// Print nothing on the terminal but errors (reports are still written).
     #[arg(long, short)]
     quiet: bool,
@@ -34,14 +37,18 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(&args.suite)
         .with_context(|| format!("cannot read the suite {}", args.suite.display()))?;
     let suite = Suite::parse(&text, &args.suite.display().to_string())?;
-    let options = args.read.options()?;
-    let source = cairn_data::source::open(&args.data, &options)?;
-    let progress = (!args.quiet && std::io::stderr().is_terminal())
-        .then(|| ProgressDisplay::start("validating", source.progress()));
     let with_profile = args.report.html.is_some() || args.tracking.wanted();
-    let validation = cairn_data::validate::validate(&suite, &args.data, source, with_profile);
-    drop(progress);
-    let validation = validation?;
+    let validation = if super::pushdown::applies(&args.data, &args.postgres)? {
+        super::pushdown::validate(&suite, &args.data, &args.postgres)?
+    } else {
+        let options = args.read.options()?;
+        let source = cairn_data::source::open(&args.data, &options)?;
+        let progress = (!args.quiet && std::io::stderr().is_terminal())
+            .then(|| ProgressDisplay::start("validating", source.progress()));
+        let validation = cairn_data::validate::validate(&suite, &args.data, source, with_profile);
+        drop(progress);
+        validation?
+    };
     if let Some(path) = &args.report.json {
         let body = serde_json::to_string_pretty(&report::json(&validation))?;
         write_output(path, &(body + "\n"))?;
