@@ -27,8 +27,10 @@
 //! date bounds, numeric statistics of text columns, regexes PostgreSQL cannot compile (the adapter
 //! checks each one first), and every expectation that needs no data (table shape, missing columns).
 
-use crate::expect::aggregate::{same_value, sorted_values, type_matches};
-use serde_json::{json, Map, Value};
+use crate::expect::aggregate::{
+    distinct_set_result, same_value, sorted_values, type_matches, DistinctValue, SetRule,
+};
+use serde_json::{json, Value};
 
 use crate::error::{DataError, Result};
 use crate::expect::{Example, ExpectationResult, Kwargs, Tolerance, EXAMPLES};
@@ -428,13 +430,6 @@ impl Range {
     fn holds(&self, value: f64) -> bool {
         !value.is_nan() && within(value, self.min, self.max, self.strict_min, self.strict_max)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum SetRule {
-    Within,
-    Contains,
-    Equals,
 }
 
 #[derive(Debug, Clone)]
@@ -1162,8 +1157,8 @@ impl Compiled {
                     followups.push(Followup {
                         query: Query {
                             sql: format!(
-                                "SELECT {text}, count(*)::text FROM {} WHERE {} GROUP BY {text}",
-                                self.relation.from_item(),
+                                "SELECT {text}, count(*)::text, min({ROW})::text FROM {} WHERE {} GROUP BY {text}",
+                                self.numbered(),
                                 c.not_null(),
                                 text = c.text(),
                             ),
@@ -1368,35 +1363,34 @@ impl Compiled {
                 result.success = range.holds(proportion);
             }
             Aggregate::DistinctSet { rule, set } => {
-                let counts = value_counts(class, answer(Target::ValueCounts(index)));
-                let observed = sorted_values(counts.iter().map(|(_, _, v)| v.clone()).collect());
-                let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
-                let observed_inside = observed.iter().all(inside);
-                let all_present = set
-                    .iter()
-                    .all(|member| observed.iter().any(|value| same_value(member, value)));
-                result.success = match rule {
-                    SetRule::Within => observed_inside,
-                    SetRule::Contains => all_present,
-                    SetRule::Equals => observed_inside && all_present,
-                };
-                let map: Map<String, Value> = counts
-                    .iter()
-                    .map(|(text, count, _)| (text.clone(), json!(count)))
+                let entries = value_counts(class, answer(Target::ValueCounts(index)))
+                    .into_iter()
+                    .map(|(text, count, value, first_row)| DistinctValue {
+                        first: Example {
+                            row: first_row,
+                            value: value.clone(),
+                            file_index: 0,
+                            line: 0,
+                        },
+                        text,
+                        count,
+                        value,
+                    })
                     .collect();
-                result
-                    .details
-                    .insert("value_counts".into(), Value::Object(map));
-                result.observed_value = Value::Array(observed);
+                distinct_set_result(*rule, set, entries, &mut result);
             }
             Aggregate::MostCommon { set, ties_okay } => {
                 let counts = value_counts(class, answer(Target::ValueCounts(index)));
-                let top = counts.iter().map(|(_, count, _)| *count).max().unwrap_or(0);
+                let top = counts
+                    .iter()
+                    .map(|(_, count, _, _)| *count)
+                    .max()
+                    .unwrap_or(0);
                 let modes = sorted_values(
                     counts
                         .iter()
-                        .filter(|(_, count, _)| *count == top && top > 0)
-                        .map(|(_, _, value)| value.clone())
+                        .filter(|(_, count, _, _)| *count == top && top > 0)
+                        .map(|(_, _, value, _)| value.clone())
                         .collect(),
                 );
                 let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
@@ -1503,13 +1497,20 @@ pub fn typed_value(class: TypeClass, text: Option<&str>) -> Value {
 }
 
 /// (text, count, value) of each distinct value.
-fn value_counts(class: TypeClass, rows: &[Vec<Option<String>>]) -> Vec<(String, u64, Value)> {
+/// Rows of a value-counts query: (text, rows holding it, typed value, first row number).
+fn value_counts(class: TypeClass, rows: &[Vec<Option<String>>]) -> Vec<(String, u64, Value, u64)> {
     rows.iter()
         .filter_map(|cells| {
             let text = cells.first().cloned().flatten()?;
             let count = cells.get(1).cloned().flatten()?.parse().ok()?;
+            let first_row = cells
+                .get(2)
+                .cloned()
+                .flatten()
+                .and_then(|row| row.parse().ok())
+                .unwrap_or(0);
             let value = typed_value(class, Some(&text));
-            Some((text, count, value))
+            Some((text, count, value, first_row))
         })
         .collect()
 }

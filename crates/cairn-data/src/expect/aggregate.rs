@@ -73,7 +73,8 @@ enum Statistic {
     Max,
 }
 
-enum SetRule {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum SetRule {
     /// Every distinct value is in the set.
     Within,
     /// The set's values all occur.
@@ -473,63 +474,17 @@ impl Check for AggregateCheck {
                     .insert("success_details".into(), json!(success));
             }
             Rule::DistinctSet { rule, set } => {
-                let observed = sorted_values(
-                    self.counts
-                        .values()
-                        .map(|(_, value, _)| value.clone())
-                        .collect(),
-                );
-                let expected: Vec<Value> = set;
-                let inside =
-                    |value: &Value| expected.iter().any(|member| same_value(member, value));
-                let observed_inside = observed.iter().all(inside);
-                let all_present = expected
-                    .iter()
-                    .all(|member| observed.iter().any(|value| same_value(member, value)));
-                result.success = match rule {
-                    SetRule::Within => observed_inside,
-                    SetRule::Contains => all_present,
-                    SetRule::Equals => observed_inside && all_present,
-                };
-                // Great Expectations 1.x reports the offending values: distinct values outside the
-                // set as unexpected (with where each first appears), values of the set the data
-                // lacks as missing.
-                if !matches!(rule, SetRule::Contains) {
-                    let mut outside: Vec<super::Example> = self
-                        .counts
-                        .values()
-                        .filter(|(_, value, _)| !inside(value))
-                        .map(|(_, _, first)| first.clone())
-                        .collect();
-                    outside.sort_by_key(|example| example.row);
-                    result.unexpected_count = Some(outside.len() as u64);
-                    outside.truncate(super::EXAMPLES);
-                    result.examples = outside;
-                }
-                if !matches!(rule, SetRule::Within) {
-                    let absent: Vec<Value> = expected
-                        .iter()
-                        .filter(|member| !observed.iter().any(|value| same_value(member, value)))
-                        .cloned()
-                        .collect();
-                    result.missing_count = Some(absent.len() as u64);
-                    result
-                        .extra
-                        .insert("partial_missing_list".into(), Value::Array(absent));
-                }
-                result.element_count = None;
-                if matches!(rule, SetRule::Within) {
-                    result.missing_count = None;
-                }
-                let counts: Map<String, Value> = self
+                let entries: Vec<DistinctValue> = self
                     .counts
                     .iter()
-                    .map(|(text, (count, _, _))| (text.clone(), json!(count)))
+                    .map(|(text, (count, value, first))| DistinctValue {
+                        text: text.clone(),
+                        count: *count,
+                        value: value.clone(),
+                        first: first.clone(),
+                    })
                     .collect();
-                result
-                    .details
-                    .insert("value_counts".into(), Value::Object(counts));
-                result.observed_value = Value::Array(observed);
+                distinct_set_result(rule, &set, entries, result);
             }
             Rule::UniqueCount(range) => {
                 let count = self.hashes.len() as f64;
@@ -641,6 +596,65 @@ impl Check for AggregateCheck {
             }
         }
     }
+}
+
+/// One distinct value of a column: its text, rows holding it, typed value, and where it first appears.
+pub(crate) struct DistinctValue {
+    pub(crate) text: String,
+    pub(crate) count: u64,
+    pub(crate) value: Value,
+    pub(crate) first: super::Example,
+}
+
+/// The distinct-value set expectations' result, in Great Expectations 1.x's shape: distinct values
+/// outside the set are unexpected (with where each first appears), values of the set the data lacks
+/// are missing (`partial_missing_list`); the observed value is the sorted distinct values. Shared by
+/// the streaming engine and the PostgreSQL pushdown.
+pub(crate) fn distinct_set_result(
+    rule: SetRule,
+    set: &[Value],
+    entries: Vec<DistinctValue>,
+    result: &mut ExpectationResult,
+) {
+    let observed = sorted_values(entries.iter().map(|entry| entry.value.clone()).collect());
+    let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
+    let absent: Vec<Value> = set
+        .iter()
+        .filter(|member| !observed.iter().any(|value| same_value(member, value)))
+        .cloned()
+        .collect();
+    let mut outside: Vec<super::Example> = entries
+        .iter()
+        .filter(|entry| !inside(&entry.value))
+        .map(|entry| entry.first.clone())
+        .collect();
+    outside.sort_by_key(|example| example.row);
+    result.success = match rule {
+        SetRule::Within => outside.is_empty(),
+        SetRule::Contains => absent.is_empty(),
+        SetRule::Equals => outside.is_empty() && absent.is_empty(),
+    };
+    result.element_count = None;
+    result.missing_count = None;
+    if rule != SetRule::Contains {
+        result.unexpected_count = Some(outside.len() as u64);
+        outside.truncate(super::EXAMPLES);
+        result.examples = outside;
+    }
+    if rule != SetRule::Within {
+        result.missing_count = Some(absent.len() as u64);
+        result
+            .extra
+            .insert("partial_missing_list".into(), Value::Array(absent));
+    }
+    let counts: Map<String, Value> = entries
+        .iter()
+        .map(|entry| (entry.text.clone(), json!(entry.count)))
+        .collect();
+    result
+        .details
+        .insert("value_counts".into(), Value::Object(counts));
+    result.observed_value = Value::Array(observed);
 }
 
 /// scipy.stats.entropy(pk, qk): both normalised to sum 1, Σ pk·ln(pk/qk).

@@ -25,7 +25,7 @@ fn suite(configs: Vec<ExpectationConfig>) -> Suite {
         name: "t".into(),
         description: None,
         expectations: configs,
-        meta: Map::new(),
+        meta: serde_json::Map::new(),
     }
 }
 
