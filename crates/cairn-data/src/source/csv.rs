@@ -1,7 +1,6 @@
 //! CSV and TSV files, read with the `csv` crate.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::sync::Arc;
 
 use super::csv_blocks::{BlockReader, BlockSettings};
@@ -17,7 +16,7 @@ pub(crate) struct CsvSource {
     needs: Vec<Needs>,
     progress: Arc<Progress>,
     /// The file being read and its index.
-    current: Option<(usize, csv::Reader<BufReader<File>>)>,
+    current: Option<(usize, csv::Reader<BufReader<Box<dyn Read + Send>>>)>,
     /// A data record already read (the first row of a file without header).
     pending: Option<csv::ByteRecord>,
     next_file: usize,
@@ -83,7 +82,7 @@ impl CsvSource {
         self.next_file += 1;
         self.counted = 0;
         let name = self.files[index].clone();
-        let file = File::open(path).map_err(|error| DataError::io(name.clone(), error))?;
+        let file = super::open_file(path, &name)?;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter())
             .quote(self.options.quote)

@@ -3,7 +3,6 @@
 //! file order. Used unless an escape character is set (then quote parity cannot find boundaries).
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -172,7 +171,7 @@ fn split_file(
     progress: &Progress,
     sequence: &mut u64,
 ) -> Result<()> {
-    let mut file = File::open(path).map_err(|error| DataError::io(name.to_string(), error))?;
+    let mut file = super::open_file(path, name)?;
     let mut carry: Vec<u8> = Vec::new();
     let mut line = 1u64;
     let mut header_pending = settings.has_header;
