@@ -8,6 +8,9 @@ use super::{display_names, ChunkSource, Format, Progress, ReadOptions, ResolvedI
 use crate::error::{DataError, Result};
 use crate::table::{Chunk, Column, Needs};
 
+/// A file (or object) being read, buffered.
+type FileReader = BufReader<Box<dyn Read + Send>>;
+
 pub(crate) struct CsvSource {
     input: ResolvedInput,
     options: ReadOptions,
@@ -16,7 +19,7 @@ pub(crate) struct CsvSource {
     needs: Vec<Needs>,
     progress: Arc<Progress>,
     /// The file being read and its index.
-    current: Option<(usize, csv::Reader<BufReader<Box<dyn Read + Send>>>)>,
+    current: Option<(usize, csv::Reader<FileReader>)>,
     /// A data record already read (the first row of a file without header).
     pending: Option<csv::ByteRecord>,
     next_file: usize,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -163,7 +163,7 @@ fn split_files(
 }
 
 fn split_file(
-    path: &PathBuf,
+    path: &Path,
     file_index: usize,
     name: &Arc<str>,
     settings: &BlockSettings,

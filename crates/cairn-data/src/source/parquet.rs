@@ -255,24 +255,16 @@ impl ParquetSource {
         let numbers: Vec<bool> = (0..self.columns.len())
             .map(|i| self.needs.get(i).is_some_and(|n| n.numbers))
             .collect();
-        let count_row_groups = self.count_row_groups;
-        let progress = Arc::clone(&self.progress);
         let Some(file) = self.current.as_mut() else {
             return Ok(0);
         };
         let name = self.files[file.index].clone();
         let columns = &self.columns;
-        guarded(&name, || {
+        let read = guarded(&name, || {
             let mut read = 0usize;
             while read < wanted {
                 if file.group_rows_left == 0 && !file.open_group(&name, columns)? {
                     break;
-                }
-                if count_row_groups && file.group_rows_left > 0 && file.counted == 0 {
-                    // Nothing counted yet for this file: the footer.
-                    let footer = file.size.saturating_sub(groups_bytes(&file.reader));
-                    file.counted += footer;
-                    progress.add(footer);
                 }
                 let take = (wanted - read).min(file.group_rows_left as usize);
                 file.read_rows(&name, columns, chunk, take, &numbers)?;
@@ -280,18 +272,16 @@ impl ParquetSource {
                 read += take;
             }
             Ok(read)
-        })
-        .inspect(|_| {
-            if let Some(file) = self.current.as_mut() {
-                if count_row_groups {
-                    let done = file.groups_done_bytes();
-                    if done > file.counted {
-                        self.progress.add(done - file.counted);
-                        file.counted = done;
-                    }
-                }
+        })?;
+        if self.count_row_groups {
+            // Local files count as their row groups are opened (the footer with the first).
+            let done = file.groups_done_bytes();
+            if done > file.counted {
+                self.progress.add(done - file.counted);
+                file.counted = done;
             }
-        })
+        }
+        Ok(read)
     }
 }
 
@@ -1263,11 +1253,10 @@ mod tests {
         writer.close().unwrap();
     }
 
+    type Cell = (String, CellKind);
+
     /// Every cell of the input as (text, kind), column by column, plus the chunks' first rows.
-    fn read_all(
-        spec: &str,
-        chunk_rows: usize,
-    ) -> Result<(Vec<String>, Vec<Vec<(String, CellKind)>>)> {
+    fn read_all(spec: &str, chunk_rows: usize) -> Result<(Vec<String>, Vec<Vec<Cell>>)> {
         let options = ReadOptions {
             chunk_rows,
             ..ReadOptions::default()
