@@ -591,7 +591,7 @@ fn render_i64(render: Render, signed: i64, unsigned: u64, text: &mut String) -> 
             } else {
                 unsigned
             };
-            let _ = write!(text, "{value}");
+            push_padded(text, value, 1);
             let kind = if value <= i64::MAX as u64 {
                 CellKind::Int
             } else {
@@ -614,7 +614,7 @@ fn render_i64(render: Render, signed: i64, unsigned: u64, text: &mut String) -> 
             (CellKind::Text, f64::NAN)
         }
         _ => {
-            let _ = write!(text, "{signed}");
+            push_i64(text, signed);
             (CellKind::Int, signed as f64)
         }
     }
@@ -664,30 +664,55 @@ fn float_cell(value: f64, single: Option<f32>, text: &mut String) -> (CellKind, 
     if value.is_nan() {
         return (CellKind::Null, f64::NAN);
     }
-    match single {
-        Some(single) => write_python_float(text, &format!("{single:e}")),
-        None => write_python_float(text, &format!("{value:e}")),
+    if value.is_infinite() {
+        text.push_str(if value > 0.0 { "inf" } else { "-inf" });
+        return (CellKind::Float, value);
     }
+    let mut buffer = ryu::Buffer::new();
+    let shortest = match single {
+        Some(single) => buffer.format_finite(single),
+        None => buffer.format_finite(value),
+    };
+    write_python_float(text, shortest);
     (CellKind::Float, value)
 }
 
-/// Writes a float the way Python's `repr` does, from Rust's shortest `{:e}` rendering (`1.5e0`):
-/// positional between 1e-4 and 1e16 (`0.001`, `3.0`), else scientific (`1e+16`, `1.5e-07`).
-fn write_python_float(text: &mut String, scientific: &str) {
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
-    if mantissa == "inf" || mantissa == "-inf" {
-        text.push_str(mantissa);
-        return;
-    }
+/// Writes a finite float the way Python's `repr` does, from a shortest round-trip rendering
+/// (`ryu`'s `1.5`, `1e16`, `1.5e-7`, or Rust's `{:e}`): positional between 1e-4 and 1e16 (`0.001`,
+/// `3.0`), else scientific (`1e+16`, `1.5e-07`).
+fn write_python_float(text: &mut String, shortest: &str) {
+    let (mantissa, exponent) = shortest.split_once(['e', 'E']).unwrap_or((shortest, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, mantissa),
     };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let integer_digits = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+    // The significant digits, without the point and leading or trailing zeros.
+    let mut digits = [0u8; 40];
+    let mut count = 0usize;
+    let mut leading = 0i32;
+    for byte in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if count == 0 && byte == b'0' {
+            leading += 1;
+        } else if count < digits.len() {
+            digits[count] = byte;
+            count += 1;
+        }
+    }
+    while count > 0 && digits[count - 1] == b'0' {
+        count -= 1;
+    }
     if negative {
         text.push('-');
     }
+    if count == 0 {
+        text.push_str("0.0");
+        return;
+    }
+    let digits = std::str::from_utf8(&digits[..count]).unwrap_or("0");
+    // The exponent of the first significant digit: d.ddd × 10^exponent.
+    let exponent = exponent + integer_digits - 1 - leading;
     if (-4..16).contains(&exponent) {
         let point = exponent + 1;
         if point <= 0 {
@@ -695,11 +720,11 @@ fn write_python_float(text: &mut String, scientific: &str) {
             for _ in 0..(-point) {
                 text.push('0');
             }
-            text.push_str(&digits);
+            text.push_str(digits);
         } else {
             let point = point as usize;
             if digits.len() <= point {
-                text.push_str(&digits);
+                text.push_str(digits);
                 for _ in digits.len()..point {
                     text.push('0');
                 }
@@ -716,13 +741,47 @@ fn write_python_float(text: &mut String, scientific: &str) {
             text.push('.');
             text.push_str(&digits[1..]);
         }
-        let _ = write!(
-            text,
-            "e{}{:02}",
-            if exponent < 0 { '-' } else { '+' },
-            exponent.unsigned_abs()
-        );
+        text.push('e');
+        text.push(if exponent < 0 { '-' } else { '+' });
+        push_padded(text, u64::from(exponent.unsigned_abs()), 2);
     }
+}
+
+/// Two-digit strings "00" to "99", back to back.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Appends the decimal digits of `value`, zero-padded to at least `width` digits.
+fn push_padded(text: &mut String, mut value: u64, width: usize) {
+    let mut buffer = [b'0'; 20];
+    let mut at = buffer.len();
+    while value >= 100 {
+        let pair = (value % 100) as usize * 2;
+        value /= 100;
+        at -= 2;
+        buffer[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if value >= 10 {
+        let pair = value as usize * 2;
+        at -= 2;
+        buffer[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        buffer[at] = b'0' + value as u8;
+    }
+    let at = at.min(buffer.len().saturating_sub(width));
+    text.extend(buffer[at..].iter().map(|&digit| char::from(digit)));
+}
+
+fn push_i64(text: &mut String, value: i64) {
+    if value < 0 {
+        text.push('-');
+    }
+    push_padded(text, value.unsigned_abs(), 1);
 }
 
 /// A decimal cell: the text with `scale` digits after the point (`1.50`), the value as a float.
@@ -803,28 +862,31 @@ fn write_date(text: &mut String, days: i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     if (0..=9999).contains(&year) {
-        let _ = write!(text, "{year:04}-{month:02}-{day:02}");
+        push_padded(text, year as u64, 4);
     } else {
-        let _ = write!(text, "{year}-{month:02}-{day:02}");
+        push_i64(text, year);
     }
+    text.push('-');
+    push_padded(text, month as u64, 2);
+    text.push('-');
+    push_padded(text, day as u64, 2);
 }
 
 /// `HH:MM:SS`, with `.ffffff` (or nine digits when nanoseconds are set) when not whole seconds.
 fn write_time_of_day(text: &mut String, nanos: i64) {
     let seconds = nanos / NANOS_PER_SECOND;
     let fraction = nanos % NANOS_PER_SECOND;
-    let _ = write!(
-        text,
-        "{:02}:{:02}:{:02}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    );
+    push_padded(text, (seconds / 3600) as u64, 2);
+    text.push(':');
+    push_padded(text, (seconds / 60 % 60) as u64, 2);
+    text.push(':');
+    push_padded(text, (seconds % 60) as u64, 2);
     if fraction != 0 {
+        text.push('.');
         if fraction % 1000 == 0 {
-            let _ = write!(text, ".{:06}", fraction / 1000);
+            push_padded(text, (fraction / 1000) as u64, 6);
         } else {
-            let _ = write!(text, ".{fraction:09}");
+            push_padded(text, fraction as u64, 9);
         }
     }
 }
@@ -1687,9 +1749,14 @@ mod tests {
     #[test]
     fn floats_render_like_python_repr() {
         let check = |value: f64, expected: &str| {
+            if value.is_finite() {
+                let mut text = String::new();
+                write_python_float(&mut text, &format!("{value:e}"));
+                assert_eq!(text, expected, "{value} from {{:e}}");
+            }
             let mut text = String::new();
-            write_python_float(&mut text, &format!("{value:e}"));
-            assert_eq!(text, expected, "{value}");
+            float_cell(value, None, &mut text);
+            assert_eq!(text, expected, "{value} from ryu");
         };
         check(1.5, "1.5");
         check(3.0, "3.0");
@@ -1704,6 +1771,13 @@ mod tests {
         check(f64::INFINITY, "inf");
         check(f64::NEG_INFINITY, "-inf");
         check(0.1 + 0.2, "0.30000000000000004");
+        check(5e-324, "5e-324");
+        check(1.7976931348623157e308, "1.7976931348623157e+308");
+        check(100.0, "100.0");
+        check(-12.5e-5, "-0.000125");
+        let mut text = String::new();
+        float_cell(0.1, Some(0.1f32), &mut text);
+        assert_eq!(text, "0.1");
     }
 
     #[test]
@@ -1718,6 +1792,20 @@ mod tests {
         assert_eq!(date(-1), "1969-12-31");
         assert_eq!(date(-719_528), "0000-01-01");
         assert_eq!(date(11_016), "2000-02-29");
+        let padded = |value: u64, width: usize| {
+            let mut text = String::new();
+            push_padded(&mut text, value, width);
+            text
+        };
+        assert_eq!(padded(0, 1), "0");
+        assert_eq!(padded(7, 2), "07");
+        assert_eq!(padded(42, 1), "42");
+        assert_eq!(padded(100, 6), "000100");
+        assert_eq!(padded(12_345, 2), "12345");
+        assert_eq!(padded(u64::MAX, 1), "18446744073709551615");
+        let mut text = String::new();
+        push_i64(&mut text, i64::MIN);
+        assert_eq!(text, "-9223372036854775808");
         let decimal = |unscaled: i128, scale: i32| {
             let mut text = String::new();
             let (_, value) = decimal_cell(unscaled, scale, &mut text);
