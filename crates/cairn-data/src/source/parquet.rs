@@ -32,7 +32,8 @@ use super::{display_names, remote, ChunkSource, Progress, ReadOptions, ResolvedI
 use crate::error::{DataError, Result};
 use crate::table::{CellKind, Chunk, Column, Needs};
 
-pub(crate) struct ParquetSource {
+/// The reading state: files, row groups and column readers.
+struct ParquetReader {
     input: ResolvedInput,
     options: ReadOptions,
     files: Vec<String>,
@@ -125,15 +126,15 @@ enum Values {
     ),
 }
 
-impl ParquetSource {
-    pub(crate) fn open(
+impl ParquetReader {
+    fn open(
         input: ResolvedInput,
         options: ReadOptions,
         progress: Arc<Progress>,
-    ) -> Result<ParquetSource> {
+    ) -> Result<ParquetReader> {
         let files = display_names(&input.files);
         let remote = input.files.iter().any(|file| remote::is_remote_path(file));
-        let mut source = ParquetSource {
+        let mut source = ParquetReader {
             files,
             columns: Vec::new(),
             needs: Vec::new(),
@@ -1179,23 +1180,7 @@ fn quiet_panics_in_guards() {
     });
 }
 
-impl ChunkSource for ParquetSource {
-    fn columns(&self) -> &[String] {
-        &self.columns
-    }
-
-    fn files(&self) -> &[String] {
-        &self.files
-    }
-
-    fn set_needs(&mut self, needs: Vec<Needs>) {
-        self.needs = needs;
-    }
-
-    fn progress(&self) -> Arc<Progress> {
-        Arc::clone(&self.progress)
-    }
-
+impl ParquetReader {
     fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         let chunk_rows = self.options.chunk_rows.max(1);
         loop {
@@ -1234,6 +1219,96 @@ impl ChunkSource for ParquetSource {
                 return Ok(Some(chunk));
             }
         }
+    }
+}
+
+/// Chunks decoded ahead by the reading thread.
+const CHUNKS_AHEAD: usize = 2;
+
+/// A [`ChunkSource`] over Parquet files: a thread decodes chunks ahead of the consumer (up to
+/// [`CHUNKS_AHEAD`]), so that decoding and checking overlap.
+pub(crate) struct ParquetSource {
+    columns: Vec<String>,
+    files: Vec<String>,
+    progress: Arc<Progress>,
+    /// The reader until the first chunk is asked for; then it runs on its thread.
+    reader: Option<ParquetReader>,
+    chunks: Option<std::sync::mpsc::Receiver<Result<Option<Chunk>>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    finished: bool,
+}
+
+impl ParquetSource {
+    pub(crate) fn open(
+        input: ResolvedInput,
+        options: ReadOptions,
+        progress: Arc<Progress>,
+    ) -> Result<ParquetSource> {
+        let reader = ParquetReader::open(input, options, progress)?;
+        Ok(ParquetSource {
+            columns: reader.columns.clone(),
+            files: reader.files.clone(),
+            progress: Arc::clone(&reader.progress),
+            reader: Some(reader),
+            chunks: None,
+            thread: None,
+            finished: false,
+        })
+    }
+
+    fn start(&mut self) {
+        let Some(mut reader) = self.reader.take() else {
+            return;
+        };
+        let (sender, receiver) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+        self.thread = Some(std::thread::spawn(move || loop {
+            let next = reader.next_chunk();
+            let last = !matches!(next, Ok(Some(_)));
+            if sender.send(next).is_err() || last {
+                return;
+            }
+        }));
+        self.chunks = Some(receiver);
+    }
+}
+
+impl ChunkSource for ParquetSource {
+    fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    fn set_needs(&mut self, needs: Vec<Needs>) {
+        if let Some(reader) = self.reader.as_mut() {
+            reader.needs = needs;
+        }
+    }
+
+    fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        if self.finished {
+            return Ok(None);
+        }
+        self.start();
+        let Some(chunks) = self.chunks.as_ref() else {
+            return Ok(None);
+        };
+        let next = chunks
+            .recv()
+            .unwrap_or_else(|_| Err(DataError::input("the parquet reader stopped unexpectedly")));
+        if !matches!(next, Ok(Some(_))) {
+            self.finished = true;
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
+        next
     }
 }
 
