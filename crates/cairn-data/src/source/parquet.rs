@@ -1133,6 +1133,14 @@ fn group_error(name: &str, group: usize, error: &parquet::errors::ParquetError) 
 /// The crate's message without its "Parquet error: " prefix.
 fn parquet_message(error: &parquet::errors::ParquetError) -> String {
     let message = error.to_string();
+    if let Some(codec) = message.strip_prefix("Disabled feature at compile time: ") {
+        let hint = if codec == "zstd" {
+            " (build cairn with the cargo feature `cairn-data/zstd`)"
+        } else {
+            ""
+        };
+        return format!("compressed with {codec}, which this cairn cannot read{hint}");
+    }
     match message.strip_prefix("Parquet error: ") {
         Some(rest) => rest.to_string(),
         None => message,
@@ -1755,6 +1763,15 @@ mod tests {
             *byte = 0xAB;
         }
         error_of("damaged.parquet", &damaged);
+
+        // A codec left out of the build (the writer cannot make such a file here).
+        let message = parquet_message(&parquet::errors::ParquetError::General(
+            "Disabled feature at compile time: zstd".into(),
+        ));
+        assert!(
+            message.contains("compressed with zstd") && message.contains("cairn-data/zstd"),
+            "{message}"
+        );
 
         let interval = dir.path().join("interval.parquet");
         write(
