@@ -1133,6 +1133,10 @@ fn group_error(name: &str, group: usize, error: &parquet::errors::ParquetError) 
 /// The crate's message without its "Parquet error: " prefix.
 fn parquet_message(error: &parquet::errors::ParquetError) -> String {
     let message = error.to_string();
+    let message = match message.strip_prefix("Parquet error: ") {
+        Some(rest) => rest.to_string(),
+        None => message,
+    };
     if let Some(codec) = message.strip_prefix("Disabled feature at compile time: ") {
         let hint = if codec == "zstd" {
             " (build cairn with the cargo feature `cairn-data/zstd`)"
@@ -1141,10 +1145,7 @@ fn parquet_message(error: &parquet::errors::ParquetError) -> String {
         };
         return format!("compressed with {codec}, which this cairn cannot read{hint}");
     }
-    match message.strip_prefix("Parquet error: ") {
-        Some(rest) => rest.to_string(),
-        None => message,
-    }
+    message
 }
 
 /// Runs parquet code that may panic on a corrupt file (the crate asserts in places): a panic becomes
