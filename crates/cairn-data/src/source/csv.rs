@@ -1,13 +1,15 @@
 //! CSV and TSV files, read with the `csv` crate.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::sync::Arc;
 
 use super::csv_blocks::{BlockReader, BlockSettings};
 use super::{display_names, ChunkSource, Format, Progress, ReadOptions, ResolvedInput};
 use crate::error::{DataError, Result};
 use crate::table::{Chunk, Column, Needs};
+
+/// A file (or object) being read, buffered.
+type FileReader = BufReader<Box<dyn Read + Send>>;
 
 pub(crate) struct CsvSource {
     input: ResolvedInput,
@@ -17,7 +19,7 @@ pub(crate) struct CsvSource {
     needs: Vec<Needs>,
     progress: Arc<Progress>,
     /// The file being read and its index.
-    current: Option<(usize, csv::Reader<BufReader<File>>)>,
+    current: Option<(usize, csv::Reader<FileReader>)>,
     /// A data record already read (the first row of a file without header).
     pending: Option<csv::ByteRecord>,
     next_file: usize,
@@ -83,7 +85,7 @@ impl CsvSource {
         self.next_file += 1;
         self.counted = 0;
         let name = self.files[index].clone();
-        let file = File::open(path).map_err(|error| DataError::io(name.clone(), error))?;
+        let file = super::open_file(path, &name)?;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter())
             .quote(self.options.quote)

@@ -3,9 +3,8 @@
 //! file order. Used unless an escape character is set (then quote parity cannot find boundaries).
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -166,7 +165,7 @@ fn split_files(
 }
 
 fn split_file(
-    path: &PathBuf,
+    path: &Path,
     file_index: usize,
     name: &Arc<str>,
     settings: &BlockSettings,
@@ -174,7 +173,7 @@ fn split_file(
     progress: &Progress,
     sequence: &mut u64,
 ) -> Result<()> {
-    let mut file = File::open(path).map_err(|error| DataError::io(name.to_string(), error))?;
+    let mut file = super::open_file(path, name)?;
     let mut carry: Vec<u8> = Vec::new();
     let mut line = 1u64;
     let mut header_pending = settings.has_header;

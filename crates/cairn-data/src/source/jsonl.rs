@@ -1,8 +1,7 @@
 //! JSON lines: one object per line; columns are the keys, in the order first seen in the first line
 //! (later lines may omit keys: null; keys the first line lacks are an error naming the line).
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 
 use super::{display_names, ChunkSource, Progress, ReadOptions, ResolvedInput};
@@ -16,7 +15,7 @@ pub(crate) struct JsonLinesSource {
     columns: Vec<String>,
     needs: Vec<Needs>,
     progress: Arc<Progress>,
-    current: Option<(usize, BufReader<File>)>,
+    current: Option<(usize, BufReader<Box<dyn Read + Send>>)>,
     /// The first object of the first file, read to learn the columns.
     pending: Option<(u64, serde_json::Map<String, serde_json::Value>)>,
     line: u64,
@@ -65,8 +64,7 @@ impl JsonLinesSource {
         let index = self.next_file;
         self.next_file += 1;
         self.line = 0;
-        let file =
-            File::open(path).map_err(|error| DataError::io(self.files[index].clone(), error))?;
+        let file = super::open_file(path, &self.files[index])?;
         self.current = Some((index, BufReader::with_capacity(1 << 20, file)));
         Ok(())
     }

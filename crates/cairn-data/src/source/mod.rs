@@ -7,8 +7,11 @@
 mod csv;
 mod csv_blocks;
 mod jsonl;
+mod parquet;
 pub mod postgres;
+mod remote;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -129,12 +132,19 @@ pub trait ChunkSource: Send {
 pub struct ResolvedInput {
     /// The argument as given.
     pub spec: String,
+    /// Local paths, or objects as `s3://bucket/key` (see [`open_file`]).
     pub files: Vec<PathBuf>,
     pub format: Format,
+    /// Bytes of all the files (what the progress bar counts).
+    pub total_bytes: u64,
 }
 
-/// Resolves DATA (a file, a folder, or a glob) to the files it names, sorted by path.
+/// Resolves DATA (a file, a folder, or a glob; local or `s3://bucket/...`) to the files it names,
+/// sorted by path.
 pub fn resolve(spec: &str, options: &ReadOptions) -> Result<ResolvedInput> {
+    if remote::is_remote(spec) {
+        return remote::resolve(spec, options);
+    }
     let path = Path::new(spec);
     let mut files: Vec<PathBuf> = if path.is_dir() {
         let entries = std::fs::read_dir(path).map_err(|error| DataError::io(spec, error))?;
@@ -187,33 +197,55 @@ pub fn resolve(spec: &str, options: &ReadOptions) -> Result<ResolvedInput> {
         return Err(DataError::input(format!("{spec}: no such file or folder")));
     };
     files.sort();
-    let format = match options.format {
-        Some(format) => format,
-        None => {
-            let first = Format::from_path(&files[0]).ok_or_else(|| {
-                DataError::usage(format!(
-                    "{}: cannot tell the format from the file name; pass --format csv|tsv|jsonl|parquet",
-                    files[0].display()
-                ))
-            })?;
-            if let Some(other) = files
-                .iter()
-                .find(|file| Format::from_path(file) != Some(first))
-            {
-                return Err(DataError::input(format!(
-                    "{spec}: files of different formats ({} and {}); pass one format at a time",
-                    files[0].display(),
-                    other.display()
-                )));
-            }
-            first
-        }
-    };
+    let format = format_of(spec, &files, options)?;
+    let total_bytes = files
+        .iter()
+        .filter_map(|file| std::fs::metadata(file).ok())
+        .map(|m| m.len())
+        .sum();
     Ok(ResolvedInput {
         spec: spec.to_string(),
         files,
         format,
+        total_bytes,
     })
+}
+
+/// The format of an input's files: forced, or told by their (common) extension.
+fn format_of(spec: &str, files: &[PathBuf], options: &ReadOptions) -> Result<Format> {
+    if let Some(format) = options.format {
+        return Ok(format);
+    }
+    let Some(first_file) = files.first() else {
+        return Err(DataError::input(format!("{spec}: no file")));
+    };
+    let first = Format::from_path(first_file).ok_or_else(|| {
+        DataError::usage(format!(
+            "{}: cannot tell the format from the file name; pass --format csv|tsv|jsonl|parquet",
+            first_file.display()
+        ))
+    })?;
+    if let Some(other) = files
+        .iter()
+        .find(|file| Format::from_path(file) != Some(first))
+    {
+        return Err(DataError::input(format!(
+            "{spec}: files of different formats ({} and {}); pass one format at a time",
+            first_file.display(),
+            other.display()
+        )));
+    }
+    Ok(first)
+}
+
+/// Opens one file of an input for a sequential read: a local file, or an object (`s3://bucket/key`)
+/// streamed from the store.
+pub(crate) fn open_file(path: &Path, name: &str) -> Result<Box<dyn Read + Send>> {
+    if remote::is_remote_path(path) {
+        return remote::open_read(path, name);
+    }
+    let file = std::fs::File::open(path).map_err(|error| DataError::io(name, error))?;
+    Ok(Box::new(file))
 }
 
 /// Opens DATA for reading.
@@ -224,14 +256,10 @@ pub fn open(spec: &str, options: &ReadOptions) -> Result<Box<dyn ChunkSource>> {
 
 /// Opens an input resolved by [`resolve`].
 pub fn open_resolved(input: ResolvedInput, options: &ReadOptions) -> Result<Box<dyn ChunkSource>> {
-    let total: u64 = input
-        .files
-        .iter()
-        .filter_map(|file| std::fs::metadata(file).ok())
-        .map(|m| m.len())
-        .sum();
     let progress = Arc::new(Progress::default());
-    progress.bytes_total.store(total, Ordering::Relaxed);
+    progress
+        .bytes_total
+        .store(input.total_bytes, Ordering::Relaxed);
     match input.format {
         Format::Csv | Format::Tsv => Ok(Box::new(csv::CsvSource::open(
             input,
@@ -243,7 +271,11 @@ pub fn open_resolved(input: ResolvedInput, options: &ReadOptions) -> Result<Box<
             options.clone(),
             progress,
         )?)),
-        Format::Parquet => Err(DataError::usage("parquet input is not built yet")),
+        Format::Parquet => Ok(Box::new(parquet::ParquetSource::open(
+            input,
+            options.clone(),
+            progress,
+        )?)),
     }
 }
 
