@@ -8,8 +8,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,3 +321,56 @@ def json_or_none(data: bytes):
         return json.loads(data)
     except ValueError:
         return None
+
+
+# Credentials moto accepts; tests pass them to boto3 and to cairn.
+MOTO_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@contextmanager
+def moto_s3(log_dir: Path, bucket: str):
+    """moto's S3 in server mode on a free port with `bucket` created; yields (endpoint, boto3 client)."""
+    import boto3
+
+    port = free_port()
+    with open(Path(log_dir) / "moto.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with code {proc.returncode}")
+            try:
+                requests.get(endpoint, timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto server not up within 30 s") from None
+                time.sleep(0.1)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=MOTO_CREDENTIALS["AWS_REGION"],
+        )
+        s3.create_bucket(Bucket=bucket)
+        yield endpoint, s3
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

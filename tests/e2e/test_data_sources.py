@@ -12,27 +12,19 @@ import json
 import math
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import boto3
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 import yaml
 
-from cairn_helpers import cairn_bin, free_port
+from cairn_helpers import MOTO_CREDENTIALS, cairn_bin, free_port, moto_s3
 
 ROWS = 20_000
 ROW_GROUP = 3_000
 BUCKET = "cairn-data"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-}
+CREDENTIALS = MOTO_CREDENTIALS
 CITIES = ["paris", "oslo", "lima"]
 
 
@@ -254,56 +246,16 @@ def test_corrupt_parquet_is_an_error_naming_the_file(data, tmp_path):
 # S3 (moto in server mode)
 
 
-def _wait_for_port(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited with code {proc.returncode}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto server not up within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def moto(data, tmp_path_factory):
     """moto's S3 on a free port, the bucket holding the test files; yields the cairn environment."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_port(endpoint, proc)
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=CREDENTIALS["AWS_REGION"],
-        )
-        s3.create_bucket(Bucket=BUCKET)
+    with moto_s3(tmp_path_factory.mktemp("moto"), BUCKET) as (endpoint, s3):
         s3.upload_file(str(data["single"]), BUCKET, "tables/data.parquet")
         s3.upload_file(str(data["csv"]), BUCKET, "tables/data.csv")
         for part in sorted(data["parts"].iterdir()):
             s3.upload_file(str(part), BUCKET, f"parts/{part.name}")
         s3.put_object(Bucket=BUCKET, Key="parts/nested/ignored.parquet", Body=b"not parquet")
         yield {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def test_s3_objects_validate_like_local_files(data, moto):

@@ -8,79 +8,31 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import threading
 import time
 
-import boto3
 import mlflow
 import psutil
 import pytest
 import requests
 from mlflow import MlflowClient
 
-from cairn_helpers import CairnServer, assert_error, free_port, unique
+from cairn_helpers import MOTO_CREDENTIALS, CairnServer, assert_error, free_port, moto_s3, unique
 
 BUCKET = "cairn-artifacts"
 PREFIX = "team/mlflow"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-}
+CREDENTIALS = MOTO_CREDENTIALS
 # The streamed artifact: 1 GiB unless overridden (CAIRN_E2E_S3_BIG_MB) on a slow machine.
 BIG_MB = int(os.environ.get("CAIRN_E2E_S3_BIG_MB", "1024"))
 # The server's resident memory must stay far below the artifact's size.
 PEAK_RSS_LIMIT = 300 * 1024 * 1024
 
 
-def _wait_for_port(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited with code {proc.returncode}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto server not up within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory):
     """moto's S3 in server mode on a free port, with the bucket created."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    log.close()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_port(endpoint, proc)
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=CREDENTIALS["AWS_REGION"],
-        )
-        s3.create_bucket(Bucket=BUCKET)
+    with moto_s3(tmp_path_factory.mktemp("moto"), BUCKET) as (endpoint, s3):
         yield endpoint, s3
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _start(workdir, destination: str, env: dict[str, str]) -> CairnServer:

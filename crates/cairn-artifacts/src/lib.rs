@@ -24,6 +24,36 @@ use object_store::{ObjectStore, PutPayload, WriteMultipart};
 
 pub use local_guard::LocalGuard;
 
+/// A bucket opened for long reads (no overall request timeout: callers bound each wait), configured
+/// from the same variables as the artifact store: `AWS_*`, and the endpoint from
+/// `MLFLOW_S3_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (path-style requests).
+/// `cairn data` reads its `s3://` inputs through it.
+#[cfg(feature = "s3")]
+pub struct S3Reader {
+    pub store: Arc<dyn ObjectStore>,
+    /// Where requests go, for messages (`http://127.0.0.1:9000`, `AWS S3 (eu-west-1)`).
+    pub place: String,
+}
+
+/// Opens `bucket` for reading (see [`S3Reader`]).
+#[cfg(feature = "s3")]
+pub fn s3_reader(
+    bucket: &str,
+    env: &HashMap<String, String>,
+) -> std::result::Result<S3Reader, String> {
+    let settings = remote::S3Settings::from_env(bucket, env);
+    let stores = remote::s3_stores(&settings, env)?;
+    Ok(S3Reader {
+        store: stores.reads,
+        place: remote::s3_place(&settings),
+    })
+}
+
+/// Whether an `object_store` error means the store could not be reached (refused, reset, timed out).
+pub fn is_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    remote::is_unreachable(error)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     #[error("no such artifact: '{0}'")]

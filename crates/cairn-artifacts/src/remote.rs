@@ -196,6 +196,15 @@ pub(crate) fn s3_stores(
     })
 }
 
+/// Where an S3 store's requests go, for messages: the custom endpoint, else AWS's region.
+#[cfg(feature = "s3")]
+pub(crate) fn s3_place(settings: &S3Settings) -> String {
+    match &settings.endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => format!("AWS S3 ({})", settings.region),
+    }
+}
+
 #[cfg(feature = "gcs")]
 pub(crate) fn gcs_stores(
     bucket: &str,

@@ -28,11 +28,12 @@
 //! checks each one first), and every expectation that needs no data (table shape, missing columns).
 
 use crate::expect::aggregate::{
-    distinct_set_result, same_value, sorted_values, type_matches, DistinctValue, SetRule,
+    distinct_set_result, same_value, sorted_values, type_matches, DistinctValue, Range, SetRule,
 };
 use serde_json::{json, Value};
 
 use crate::error::{DataError, Result};
+use crate::expect::table::within;
 use crate::expect::{Example, ExpectationResult, Kwargs, Tolerance, EXAMPLES};
 use crate::suite::{ExpectationConfig, Suite};
 
@@ -319,27 +320,6 @@ fn within_sql(
     }
 }
 
-/// The same test in Rust (the streaming engine's `within`).
-fn within(
-    value: f64,
-    min: Option<f64>,
-    max: Option<f64>,
-    strict_min: bool,
-    strict_max: bool,
-) -> bool {
-    let above = match min {
-        None => true,
-        Some(min) if strict_min => value > min,
-        Some(min) => value >= min,
-    };
-    let below = match max {
-        None => true,
-        Some(max) if strict_max => value < max,
-        Some(max) => value <= max,
-    };
-    above && below
-}
-
 /// One query; every row comes back as text cells (`None` for NULL).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -407,29 +387,6 @@ enum Statistic {
     Sum,
     Min,
     Max,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Range {
-    min: Option<f64>,
-    max: Option<f64>,
-    strict_min: bool,
-    strict_max: bool,
-}
-
-impl Range {
-    fn read(kwargs: &Kwargs<'_>) -> Result<Range> {
-        Ok(Range {
-            min: kwargs.f64_opt("min_value")?,
-            max: kwargs.f64_opt("max_value")?,
-            strict_min: kwargs.bool_or("strict_min", false)?,
-            strict_max: kwargs.bool_or("strict_max", false)?,
-        })
-    }
-
-    fn holds(&self, value: f64) -> bool {
-        !value.is_nan() && within(value, self.min, self.max, self.strict_min, self.strict_max)
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -40,17 +40,18 @@ pub(crate) fn compile(
     )))))
 }
 
-/// A `[min, max]` range as GE writes it, with optional strictness.
+/// A `[min, max]` range as GE writes it, with optional strictness (also used by the PostgreSQL
+/// pushdown, which must judge observed values the same way).
 #[derive(Debug, Clone, Copy)]
-struct Range {
-    min: Option<f64>,
-    max: Option<f64>,
-    strict_min: bool,
-    strict_max: bool,
+pub(crate) struct Range {
+    pub(crate) min: Option<f64>,
+    pub(crate) max: Option<f64>,
+    pub(crate) strict_min: bool,
+    pub(crate) strict_max: bool,
 }
 
 impl Range {
-    fn read(kwargs: &Kwargs<'_>) -> Result<Range> {
+    pub(crate) fn read(kwargs: &Kwargs<'_>) -> Result<Range> {
         Ok(Range {
             min: kwargs.f64_opt("min_value")?,
             max: kwargs.f64_opt("max_value")?,
@@ -59,7 +60,7 @@ impl Range {
         })
     }
 
-    fn holds(&self, value: f64) -> bool {
+    pub(crate) fn holds(&self, value: f64) -> bool {
         !value.is_nan() && within(value, self.min, self.max, self.strict_min, self.strict_max)
     }
 }

@@ -207,9 +207,7 @@ pub(crate) fn compile(
                     columns,
                     ignore,
                     tolerance,
-                    rows: 0,
-                    missing: 0,
-                    unexpected: 0,
+                    counts: Counts::default(),
                     examples: Examples::default(),
                 })
             }
@@ -261,9 +259,7 @@ pub(crate) fn compile(
                 comparison,
                 ignore: Ignore::read(kwargs, Ignore::BothMissing)?,
                 tolerance,
-                rows: 0,
-                missing: 0,
-                unexpected: 0,
+                counts: Counts::default(),
                 examples: Examples::default(),
             })
         }
@@ -785,15 +781,13 @@ struct WithinRecordCheck {
     columns: Vec<usize>,
     ignore: Ignore,
     tolerance: Tolerance,
-    rows: u64,
-    missing: u64,
-    unexpected: u64,
+    counts: Counts,
     examples: Examples,
 }
 
 impl Check for WithinRecordCheck {
     fn update(&mut self, chunk: &Chunk) {
-        self.rows += chunk.n_rows as u64;
+        self.counts.rows += chunk.n_rows as u64;
         for row in 0..chunk.n_rows {
             let nulls = self
                 .columns
@@ -801,7 +795,7 @@ impl Check for WithinRecordCheck {
                 .filter(|&&c| chunk.column(c).is_null(row))
                 .count();
             if self.ignore.skips(nulls, self.columns.len()) {
-                self.missing += 1;
+                self.counts.missing += 1;
                 continue;
             }
             let texts: Vec<&str> = self
@@ -811,7 +805,7 @@ impl Check for WithinRecordCheck {
                 .collect();
             let distinct: HashSet<&&str> = texts.iter().collect();
             if distinct.len() != texts.len() {
-                self.unexpected += 1;
+                self.counts.unexpected += 1;
                 let value = Value::Array(
                     self.columns
                         .iter()
@@ -824,12 +818,7 @@ impl Check for WithinRecordCheck {
     }
 
     fn finish(self: Box<Self>, _facts: &TableFacts, result: &mut ExpectationResult) {
-        let counts = Counts {
-            rows: self.rows,
-            missing: self.missing,
-            unexpected: self.unexpected,
-        };
-        counts.report(&self.tolerance, self.examples, result);
+        self.counts.report(&self.tolerance, self.examples, result);
     }
 }
 
@@ -903,20 +892,18 @@ struct PairCheck {
     comparison: Pair,
     ignore: Ignore,
     tolerance: Tolerance,
-    rows: u64,
-    missing: u64,
-    unexpected: u64,
+    counts: Counts,
     examples: Examples,
 }
 
 impl Check for PairCheck {
     fn update(&mut self, chunk: &Chunk) {
         let (a, b) = (chunk.column(self.a), chunk.column(self.b));
-        self.rows += chunk.n_rows as u64;
+        self.counts.rows += chunk.n_rows as u64;
         for row in 0..chunk.n_rows {
             let nulls = usize::from(a.is_null(row)) + usize::from(b.is_null(row));
             if self.ignore.skips(nulls, 2) {
-                self.missing += 1;
+                self.counts.missing += 1;
                 continue;
             }
             let ok = if nulls > 0 {
@@ -930,7 +917,7 @@ impl Check for PairCheck {
                 }
             };
             if !ok {
-                self.unexpected += 1;
+                self.counts.unexpected += 1;
                 self.examples.push_value(
                     chunk,
                     row,
@@ -941,12 +928,7 @@ impl Check for PairCheck {
     }
 
     fn finish(self: Box<Self>, _facts: &TableFacts, result: &mut ExpectationResult) {
-        let counts = Counts {
-            rows: self.rows,
-            missing: self.missing,
-            unexpected: self.unexpected,
-        };
-        counts.report(&self.tolerance, self.examples, result);
+        self.counts.report(&self.tolerance, self.examples, result);
     }
 }
 

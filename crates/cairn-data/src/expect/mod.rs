@@ -12,7 +12,7 @@
 pub(crate) mod aggregate;
 mod kwargs;
 mod map;
-mod table;
+pub(crate) mod table;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -173,8 +173,8 @@ impl Plan {
         }
     }
 
-    /// Splits the checks so that several threads can feed them the same chunks (each check sees every
-    /// chunk, in order): `parts` groups of roughly equal count.
+    /// The running checks, for callers that spread them over threads (each check must still see
+    /// every chunk, in order).
     pub fn checks_mut(&mut self) -> Vec<&mut Box<dyn Check>> {
         self.entries
             .iter_mut()

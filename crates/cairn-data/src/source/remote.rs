@@ -11,7 +11,6 @@
 //! `AWS_DEFAULT_REGION`...), and for S3-compatible servers an endpoint in `MLFLOW_S3_ENDPOINT_URL`,
 //! `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (path-style requests, `http://` allowed).
 
-use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -103,52 +102,6 @@ fn is_data_key(key: &str, options: &ReadOptions) -> bool {
     !name.is_empty()
         && !name.starts_with(['.', '_'])
         && (options.format.is_some() || Format::from_path(Path::new(name)).is_some())
-}
-
-/// The S3 settings derived from the environment (the rest of `AWS_*` goes to `object_store` as is).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct S3Settings {
-    pub region: String,
-    pub endpoint: Option<String>,
-    pub allow_http: bool,
-}
-
-#[cfg_attr(not(feature = "s3"), allow(dead_code))]
-impl S3Settings {
-    /// Endpoint: `MLFLOW_S3_ENDPOINT_URL`, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`.
-    /// Region: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1` (as `cairn-artifacts`).
-    pub(crate) fn from_env(env: &HashMap<String, String>) -> S3Settings {
-        let non_empty = |key: &str| {
-            env.get(key)
-                .map(|value| value.trim())
-                .filter(|value| !value.is_empty())
-                .map(str::to_owned)
-        };
-        let endpoint = non_empty("MLFLOW_S3_ENDPOINT_URL")
-            .or_else(|| non_empty("AWS_ENDPOINT_URL_S3"))
-            .or_else(|| non_empty("AWS_ENDPOINT_URL"))
-            .map(|endpoint| endpoint.trim_end_matches('/').to_owned());
-        let region = non_empty("AWS_REGION")
-            .or_else(|| non_empty("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".to_owned());
-        let allow_http = endpoint
-            .as_deref()
-            .is_some_and(|endpoint| endpoint.starts_with("http://"))
-            || non_empty("AWS_ALLOW_HTTP").is_some_and(|value| value.eq_ignore_ascii_case("true"));
-        S3Settings {
-            region,
-            endpoint,
-            allow_http,
-        }
-    }
-
-    /// Where requests go, for messages.
-    fn place(&self) -> String {
-        match &self.endpoint {
-            Some(endpoint) => endpoint.clone(),
-            None => format!("AWS S3 ({})", self.region),
-        }
-    }
 }
 
 /// Resolves an `s3://` DATA argument to its objects (as `s3://bucket/key` paths), sorted by key.
@@ -286,7 +239,6 @@ mod backend {
     use object_store::path::Path as ObjectPath;
     use object_store::ObjectStore;
 
-    use super::S3Settings;
     use crate::error::{DataError, Result};
 
     /// How long to wait for the store's first answer, and then for each piece of a download.
@@ -296,7 +248,8 @@ mod backend {
 
     struct Store {
         store: Arc<dyn ObjectStore>,
-        settings: S3Settings,
+        /// Where requests go, for messages.
+        place: String,
     }
 
     fn runtime() -> Result<&'static tokio::runtime::Runtime> {
@@ -346,56 +299,23 @@ mod backend {
         Ok(store)
     }
 
+    /// The bucket's store, configured as the artifact store configures S3 (`cairn_artifacts`).
     fn build(bucket: &str, env: &HashMap<String, String>) -> Result<Store> {
-        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-        use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
-
-        let settings = S3Settings::from_env(env);
-        let mut builder = AmazonS3Builder::new()
-            .with_config(
-                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
-                "5s",
-            )
-            // No overall request timeout: a large object may take long; reads bound each wait.
-            .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "24h");
-        for (key, value) in env {
-            if !key.starts_with("AWS_") {
-                continue;
-            }
-            if let Ok(config_key) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
-                builder = builder.with_config(config_key, value);
-            }
-        }
-        builder = builder
-            .with_bucket_name(bucket)
-            .with_region(&settings.region)
-            .with_allow_http(settings.allow_http)
-            .with_retry(RetryConfig {
-                backoff: BackoffConfig::default(),
-                max_retries: 3,
-                retry_timeout: Duration::from_secs(60),
-            });
-        if let Some(endpoint) = &settings.endpoint {
-            // S3-compatible servers (MinIO, moto, Ceph...) answer path-style requests.
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_virtual_hosted_style_request(false);
-        }
-        let store = builder.build().map_err(|error| {
+        let reader = cairn_artifacts::s3_reader(bucket, env).map_err(|error| {
             DataError::usage(format!("s3://{bucket}: cannot configure s3: {error}"))
         })?;
         Ok(Store {
-            store: Arc::new(store),
-            settings,
+            store: reader.store,
+            place: reader.place,
         })
     }
 
     /// A store error as a message naming the object and, when the store cannot be reached, where.
     fn store_error(spec: &str, store: &Store, error: &object_store::Error) -> DataError {
-        if is_unreachable(error) {
+        if cairn_artifacts::is_unreachable(error) {
             return DataError::input(format!(
                 "{spec}: cannot reach the object store at {}: {}",
-                store.settings.place(),
+                store.place,
                 root_cause(error)
             ));
         }
@@ -410,41 +330,10 @@ mod backend {
         current.to_string()
     }
 
-    /// Whether an error means the store could not be reached (refused, reset, timed out).
-    fn is_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
-        let mut current = Some(error);
-        while let Some(error) = current {
-            if let Some(http) = error.downcast_ref::<object_store::client::HttpError>() {
-                use object_store::client::HttpErrorKind;
-                if matches!(
-                    http.kind(),
-                    HttpErrorKind::Connect | HttpErrorKind::Timeout | HttpErrorKind::Interrupted
-                ) {
-                    return true;
-                }
-            }
-            if let Some(io) = error.downcast_ref::<std::io::Error>() {
-                use std::io::ErrorKind;
-                if matches!(
-                    io.kind(),
-                    ErrorKind::ConnectionRefused
-                        | ErrorKind::ConnectionReset
-                        | ErrorKind::ConnectionAborted
-                        | ErrorKind::NotConnected
-                        | ErrorKind::TimedOut
-                ) {
-                    return true;
-                }
-            }
-            current = error.source();
-        }
-        false
-    }
-
     fn timed_out(spec: &str, store: &Store) -> DataError {
         DataError::input(format!(
             "{spec}: cannot reach the object store at {}: no answer within {} s",
-            store.settings.place(),
+            store.place,
             IDLE_TIMEOUT.as_secs()
         ))
     }
@@ -637,38 +526,5 @@ mod tests {
         check("out/_SUCCESS", false);
         check("out/.hidden.csv", false);
         check("out/readme.md", false);
-    }
-
-    #[test]
-    fn settings_come_from_the_environment() {
-        let env = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let settings = S3Settings::from_env(&env(&[
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
-            ("AWS_DEFAULT_REGION", "eu-west-1"),
-        ]));
-        assert_eq!(
-            settings,
-            S3Settings {
-                region: "eu-west-1".into(),
-                endpoint: Some("http://127.0.0.1:9000".into()),
-                allow_http: true,
-            }
-        );
-        let settings = S3Settings::from_env(&env(&[
-            ("MLFLOW_S3_ENDPOINT_URL", "https://minio.example"),
-            ("AWS_ENDPOINT_URL", "http://ignored"),
-        ]));
-        assert_eq!(settings.endpoint.as_deref(), Some("https://minio.example"));
-        assert!(!settings.allow_http);
-        assert_eq!(settings.region, "us-east-1");
-        assert_eq!(
-            S3Settings::from_env(&env(&[])).place(),
-            "AWS S3 (us-east-1)"
-        );
     }
 }
