@@ -225,13 +225,17 @@ pub(crate) fn compile(target: &Target, filter: &Filter, order_by: &[OrderBy]) ->
         if index > 0 {
             compiled.order.push(", ");
         }
-        compile_order(target, order, index, &mut compiled)?;
+        compile_order(target, filter, order, index, &mut compiled)?;
     }
     for (index, clause) in filter.clauses.iter().enumerate() {
         if exclude_prompts
             && clause.ident.entity == Entity::Tag
             && clause.ident.key == IS_PROMPT_TAG
         {
+            continue;
+        }
+        if let Some(table) = joinable_key_value(target, clause) {
+            key_value_join(&mut compiled.joins, table, clause, index)?;
             continue;
         }
         compiled.conditions.push(" AND ");
@@ -242,6 +246,63 @@ pub(crate) fn compile(target: &Target, filter: &Filter, order_by: &[OrderBy]) ->
         compile_clause(target, clause, index, &mut compiled.conditions)?;
     }
     Ok(compiled)
+}
+
+/// The param or tag table a clause can be tested through as an inner join instead of an `EXISTS`:
+/// every such table holds at most one row per (owner, key), so joining that row filters without
+/// multiplying rows, and the planner is free to drive the search from either side (an `EXISTS` is a
+/// correlated subquery run per candidate). `IS NULL` stays a `NOT EXISTS`.
+fn joinable_key_value(target: &Target, clause: &Clause) -> Option<KeyValueTable> {
+    if clause.comparator == Comparator::IsNull {
+        return None;
+    }
+    match clause.ident.entity {
+        Entity::Param => target.params,
+        Entity::Tag => target.tags,
+        _ => None,
+    }
+}
+
+/// ` JOIN table f{index} ON <owner> AND key = ? AND <comparison>` for [`joinable_key_value`].
+fn key_value_join(
+    sql: &mut Sql,
+    table: KeyValueTable,
+    clause: &Clause,
+    index: usize,
+) -> Result<()> {
+    let alias = format!("f{index}");
+    sql.push(&format!(
+        " JOIN {} {alias} ON {} AND {alias}.key = ",
+        table.table,
+        correlate(table.correlation, &alias)
+    ))
+    .bind_text(clause.ident.key.clone());
+    if clause.comparator != Comparator::IsNotNull {
+        sql.push(" AND ");
+        compare(
+            sql,
+            &format!("{alias}.value"),
+            ColumnType::Text,
+            clause.comparator,
+            &clause.value,
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether the filter only keeps things whose latest `key` metric exists and is a number: an
+/// `=`/`<`/`<=`/`>`/`>=` clause on it (those never match a missing or NaN value). Ordering by
+/// such a metric then needs no "values first, then NaN, then missing" term, so the order can come
+/// straight from the `(key, is_nan, value)` index: a `max_results` page stops early.
+fn filter_requires_number(filter: &Filter, key: &str) -> bool {
+    filter.clauses.iter().any(|clause| {
+        clause.ident.entity == Entity::Metric
+            && clause.ident.key == key
+            && matches!(
+                clause.comparator,
+                Comparator::Eq | Comparator::Gt | Comparator::Ge | Comparator::Lt | Comparator::Le
+            )
+    })
 }
 
 /// The alias of the order join (`o{i}`) that already holds the one `latest_metrics` row `clause`
@@ -594,6 +655,7 @@ fn compare(
 
 fn compile_order(
     target: &Target,
+    filter: &Filter,
     order: &OrderBy,
     index: usize,
     compiled: &mut Compiled,
@@ -639,14 +701,20 @@ fn compile_order(
                 .ok_or_else(|| unsupported(target, "ordering by metrics"))?;
             match source {
                 MetricSource::Latest(table) => {
+                    let present = filter_requires_number(filter, key);
                     compiled
                         .joins
                         .push(&format!(
-                            " LEFT JOIN {} {alias} ON {} AND {alias}.key = ",
+                            " {} {} {alias} ON {} AND {alias}.key = ",
+                            if present { "JOIN" } else { "LEFT JOIN" },
                             table.table,
                             correlate(table.correlation, &alias)
                         ))
                         .bind_text(key.clone());
+                    if present {
+                        compiled.order.push(&format!("{alias}.value {direction}"));
+                        return Ok(());
+                    }
                 }
                 MetricSource::History(table) => {
                     let newer = format!("{alias}n");
@@ -737,13 +805,87 @@ mod tests {
             ],
         };
         let compiled = compile(&RUNS, &filter, &[]).unwrap();
-        assert!(!compiled.conditions.text.contains("DROP"));
-        assert!(!compiled.conditions.text.contains("1=1"));
-        assert_eq!(compiled.conditions.binds.len(), 5);
+        for sql in [&compiled.conditions, &compiled.joins] {
+            assert!(!sql.text.contains("DROP"));
+            assert!(!sql.text.contains("1=1"));
+        }
+        // The param clause is a join (key and value bound there), the others are conditions.
+        assert_eq!(compiled.joins.binds.len(), 2);
+        assert!(compiled.joins.text.starts_with(" JOIN params f0 ON "));
+        assert_eq!(compiled.conditions.binds.len(), 3);
         assert!(compiled
             .conditions
             .text
             .contains("LOWER(r.name) LIKE LOWER(?)"));
+    }
+
+    fn order(key: &str, ascending: bool) -> OrderBy {
+        OrderBy {
+            ident: Ident {
+                entity: Entity::Metric,
+                key: key.into(),
+            },
+            ascending,
+        }
+    }
+
+    #[test]
+    fn a_filtered_metric_orders_without_the_missing_and_nan_term() {
+        let gt = clause(Entity::Metric, "m", Comparator::Gt, Value::Number(0.5));
+        let compiled = compile(
+            &RUNS,
+            &Filter {
+                clauses: vec![gt.clone()],
+            },
+            &[order("m", false)],
+        )
+        .unwrap();
+        assert!(compiled.joins.text.starts_with(" JOIN latest_metrics o0 "));
+        assert_eq!(compiled.order.text, "o0.value DESC");
+        // Without such a clause (or with one that keeps NaN or missing values) the run may lack
+        // the metric: values first, then NaN, then missing.
+        for clauses in [
+            vec![],
+            vec![clause(
+                Entity::Metric,
+                "m",
+                Comparator::NotEq,
+                Value::Number(0.5),
+            )],
+            vec![clause(
+                Entity::Metric,
+                "other",
+                Comparator::Gt,
+                Value::Number(0.5),
+            )],
+        ] {
+            let compiled = compile(&RUNS, &Filter { clauses }, &[order("m", true)]).unwrap();
+            assert!(compiled
+                .joins
+                .text
+                .starts_with(" LEFT JOIN latest_metrics o0 "));
+            assert!(compiled
+                .order
+                .text
+                .contains("CASE WHEN o0.key IS NULL THEN 2"));
+        }
+    }
+
+    #[test]
+    fn a_missing_param_stays_a_not_exists() {
+        let compiled = compile(
+            &RUNS,
+            &Filter {
+                clauses: vec![clause(Entity::Param, "p", Comparator::IsNull, Value::Null)],
+            },
+            &[],
+        )
+        .unwrap();
+        assert!(compiled.joins.text.is_empty());
+        assert!(compiled
+            .conditions
+            .text
+            .contains("NOT EXISTS (SELECT 1 FROM params f0"));
     }
 
     #[test]
