@@ -19,6 +19,7 @@ mod filter;
 mod forward;
 mod names;
 pub mod postgres;
+mod run_parts;
 pub mod schema;
 mod shared;
 pub mod sqlite;

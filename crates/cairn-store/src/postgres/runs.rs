@@ -71,18 +71,6 @@ macro_rules! info_columns {
     };
 }
 
-type InfoRow = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    String,
-    String,
-);
-
 /// [`InfoRow`] and whether the run has dataset inputs, model inputs, model outputs.
 type InfoPartsRow = (
     String,
@@ -99,6 +87,7 @@ type InfoPartsRow = (
     bool,
 );
 
+use crate::run_parts::{info_from_row, InfoRow};
 use crate::shared::MetricRow;
 
 /// A point of one metric's history: (step, timestamp, value, is_nan, model_id, dataset_name,
@@ -125,31 +114,6 @@ type DatasetRow = (
     Option<String>,
     Option<String>,
 );
-
-fn info_from_row(row: InfoRow) -> Result<RunInfo> {
-    let (
-        run_id,
-        experiment_id,
-        run_name,
-        user_id,
-        status,
-        start_time,
-        end_time,
-        artifact_uri,
-        stage,
-    ) = row;
-    Ok(RunInfo {
-        run_id,
-        experiment_id: experiment_id.to_string(),
-        run_name,
-        user_id,
-        status: parse_column(&status)?,
-        start_time,
-        end_time,
-        artifact_uri,
-        lifecycle_stage: parse_column(&stage)?,
-    })
-}
 
 fn empty_run(info: RunInfo) -> Run {
     Run {

@@ -5,8 +5,7 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use cairn_core::entities::{
-    Dataset, DatasetInput, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run,
-    RunData, RunInfo, RunInputs, RunOutputs,
+    DatasetInput, KeyValue, LifecycleStage, Metric, ModelInput, ModelOutput, Page, Run, RunInfo,
 };
 use cairn_core::{Error, Result};
 use sqlx::query_builder::Separated;
@@ -19,6 +18,8 @@ use super::{
     db_error, finish_page, json_list, new_uuid_hex, now_ms, parse_column, store_value, SqliteStore,
 };
 use crate::filter::{self, Bind, Sql};
+use crate::run_parts::{assemble, empty_runs, info_from_row, unpack, InfoRow, RunParts};
+use crate::shared::MetricRow;
 use crate::shared::{finish_history_page, history_limit};
 use crate::{
     CreateRun, HistoryInterval, HistoryPage, LogBatch, SearchRuns, SeriesRequest, UpdateRun,
@@ -68,45 +69,6 @@ pub(super) async fn active_run(conn: &mut SqliteConnection, run_id: &str) -> Res
         )));
     }
     Ok(experiment_id)
-}
-
-type InfoRow = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    String,
-    String,
-);
-
-use crate::shared::MetricRow;
-
-fn info_from_row(row: InfoRow) -> Result<RunInfo> {
-    let (
-        run_id,
-        experiment_id,
-        run_name,
-        user_id,
-        status,
-        start_time,
-        end_time,
-        artifact_uri,
-        stage,
-    ) = row;
-    Ok(RunInfo {
-        run_id,
-        experiment_id: experiment_id.to_string(),
-        run_name,
-        user_id,
-        status: parse_column(&status)?,
-        start_time,
-        end_time,
-        artifact_uri,
-        lifecycle_stage: parse_column(&stage)?,
-    })
 }
 
 const INFO_COLUMNS: &str = "run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
@@ -191,62 +153,6 @@ type PackedParts = (
     String,
 );
 
-type PackedInfo = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    String,
-    String,
-);
-
-type PackedMetric = (
-    String,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-type PackedDataset = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
-
-fn unpack<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>> {
-    serde_json::from_str(json)
-        .map_err(|error| Error::internal(format!("unreadable packed rows: {error}")))
-}
-
-/// A metric value from its bits, or from its text for rows written before `value_bits` existed.
-pub(super) fn unpack_value(bits: Option<i64>, text: Option<&str>, is_nan: bool) -> Result<f64> {
-    if is_nan {
-        return Ok(f64::NAN);
-    }
-    match (bits, text) {
-        (Some(bits), _) => Ok(f64::from_bits(bits as u64)),
-        (None, Some(text)) => text
-            .parse::<f64>()
-            .map_err(|_| Error::internal(format!("unreadable metric value '{text}'"))),
-        (None, None) => Err(Error::internal("metric without a value")),
-    }
-}
-
 /// Loads whole runs, in the order of `run_ids` (missing ids are skipped).
 pub(super) async fn load_runs<'c, E>(executor: E, run_ids: &[String]) -> Result<Vec<Run>>
 where
@@ -269,125 +175,28 @@ where
 /// are skipped), or in the order of the infos if `None`.
 fn decode_runs(parts: PackedParts, run_ids: Option<&[String]>) -> Result<Vec<Run>> {
     let (infos, metrics, params, tags, datasets, input_tags, model_inputs, model_outputs) = parts;
-
-    let infos: Vec<PackedInfo> = unpack(&infos)?;
-    let info_order: Vec<String>;
-    let run_ids = match run_ids {
-        Some(run_ids) => run_ids,
-        None => {
-            info_order = infos.iter().map(|info| info.0.clone()).collect();
-            &info_order
-        }
+    let infos: Vec<InfoRow> = unpack(&infos)?;
+    let mut infos = infos
+        .into_iter()
+        .map(info_from_row)
+        .collect::<Result<Vec<RunInfo>>>()?;
+    if let Some(run_ids) = run_ids {
+        let mut by_id: HashMap<String, RunInfo> = infos
+            .into_iter()
+            .map(|info| (info.run_id.clone(), info))
+            .collect();
+        infos = run_ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    }
+    let parts = RunParts {
+        metrics,
+        params,
+        tags,
+        datasets,
+        input_tags,
+        model_inputs,
+        model_outputs,
     };
-    let mut runs: HashMap<String, Run> = HashMap::with_capacity(infos.len());
-    for row in infos {
-        let info = info_from_row(row)?;
-        runs.insert(
-            info.run_id.clone(),
-            Run {
-                info,
-                data: RunData::default(),
-                inputs: RunInputs::default(),
-                outputs: RunOutputs::default(),
-            },
-        );
-    }
-
-    let mut metrics: Vec<PackedMetric> = unpack(&metrics)?;
-    metrics.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    for (
-        run_id,
-        key,
-        step,
-        timestamp,
-        bits,
-        text,
-        is_nan,
-        model_id,
-        dataset_name,
-        dataset_digest,
-    ) in metrics
-    {
-        if let Some(run) = runs.get_mut(&run_id) {
-            run.data.metrics.push(Metric {
-                key,
-                value: unpack_value(bits, text.as_deref(), is_nan != 0)?,
-                timestamp,
-                step,
-                model_id,
-                dataset_name,
-                dataset_digest,
-                run_id: None,
-            });
-        }
-    }
-
-    for (json, is_param) in [(&params, true), (&tags, false)] {
-        let mut rows: Vec<(i64, String, String, String)> = unpack(json)?;
-        rows.sort_by_key(|row| row.0);
-        for (_, run_id, key, value) in rows {
-            if let Some(run) = runs.get_mut(&run_id) {
-                let target = if is_param {
-                    &mut run.data.params
-                } else {
-                    &mut run.data.tags
-                };
-                target.push(KeyValue { key, value });
-            }
-        }
-    }
-
-    let mut datasets: Vec<PackedDataset> = unpack(&datasets)?;
-    if !datasets.is_empty() {
-        datasets.sort_by_key(|row| row.0);
-        let mut input_tags: Vec<(i64, String, String, String, String)> = unpack(&input_tags)?;
-        input_tags.sort_by_key(|row| row.0);
-        let mut tags: HashMap<(String, String), Vec<KeyValue>> = HashMap::new();
-        for (_, run_id, dataset_uuid, key, value) in input_tags {
-            tags.entry((run_id, dataset_uuid))
-                .or_default()
-                .push(KeyValue { key, value });
-        }
-        for (_, run_id, dataset_uuid, name, digest, source_type, source, schema, profile) in
-            datasets
-        {
-            let input_tags = tags
-                .remove(&(run_id.clone(), dataset_uuid))
-                .unwrap_or_default();
-            if let Some(run) = runs.get_mut(&run_id) {
-                run.inputs.dataset_inputs.push(DatasetInput {
-                    dataset: Dataset {
-                        name,
-                        digest,
-                        source_type,
-                        source,
-                        schema,
-                        profile,
-                    },
-                    tags: input_tags,
-                });
-            }
-        }
-    }
-
-    let mut model_inputs: Vec<(i64, String, String)> = unpack(&model_inputs)?;
-    model_inputs.sort_by_key(|row| row.0);
-    for (_, run_id, model_id) in model_inputs {
-        if let Some(run) = runs.get_mut(&run_id) {
-            run.inputs.model_inputs.push(ModelInput { model_id });
-        }
-    }
-    let mut model_outputs: Vec<(i64, String, String, i64)> = unpack(&model_outputs)?;
-    model_outputs.sort_by_key(|row| row.0);
-    for (_, run_id, model_id, step) in model_outputs {
-        if let Some(run) = runs.get_mut(&run_id) {
-            run.outputs
-                .model_outputs
-                .push(ModelOutput { model_id, step });
-        }
-    }
-
-    Ok(run_ids.iter().filter_map(|id| runs.remove(id)).collect())
+    assemble(empty_runs(infos), &parts)
 }
 
 /// Upserts run tags (multi-row); keeps the run name in sync with `mlflow.runName`.
