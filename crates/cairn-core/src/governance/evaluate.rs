@@ -29,6 +29,31 @@ pub struct Evidence {
     pub run_end_time_ms: Option<i64>,
     /// The source run's dataset inputs.
     pub datasets: Vec<DatasetEvidence>,
+    /// How this evidence is named when it is the side compared against (`vs_baseline`): e.g.
+    /// `baseline champion (version 3)`. `None`: `current holder version <version>`.
+    pub label: Option<String>,
+    /// The latest `cairn data validate` result for each dataset digest of the source run, found
+    /// by the caller (quality gates search for them; the server's promotion check does not).
+    pub validations: Vec<ValidationEvidence>,
+    /// The serving benchmark run `latency_budget` reads, if one was named.
+    pub benchmark: Option<BenchmarkEvidence>,
+}
+
+/// The latest data validation of one dataset (by digest).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ValidationEvidence {
+    pub dataset: String,
+    pub digest: String,
+    /// The run that holds the validation (`validation.status` tag).
+    pub run_id: String,
+    pub passed: bool,
+}
+
+/// Metrics of a serving benchmark run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BenchmarkEvidence {
+    pub run_id: String,
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// One dataset input of the source run.
@@ -38,6 +63,8 @@ pub struct DatasetEvidence {
     pub digest: String,
     /// The input's `mlflow.data.context` tag (`training`, `validation`, ...), if any.
     pub context: Option<String>,
+    /// When a run first logged this digest (the earliest run start), if the caller looked it up.
+    pub first_seen_ms: Option<i64>,
 }
 
 /// The outcome of every rule, in the order the rules were given.
@@ -150,11 +177,155 @@ impl Rule {
                     ),
                 }
             }
-            Rule::VsCurrent(comparison) => check_vs_current(self, comparison, candidate, current),
+            Rule::VsCurrent(comparison) | Rule::VsBaseline(comparison) => {
+                check_vs_current(self, comparison, candidate, current)
+            }
             Rule::MaxRunAge(limit) => check_run_age(self, limit, candidate, now_ms),
             Rule::DatasetInput(requirement) => check_dataset(self, requirement, candidate),
+            Rule::TagPresent { key } => match candidate.tags.get(key) {
+                Some(value) => RuleOutcome::new(self, true, format!("'{value}'"), "present".into()),
+                None => RuleOutcome::new(self, false, "missing", "present".into()),
+            },
+            Rule::MaxSliceGap { metric, max } => check_slice_gap(self, metric, *max, candidate),
+            Rule::DataValidation => check_validation(self, candidate),
+            Rule::MaxDatasetAge(limit) => check_dataset_age(self, limit, candidate, now_ms),
+            Rule::LatencyBudget { key, op, value } => {
+                let required = format!("{op} {}", display_number(*value));
+                let (metrics, source) = match &candidate.benchmark {
+                    Some(benchmark) => (
+                        &benchmark.metrics,
+                        format!("benchmark run {}", benchmark.run_id),
+                    ),
+                    None => (&candidate.metrics, "the candidate".to_string()),
+                };
+                match metrics.get(key) {
+                    None => {
+                        RuleOutcome::new(self, false, format!("missing from {source}"), required)
+                    }
+                    Some(actual) => RuleOutcome::new(
+                        self,
+                        op.holds(*actual, *value),
+                        format!("{} ({source})", display_number(*actual)),
+                        required,
+                    ),
+                }
+            }
         }
     }
+}
+
+/// The prefix `cairn eval --slice-by` logs gaps under: `slice_gap/<column>/<metric>`.
+pub const SLICE_GAP_PREFIX: &str = "slice_gap/";
+
+fn check_slice_gap(rule: &Rule, metric: &str, max: f64, candidate: &Evidence) -> RuleOutcome {
+    let required = format!("<= {}", display_number(max));
+    let suffix = format!("/{metric}");
+    let gaps: Vec<(&str, f64)> = candidate
+        .metrics
+        .iter()
+        .filter_map(|(key, value)| {
+            let column = key.strip_prefix(SLICE_GAP_PREFIX)?.strip_suffix(&suffix)?;
+            (!column.is_empty()).then_some((column, *value))
+        })
+        .collect();
+    if gaps.is_empty() {
+        let actual = format!(
+            "no {SLICE_GAP_PREFIX}<column>{suffix} metric (cairn eval --slice-by logs them)"
+        );
+        return RuleOutcome::new(rule, false, actual, required);
+    }
+    if let Some((column, _)) = gaps.iter().find(|(_, value)| value.is_nan()) {
+        return RuleOutcome::new(rule, false, format!("NaN (slices of {column})"), required);
+    }
+    let (column, largest) =
+        gaps.iter().copied().fold(
+            gaps[0],
+            |worst, gap| if gap.1 > worst.1 { gap } else { worst },
+        );
+    RuleOutcome::new(
+        rule,
+        largest <= max,
+        format!("{} (slices of {column})", display_number(largest)),
+        required,
+    )
+}
+
+/// The run's own `validation.status` tag decides when present (`cairn data validate --run-id`);
+/// otherwise every dataset's latest validation must have passed, and there must be one.
+fn check_validation(rule: &Rule, candidate: &Evidence) -> RuleOutcome {
+    let required = "passed".to_string();
+    if let Some(status) = candidate.tags.get("validation.status") {
+        return RuleOutcome::new(
+            rule,
+            status == "passed",
+            format!("{status} (validation.status of the run)"),
+            required,
+        );
+    }
+    if candidate.validations.is_empty() {
+        let actual = if candidate.datasets.is_empty() {
+            "no validation: the run has no validation.status tag and no dataset inputs"
+        } else {
+            "no validation of the run's datasets found"
+        };
+        return RuleOutcome::new(rule, false, actual, required);
+    }
+    let listed: Vec<String> = candidate
+        .validations
+        .iter()
+        .map(|validation| {
+            format!(
+                "'{}' {} (run {})",
+                validation.dataset,
+                if validation.passed {
+                    "passed"
+                } else {
+                    "failed"
+                },
+                validation.run_id
+            )
+        })
+        .collect();
+    let passed = candidate
+        .validations
+        .iter()
+        .all(|validation| validation.passed);
+    RuleOutcome::new(rule, passed, listed.join(", "), required)
+}
+
+fn check_dataset_age(
+    rule: &Rule,
+    limit: &AgeLimit,
+    candidate: &Evidence,
+    now_ms: i64,
+) -> RuleOutcome {
+    let required = format!("<= {limit}");
+    if candidate.datasets.is_empty() {
+        return RuleOutcome::new(rule, false, "no dataset inputs", required);
+    }
+    let mut oldest: Option<(&DatasetEvidence, i64)> = None;
+    for dataset in &candidate.datasets {
+        let Some(first_seen) = dataset.first_seen_ms else {
+            let actual = format!("first use of '{}' unknown", dataset.name);
+            return RuleOutcome::new(rule, false, actual, required);
+        };
+        if oldest.is_none_or(|(_, seen)| first_seen < seen) {
+            oldest = Some((dataset, first_seen));
+        }
+    }
+    let Some((dataset, first_seen)) = oldest else {
+        return RuleOutcome::new(rule, false, "no dataset inputs", required);
+    };
+    let age_ms = now_ms.saturating_sub(first_seen).max(0) as f64;
+    let passed = age_ms <= limit.as_millis();
+    let age = (age_ms / limit.unit.millis() * 100.0).round() / 100.0;
+    let actual = format!(
+        "{}{} ('{}')",
+        display_number(age),
+        limit.unit.suffix(),
+        dataset.name
+    );
+    RuleOutcome::new(rule, passed, actual, required)
 }
 
 fn check_vs_current(
@@ -169,8 +340,19 @@ fn check_vs_current(
         (">=", "-")
     };
     let relative_requirement = format!("{direction} current {sign} {}", comparison.tolerance);
+    let baseline_rule = matches!(rule, Rule::VsBaseline(_));
+    let relative_requirement = if baseline_rule {
+        relative_requirement.replace("current", "baseline")
+    } else {
+        relative_requirement
+    };
     let Some(current) = current else {
-        return RuleOutcome::new(rule, true, "no current holder", relative_requirement);
+        let actual = if baseline_rule {
+            "no baseline"
+        } else {
+            "no current holder"
+        };
+        return RuleOutcome::new(rule, true, actual, relative_requirement);
     };
     let metric = &comparison.metric;
     let Some(&candidate_value) = candidate.metrics.get(metric) else {
@@ -180,7 +362,10 @@ fn check_vs_current(
         return RuleOutcome::new(rule, false, "NaN", relative_requirement);
     }
     let candidate_text = display_number(candidate_value);
-    let holder = format!("current holder version {}", current.version);
+    let holder = current
+        .label
+        .clone()
+        .unwrap_or_else(|| format!("current holder version {}", current.version));
     let current_value = match current.metrics.get(metric) {
         Some(value) if !value.is_nan() => *value,
         Some(_) => {

@@ -9,15 +9,22 @@
 //! - [`policy`]: the file model ([`PolicyFile`], [`ModelPolicy`], [`Rule`]) and its parsing.
 //! - [`evaluate`](mod@evaluate): checking a candidate version against a list of rules.
 //! - [`naming`]: naming conventions ([`NamingPolicy`], [`NameRule`]).
+//! - [`gate`]: quality gate files for `cairn gate check` ([`GateFile`], [`Baseline`]), over the
+//!   same rules.
 
 pub mod evaluate;
+pub mod gate;
 pub mod naming;
 pub mod policy;
 
 #[cfg(test)]
 mod tests;
 
-pub use evaluate::{evaluate, DatasetEvidence, Evaluation, Evidence, RuleOutcome};
+pub use evaluate::{
+    evaluate, BenchmarkEvidence, DatasetEvidence, Evaluation, Evidence, RuleOutcome,
+    ValidationEvidence, SLICE_GAP_PREFIX,
+};
+pub use gate::{Baseline, GateError, GateFile, SUPPORTED_GATE_VERSION};
 pub use naming::{NameRule, NamedThing, NamingPolicy, NamingViolation};
 pub use policy::{
     AgeLimit, ComparisonOp, DatasetRequirement, ModelPolicy, PolicyFile, Rule, TimeUnit, Tolerance,

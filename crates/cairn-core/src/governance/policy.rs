@@ -251,6 +251,27 @@ pub enum Rule {
     MaxRunAge(AgeLimit),
     /// `dataset_input: train` or `dataset_input: any`: the source run logged such a dataset input.
     DatasetInput(DatasetRequirement),
+    /// `tag_present: owner`: the candidate has the tag, whatever its value.
+    TagPresent { key: String },
+    /// `vs_baseline: {...}`: as `vs_current`, against the baseline a quality gate names (a model
+    /// version holding an alias, a run, or the mean of an experiment's last finished runs).
+    VsBaseline(VsCurrent),
+    /// `max_slice_gap: "f1_score <= 0.05"`: the largest gap between slices that `cairn eval
+    /// --slice-by` logged for the metric (`slice_gap/<column>/<metric>`), over every slice column.
+    MaxSliceGap { metric: String, max: f64 },
+    /// `data_validation: passed`: the candidate's data passed `cairn data validate` (the run's own
+    /// `validation.status` tag, or the latest validation of one of its datasets, found by digest).
+    DataValidation,
+    /// `max_dataset_age: 30d`: each dataset input was first seen (the earliest run that logged its
+    /// digest) at most this long ago.
+    MaxDatasetAge(AgeLimit),
+    /// `latency_budget: "latency_p99_ms <= 50"`: a metric of the serving benchmark run (or of the
+    /// candidate, when no benchmark run is given).
+    LatencyBudget {
+        key: String,
+        op: ComparisonOp,
+        value: f64,
+    },
 }
 
 /// The rule kinds, as written in the file.
@@ -260,6 +281,12 @@ pub const RULE_KINDS: &[&str] = &[
     "vs_current",
     "max_run_age",
     "dataset_input",
+    "tag_present",
+    "vs_baseline",
+    "max_slice_gap",
+    "data_validation",
+    "max_dataset_age",
+    "latency_budget",
 ];
 
 impl Rule {
@@ -271,6 +298,26 @@ impl Rule {
             "tag" => parse_tag(text),
             "max_run_age" => AgeLimit::parse(text).map(Rule::MaxRunAge),
             "dataset_input" => DatasetRequirement::parse(text).map(Rule::DatasetInput),
+            "tag_present" => match text.trim() {
+                "" => Err(PolicyError::InvalidRule {
+                    rule: format!("tag_present: {text}"),
+                    reason: "missing the tag key".to_string(),
+                }),
+                key => Ok(Rule::TagPresent {
+                    key: key.to_string(),
+                }),
+            },
+            "max_slice_gap" => parse_slice_gap(text),
+            "data_validation" => match text.trim() {
+                "passed" | "true" => Ok(Rule::DataValidation),
+                other => Err(PolicyError::InvalidRule {
+                    rule: format!("data_validation: {text}"),
+                    reason: format!("expected 'passed', got '{other}'"),
+                }),
+            },
+            "max_dataset_age" => AgeLimit::parse_for(kind, text).map(Rule::MaxDatasetAge),
+            "latency_budget" => parse_threshold(kind, text)
+                .map(|(key, op, value)| Rule::LatencyBudget { key, op, value }),
             _ => Err(PolicyError::InvalidRule {
                 rule: format!("{kind}: {text}"),
                 reason: format!(
@@ -289,6 +336,12 @@ impl Rule {
             Rule::VsCurrent(_) => "vs_current",
             Rule::MaxRunAge(_) => "max_run_age",
             Rule::DatasetInput(_) => "dataset_input",
+            Rule::TagPresent { .. } => "tag_present",
+            Rule::VsBaseline(_) => "vs_baseline",
+            Rule::MaxSliceGap { .. } => "max_slice_gap",
+            Rule::DataValidation => "data_validation",
+            Rule::MaxDatasetAge(_) => "max_dataset_age",
+            Rule::LatencyBudget { .. } => "latency_budget",
         }
     }
 
@@ -300,8 +353,12 @@ impl Rule {
             Rule::TagNotEquals { key, value } => {
                 Some(format!("{key} != {}", quote_if_needed(value)))
             }
-            Rule::VsCurrent(_) => None,
-            Rule::MaxRunAge(limit) => Some(limit.to_string()),
+            Rule::VsCurrent(_) | Rule::VsBaseline(_) => None,
+            Rule::MaxRunAge(limit) | Rule::MaxDatasetAge(limit) => Some(limit.to_string()),
+            Rule::TagPresent { key } => Some(key.clone()),
+            Rule::MaxSliceGap { metric, max } => Some(format!("{metric} <= {max}")),
+            Rule::DataValidation => Some("passed".to_string()),
+            Rule::LatencyBudget { key, op, value } => Some(format!("{key} {op} {value}")),
             Rule::DatasetInput(DatasetRequirement::Any) => Some("any".to_string()),
             Rule::DatasetInput(DatasetRequirement::Named(name)) => Some(name.clone()),
         }
@@ -323,7 +380,49 @@ impl fmt::Display for Rule {
             Rule::DatasetInput(DatasetRequirement::Named(name)) => {
                 write!(f, "dataset input '{name}'")
             }
+            Rule::TagPresent { key } => write!(f, "tags.{key} present"),
+            Rule::VsBaseline(comparison) => write!(
+                f,
+                "{} not worse than baseline by more than {}{}",
+                comparison.metric,
+                comparison.tolerance,
+                if comparison.lower_is_better {
+                    " (lower is better)"
+                } else {
+                    ""
+                }
+            ),
+            Rule::MaxSliceGap { metric, max } => {
+                write!(f, "largest slice gap of {metric} <= {max}")
+            }
+            Rule::DataValidation => f.write_str("data validation passed"),
+            Rule::MaxDatasetAge(limit) => write!(f, "dataset age <= {limit}"),
+            Rule::LatencyBudget { key, op, value } => write!(f, "latency {key} {op} {value}"),
         }
+    }
+}
+
+/// `<metric> <= <number>`: the largest slice gap allowed for a metric.
+fn parse_slice_gap(text: &str) -> Result<Rule, PolicyError> {
+    match parse_threshold("max_slice_gap", text)? {
+        (metric, ComparisonOp::LessOrEqual, max) if max >= 0.0 => {
+            Ok(Rule::MaxSliceGap { metric, max })
+        }
+        _ => Err(PolicyError::InvalidRule {
+            rule: format!("max_slice_gap: {text}"),
+            reason: "expected '<metric> <= <largest gap>' with a gap >= 0".to_string(),
+        }),
+    }
+}
+
+/// A parse error of one rule kind reported under another (the kinds share parsers).
+fn renamed(error: PolicyError, from: &str, to: &str) -> PolicyError {
+    match error {
+        PolicyError::InvalidRule { rule, reason } => PolicyError::InvalidRule {
+            rule: rule.replacen(&format!("{from}:"), &format!("{to}:"), 1),
+            reason,
+        },
+        other => other,
     }
 }
 
@@ -331,7 +430,7 @@ impl Serialize for Rule {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(1))?;
         match self {
-            Rule::VsCurrent(comparison) => {
+            Rule::VsCurrent(comparison) | Rule::VsBaseline(comparison) => {
                 map.serialize_entry(self.kind(), &RawVsCurrent::from(comparison))?
             }
             _ => map.serialize_entry(self.kind(), &self.source_text().unwrap_or_default())?,
@@ -371,7 +470,14 @@ impl<'de> Visitor<'de> for RuleVisitor {
                 let raw: RawVsCurrent = map.next_value()?;
                 VsCurrent::try_from(raw).map(Rule::VsCurrent)
             }
-            "metric" | "tag" | "max_run_age" | "dataset_input" => {
+            "vs_baseline" => {
+                let raw: RawVsCurrent = map.next_value()?;
+                VsCurrent::try_from(raw)
+                    .map(Rule::VsBaseline)
+                    .map_err(|error| renamed(error, "vs_current", "vs_baseline"))
+            }
+            "metric" | "tag" | "max_run_age" | "dataset_input" | "tag_present"
+            | "max_slice_gap" | "data_validation" | "max_dataset_age" | "latency_budget" => {
                 let value: Scalar = map.next_value()?;
                 Rule::parse(&kind, &value.text)
             }
@@ -450,8 +556,13 @@ const OPERATOR_CHARS: &[char] = &['<', '>', '=', '!'];
 /// `<key> <op> <number>`, read from the right: the operator is the last run of operator characters,
 /// so keys may hold dots, slashes and spaces.
 fn parse_metric_threshold(text: &str) -> Result<Rule, PolicyError> {
+    parse_threshold("metric", text).map(|(key, op, value)| Rule::MetricThreshold { key, op, value })
+}
+
+/// `<key> <op> <number>` for a rule of `kind` (named in errors).
+fn parse_threshold(kind: &str, text: &str) -> Result<(String, ComparisonOp, f64), PolicyError> {
     let invalid = |reason: String| PolicyError::InvalidRule {
-        rule: format!("metric: {text}"),
+        rule: format!("{kind}: {text}"),
         reason,
     };
     let Some(last_operator_char) = text.rfind(OPERATOR_CHARS) else {
@@ -483,11 +594,7 @@ fn parse_metric_threshold(text: &str) -> Result<Rule, PolicyError> {
     if value.is_nan() {
         return Err(invalid("the threshold cannot be NaN".to_string()));
     }
-    Ok(Rule::MetricThreshold {
-        key: key.to_string(),
-        op,
-        value,
-    })
+    Ok((key.to_string(), op, value))
 }
 
 /// `<key> = <value>`, `<key> == <value>` or `<key> != <value>`, split at the first `=`. The value may
@@ -785,8 +892,13 @@ pub struct AgeLimit {
 
 impl AgeLimit {
     pub fn parse(text: &str) -> Result<AgeLimit, PolicyError> {
+        Self::parse_for("max_run_age", text)
+    }
+
+    /// [`AgeLimit::parse`] for a rule of `kind` (named in errors).
+    pub fn parse_for(kind: &str, text: &str) -> Result<AgeLimit, PolicyError> {
         let invalid = |reason: String| PolicyError::InvalidRule {
-            rule: format!("max_run_age: {text}"),
+            rule: format!("{kind}: {text}"),
             reason,
         };
         let expected = "expected a duration like 30d, 12h or 1.5w (units s, m, h, d, w)";

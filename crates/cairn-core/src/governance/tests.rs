@@ -470,6 +470,7 @@ fn with_datasets(mut evidence: Evidence, datasets: &[(&str, Option<&str>)]) -> E
             name: name.to_string(),
             digest: format!("digest-{name}"),
             context: context.map(str::to_string),
+            first_seen_ms: None,
         })
         .collect();
     evidence
@@ -1856,4 +1857,148 @@ fn names_mlflow_writes_itself_are_exempt() {
     check(NamedThing::ParamKey, "mlflow.x", false);
     check(NamedThing::ParamKey, "system/x", false);
     check(NamedThing::MetricKey, "mlflow.x", false);
+}
+
+// Gate rules (shared with promotion policies)
+
+#[test]
+fn tag_present_needs_only_the_key() {
+    let present = rule("tag_present: owner");
+    let outcome = present.check(
+        &with_tags(evidence("1", &[]), &[("owner", "")]),
+        None,
+        NOW_MS,
+    );
+    assert!(outcome.passed);
+    let outcome = present.check(&evidence("1", &[]), None, NOW_MS);
+    assert!(!outcome.passed);
+    assert_eq!(outcome.actual, "missing");
+}
+
+#[test]
+fn vs_baseline_names_the_baseline() {
+    let compare = rule("vs_baseline: { metric: auc, max_drop: 0.01 }");
+    let mut baseline = evidence("", &[("auc", 0.9)]);
+    baseline.label = Some("baseline champion (version 3)".into());
+    let outcome = compare.check(&evidence("2", &[("auc", 0.895)]), Some(&baseline), NOW_MS);
+    assert!(outcome.passed);
+    assert_eq!(outcome.actual, "0.895 (baseline champion (version 3): 0.9)");
+    let outcome = compare.check(&evidence("2", &[("auc", 0.88)]), Some(&baseline), NOW_MS);
+    assert!(!outcome.passed);
+    let outcome = compare.check(&evidence("2", &[("auc", 0.1)]), None, NOW_MS);
+    assert!(outcome.passed);
+    assert_eq!(outcome.actual, "no baseline");
+    assert!(outcome.required.contains("baseline"));
+}
+
+#[test]
+fn slice_gap_takes_the_worst_column() {
+    let gap = rule("max_slice_gap: 'f1_score <= 0.05'");
+    let candidate = evidence(
+        "1",
+        &[
+            ("slice_gap/region/f1_score", 0.04),
+            ("slice_gap/age band/f1_score", 0.07),
+            ("slice_gap/region/accuracy_score", 0.5),
+            ("f1_score", 0.9),
+        ],
+    );
+    let outcome = gap.check(&candidate, None, NOW_MS);
+    assert!(!outcome.passed);
+    assert_eq!(outcome.actual, "0.07 (slices of age band)");
+    let outcome = gap.check(
+        &evidence("1", &[("slice_gap/region/f1_score", 0.05)]),
+        None,
+        NOW_MS,
+    );
+    assert!(outcome.passed);
+    let outcome = gap.check(&evidence("1", &[("f1_score", 0.9)]), None, NOW_MS);
+    assert!(!outcome.passed);
+    assert!(outcome.actual.contains("--slice-by"));
+    let outcome = gap.check(
+        &evidence("1", &[("slice_gap/r/f1_score", f64::NAN)]),
+        None,
+        NOW_MS,
+    );
+    assert!(!outcome.passed);
+}
+
+#[test]
+fn data_validation_reads_the_run_tag_then_the_datasets() {
+    let validation = rule("data_validation: passed");
+    let tagged = with_tags(evidence("1", &[]), &[("validation.status", "passed")]);
+    assert!(validation.check(&tagged, None, NOW_MS).passed);
+    let failed = with_tags(evidence("1", &[]), &[("validation.status", "failed")]);
+    assert!(!validation.check(&failed, None, NOW_MS).passed);
+    let untagged = with_datasets(evidence("1", &[]), &[("train", Some("training"))]);
+    let outcome = validation.check(&untagged, None, NOW_MS);
+    assert!(!outcome.passed);
+    assert!(outcome.actual.contains("no validation"));
+    let mut validated = untagged.clone();
+    validated.validations = vec![ValidationEvidence {
+        dataset: "train".into(),
+        digest: "digest-train".into(),
+        run_id: "v1".into(),
+        passed: true,
+    }];
+    assert!(validation.check(&validated, None, NOW_MS).passed);
+    validated.validations.push(ValidationEvidence {
+        dataset: "test".into(),
+        digest: "d2".into(),
+        run_id: "v2".into(),
+        passed: false,
+    });
+    let outcome = validation.check(&validated, None, NOW_MS);
+    assert!(!outcome.passed);
+    assert!(outcome.actual.contains("'test' failed (run v2)"));
+}
+
+#[test]
+fn dataset_age_is_the_oldest_first_use() {
+    let age = rule("max_dataset_age: 30d");
+    let mut candidate = with_datasets(evidence("1", &[]), &[("a", None), ("b", None)]);
+    candidate.datasets[0].first_seen_ms = Some(NOW_MS - 10 * DAY_MS);
+    candidate.datasets[1].first_seen_ms = Some(NOW_MS - 40 * DAY_MS);
+    let outcome = age.check(&candidate, None, NOW_MS);
+    assert!(!outcome.passed);
+    assert_eq!(outcome.actual, "40d ('b')");
+    candidate.datasets[1].first_seen_ms = Some(NOW_MS - 20 * DAY_MS);
+    assert!(age.check(&candidate, None, NOW_MS).passed);
+    candidate.datasets[1].first_seen_ms = None;
+    assert!(!age.check(&candidate, None, NOW_MS).passed);
+    assert!(!age.check(&evidence("1", &[]), None, NOW_MS).passed);
+}
+
+#[test]
+fn latency_budget_prefers_the_benchmark_run() {
+    let budget = rule("latency_budget: 'latency_p99_ms <= 50'");
+    let mut candidate = evidence("1", &[("latency_p99_ms", 10.0)]);
+    assert!(budget.check(&candidate, None, NOW_MS).passed);
+    candidate.benchmark = Some(BenchmarkEvidence {
+        run_id: "bench".into(),
+        metrics: [("latency_p99_ms".to_string(), 80.0)].into_iter().collect(),
+    });
+    let outcome = budget.check(&candidate, None, NOW_MS);
+    assert!(!outcome.passed);
+    assert_eq!(outcome.actual, "80 (benchmark run bench)");
+    candidate.benchmark = Some(BenchmarkEvidence::default());
+    assert!(budget
+        .check(&candidate, None, NOW_MS)
+        .actual
+        .starts_with("missing"));
+}
+
+#[test]
+fn gate_rules_round_trip_through_yaml() {
+    for text in [
+        "tag_present: owner",
+        "max_slice_gap: f1_score <= 0.05",
+        "data_validation: passed",
+        "max_dataset_age: 30d",
+        "latency_budget: latency_p99_ms <= 50",
+    ] {
+        let parsed = rule(text);
+        let written = serde_yaml_ng::to_string(&parsed).unwrap();
+        assert_eq!(rule(&written), parsed, "{text}");
+    }
 }

@@ -25,6 +25,9 @@ pub async fn gather(store: &dyn MetadataStore, version: &ModelVersion) -> Result
         run_start_time_ms: None,
         run_end_time_ms: None,
         datasets: Vec::new(),
+        // Quality gates (`cairn gate check`) look these up through the REST API; a promotion
+        // check does not: `data_validation` reads the run's `validation.status` tag here.
+        ..Evidence::default()
     };
     if let Some(run_id) = version.run_id.as_deref().filter(|id| !id.is_empty()) {
         match store.get_run(run_id).await {
@@ -47,6 +50,7 @@ pub async fn gather(store: &dyn MetadataStore, version: &ModelVersion) -> Result
                         name: input.dataset.name.clone(),
                         digest: input.dataset.digest.clone(),
                         context,
+                        first_seen_ms: None,
                     });
                 }
             }
