@@ -103,6 +103,11 @@ impl Client {
         self.send(request, what).await
     }
 
+    pub async fn patch(&self, path: &str, body: &Value, what: &str) -> anyhow::Result<Value> {
+        let request = self.http.patch(format!("{}{path}", self.base)).json(body);
+        self.send(request, what).await
+    }
+
     /// Uploads raw bytes (the artifact proxy's PUT).
     pub async fn put_bytes(&self, path: &str, body: Vec<u8>, what: &str) -> anyhow::Result<()> {
         let request = self.http.put(format!("{}{path}", self.base)).body(body);

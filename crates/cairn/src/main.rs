@@ -3,6 +3,7 @@
 mod client;
 mod data;
 mod db;
+mod gate;
 mod governance;
 mod import;
 mod lint;
@@ -47,12 +48,16 @@ enum Command {
     /// Data validation, profiling and drift (exit 0: passed, 1: a check failed, 2: error).
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Quality gates for CI: hold a run or model against a gate file (exit 0/1/2).
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(command) => return data::run(command),
+        Command::Gate(command) => return gate::run(command),
         Command::Server(args) => server::run(args).map(|()| true),
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),
