@@ -84,6 +84,9 @@ pub fn lineage(args: LineageArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
+    /// Register a model (`runs:/<run_id>/<path>` or `models:/m-<id>`) as a new version of a
+    /// registered model, created when missing; prints the version number.
+    Register(RegisterArgs),
     /// Evaluate the promotion policy for a version and, unless --dry-run, set the alias or stage.
     /// Exits with 1 when the policy refuses.
     Promote(PromoteArgs),
@@ -111,6 +114,17 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// What to register: `runs:/<run_id>/<artifact path>` or a logged model, `models:/m-<id>`.
+    source: String,
+    /// Registered model name.
+    #[arg(long)]
+    name: String,
+    #[command(flatten)]
+    connection: ServerConnection,
+}
+
+#[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Registered model name.
     name: String,
@@ -127,6 +141,7 @@ pub struct HistoryArgs {
 /// Whether the command succeeded in the CLI sense (a refused promotion is a failure exit code).
 pub fn models(command: ModelsCommand) -> anyhow::Result<bool> {
     match command {
+        ModelsCommand::Register(args) => register(args).map(|()| true),
         ModelsCommand::Promote(args) => promote(args),
         ModelsCommand::History(args) => history(args).map(|()| true),
     }
@@ -165,6 +180,61 @@ fn print_evaluation(out: &mut impl std::io::Write, evaluation: &Value) -> std::i
         )?;
     }
     Ok(())
+}
+
+fn register(args: RegisterArgs) -> anyhow::Result<()> {
+    const API: &str = "/api/2.0/mlflow";
+    let mut body = json!({"name": args.name, "source": args.source});
+    if let Some(rest) = args.source.strip_prefix("runs:/") {
+        let run_id = rest.split('/').next().unwrap_or_default();
+        if run_id.is_empty() {
+            bail!("'{}': expected runs:/<run_id>/<artifact path>", args.source);
+        }
+        body["run_id"] = json!(run_id);
+    } else if let Some(model_id) = args.source.strip_prefix("models:/") {
+        let model_id = model_id.trim_end_matches('/');
+        if !model_id.starts_with("m-") || model_id.contains('/') {
+            bail!("'{}': expected a logged model, models:/m-<id>", args.source);
+        }
+        body["model_id"] = json!(model_id);
+    } else {
+        bail!(
+            "'{}': expected runs:/<run_id>/<artifact path> or models:/m-<id>",
+            args.source
+        );
+    }
+    block_on(async {
+        let client = Client::new(&args.connection)?;
+        let created = client
+            .post(
+                &format!("{API}/registered-models/create"),
+                &json!({"name": args.name}),
+                "create the registered model",
+            )
+            .await;
+        if let Err(error) = created {
+            if !error.to_string().contains("RESOURCE_ALREADY_EXISTS") {
+                return Err(error);
+            }
+        }
+        let answer = client
+            .post(
+                &format!("{API}/model-versions/create"),
+                &body,
+                "create the model version",
+            )
+            .await?;
+        let version = str_of(&answer["model_version"]["version"]);
+        if version.is_empty() {
+            bail!("create the model version: no version in the answer");
+        }
+        println!("{version}");
+        eprintln!(
+            "registered {} as models:/{}/{version}",
+            args.source, args.name
+        );
+        Ok(())
+    })
 }
 
 fn promote(args: PromoteArgs) -> anyhow::Result<bool> {
