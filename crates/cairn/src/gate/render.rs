@@ -106,20 +106,13 @@ pub fn json(verdict: &Verdict) -> String {
     )
 }
 
+/// Text for XML: escaped, without the control characters XML 1.0 forbids.
 fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let allowed: String = text
+        .chars()
+        .filter(|&c| (c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    cairn_data::report::plot::escape(&allowed)
 }
 
 pub fn junit(verdict: &Verdict) -> String {
