@@ -1,0 +1,235 @@
+//! ROC and precision-recall curves of one binary problem, from the scores of the positive rows and
+//! of the negative rows, each given as lists sorted in descending order (one list per slice cell;
+//! the lists are merged, never copied).
+//!
+//! Definitions are scikit-learn's: thresholds are the distinct scores, ties form one step.
+//! - ROC AUC = `roc_auc_score`: the trapezoid under (FPR, TPR) over distinct thresholds, computed
+//!   here exactly in integers (sum of dFP x (TP_i + TP_{i-1})) and divided once by 2 x P x N.
+//! - PR AUC = `average_precision_score`: sum over thresholds of (R_i - R_{i-1}) x P_i.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use serde::Serialize;
+
+use crate::sum::Sum;
+
+/// Points kept for plots (the curves are downsampled by rows, endpoints always kept).
+pub const CURVE_POINTS: usize = 200;
+
+/// A point of a curve, for plots and the JSON report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BinaryCurve {
+    pub positives: u64,
+    pub negatives: u64,
+    /// `None` when the true labels hold one class only (scikit-learn warns and returns NaN).
+    pub roc_auc: Option<f64>,
+    /// `None` without positives.
+    pub average_precision: Option<f64>,
+    /// (FPR, TPR), starting at (0, 0).
+    pub roc: Vec<Point>,
+    /// (recall, precision), in order of decreasing threshold.
+    pub precision_recall: Vec<Point>,
+}
+
+/// Sorts scores in the order the curves need (descending; scores are finite, `-0.0` normalised).
+pub fn sort_descending(scores: &mut [f64]) {
+    scores.sort_unstable_by(|a, b| b.total_cmp(a));
+}
+
+#[derive(PartialEq)]
+struct Head {
+    value: f64,
+    list: usize,
+}
+
+impl Eq for Head {}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.value.total_cmp(&other.value)
+    }
+}
+
+/// Walks the distinct scores of all lists from the highest down, calling `step(score, positives,
+/// negatives)` with the rows at that score.
+fn walk(positive: &[&[f64]], negative: &[&[f64]], mut step: impl FnMut(f64, u64, u64)) {
+    let lists: Vec<(&[f64], bool)> = positive
+        .iter()
+        .map(|list| (*list, true))
+        .chain(negative.iter().map(|list| (*list, false)))
+        .filter(|(list, _)| !list.is_empty())
+        .collect();
+    let mut positions = vec![0usize; lists.len()];
+    let mut heap: BinaryHeap<Head> = lists
+        .iter()
+        .enumerate()
+        .map(|(list, (values, _))| Head {
+            value: values[0],
+            list,
+        })
+        .collect();
+    while let Some(top) = heap.pop() {
+        let value = top.value;
+        let (mut positives, mut negatives) = (0u64, 0u64);
+        let mut take = |list: usize, heap: &mut BinaryHeap<Head>| {
+            let (values, is_positive) = lists[list];
+            let start = positions[list];
+            let mut end = start;
+            while end < values.len() && values[end] == value {
+                end += 1;
+            }
+            positions[list] = end;
+            let count = (end - start) as u64;
+            if is_positive {
+                positives += count;
+            } else {
+                negatives += count;
+            }
+            if end < values.len() {
+                heap.push(Head {
+                    value: values[end],
+                    list,
+                });
+            }
+        };
+        take(top.list, &mut heap);
+        while heap.peek().is_some_and(|head| head.value == value) {
+            if let Some(head) = heap.pop() {
+                take(head.list, &mut heap);
+            }
+        }
+        step(value, positives, negatives);
+    }
+}
+
+/// The curves and their areas over lists sorted by [`sort_descending`].
+pub fn binary_curve(positive: &[&[f64]], negative: &[&[f64]]) -> BinaryCurve {
+    let positives: u64 = positive.iter().map(|list| list.len() as u64).sum();
+    let negatives: u64 = negative.iter().map(|list| list.len() as u64).sum();
+    let total = positives + negatives;
+    let every = (total / CURVE_POINTS as u64).max(1);
+    let mut next_point = every;
+    let mut roc = vec![Point { x: 0.0, y: 0.0 }];
+    let mut precision_recall = Vec::new();
+    let (mut true_positives, mut false_positives) = (0u64, 0u64);
+    let mut twice_area: u128 = 0;
+    let mut precision_sum = Sum::default();
+    let fraction = |count: u64, of: u64| {
+        if of == 0 {
+            0.0
+        } else {
+            count as f64 / of as f64
+        }
+    };
+    walk(positive, negative, |_, step_positives, step_negatives| {
+        let previous_true = true_positives;
+        true_positives += step_positives;
+        false_positives += step_negatives;
+        twice_area += u128::from(step_negatives) * u128::from(previous_true + true_positives);
+        let precision = true_positives as f64 / (true_positives + false_positives) as f64;
+        if step_positives > 0 {
+            precision_sum.add(step_positives as f64 * precision);
+        }
+        let seen = true_positives + false_positives;
+        if seen >= next_point || seen == total {
+            next_point = seen + every;
+            roc.push(Point {
+                x: fraction(false_positives, negatives),
+                y: fraction(true_positives, positives),
+            });
+            precision_recall.push(Point {
+                x: fraction(true_positives, positives),
+                y: precision,
+            });
+        }
+    });
+    let roc_auc = (positives > 0 && negatives > 0)
+        .then(|| twice_area as f64 / (2.0 * positives as f64 * negatives as f64));
+    let average_precision = (positives > 0).then(|| precision_sum.value() / positives as f64);
+    BinaryCurve {
+        positives,
+        negatives,
+        roc_auc,
+        average_precision,
+        roc,
+        precision_recall,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(scores: &[(f64, bool)]) -> BinaryCurve {
+        let mut positive: Vec<f64> = scores.iter().filter(|s| s.1).map(|s| s.0).collect();
+        let mut negative: Vec<f64> = scores.iter().filter(|s| !s.1).map(|s| s.0).collect();
+        sort_descending(&mut positive);
+        sort_descending(&mut negative);
+        binary_curve(&[&positive], &[&negative])
+    }
+
+    #[test]
+    fn matches_scikit_learn_on_hand_checked_cases() {
+        // roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75;
+        // average_precision_score(...) = 0.8333333333333333.
+        let result = curve(&[(0.1, false), (0.4, false), (0.35, true), (0.8, true)]);
+        assert_eq!(result.roc_auc, Some(0.75));
+        assert!((result.average_precision.unwrap_or(0.0) - 0.8333333333333333).abs() < 1e-15);
+        // Ties: roc_auc_score([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.9]) = 0.75 (one tied step is a
+        // diagonal); average_precision_score(...) = 0.5 x 1 + 0.5 x 2/4 = 0.75.
+        let tied = curve(&[(0.5, false), (0.5, true), (0.5, false), (0.9, true)]);
+        assert_eq!(tied.roc_auc, Some(0.75));
+        assert_eq!(tied.average_precision, Some(0.75));
+        assert_eq!(tied.roc.first(), Some(&Point { x: 0.0, y: 0.0 }));
+        assert_eq!(tied.roc.last(), Some(&Point { x: 1.0, y: 1.0 }));
+    }
+
+    #[test]
+    fn one_class_has_no_roc_auc() {
+        let result = curve(&[(0.2, true), (0.7, true)]);
+        assert_eq!(result.roc_auc, None);
+        assert_eq!(result.average_precision, Some(1.0));
+        let negatives_only = curve(&[(0.2, false)]);
+        assert_eq!(negatives_only.average_precision, None);
+    }
+
+    #[test]
+    fn merged_lists_give_the_curve_of_their_union() {
+        let rows: Vec<(f64, bool)> = (0..1000u64)
+            .map(|n| {
+                let score = ((n * 7919) % 101) as f64 / 100.0;
+                (score, (n * 31) % 7 < 3)
+            })
+            .collect();
+        let whole = curve(&rows);
+        let mut lists: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); 3];
+        for (n, (score, positive)) in rows.iter().enumerate() {
+            let cell = &mut lists[n % 3];
+            if *positive {
+                cell.0.push(*score);
+            } else {
+                cell.1.push(*score);
+            }
+        }
+        for (positive, negative) in &mut lists {
+            sort_descending(positive);
+            sort_descending(negative);
+        }
+        let positive: Vec<&[f64]> = lists.iter().map(|cell| cell.0.as_slice()).collect();
+        let negative: Vec<&[f64]> = lists.iter().map(|cell| cell.1.as_slice()).collect();
+        assert_eq!(binary_curve(&positive, &negative), whole);
+    }
+}

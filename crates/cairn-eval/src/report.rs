@@ -1,0 +1,1 @@
+//! Renderings of an [`Evaluation`]: text, Markdown, JSON and HTML.
