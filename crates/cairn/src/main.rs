@@ -3,6 +3,7 @@
 mod client;
 mod data;
 mod db;
+mod eval;
 mod governance;
 mod import;
 mod lint;
@@ -47,12 +48,15 @@ enum Command {
     /// Data validation, profiling and drift (exit 0: passed, 1: a check failed, 2: error).
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Evaluate predictions: classification and regression metrics, per slice (exit 0, 2: error).
+    Eval(Box<eval::EvalArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(command) => return data::run(command),
+        Command::Eval(args) => return eval::run(*args),
         Command::Server(args) => server::run(args).map(|()| true),
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),
