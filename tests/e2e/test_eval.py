@@ -231,7 +231,7 @@ def test_reports_are_written(tmp_path):
         ("y,pred,p\n1,1,1.5\n", ("--label-col", "y", "--prediction-col", "pred", "--proba-col", "p"),
          "bad.csv:2: probability 1.5 is outside [0, 1]"),
         ("y,pred,p\n1,1,0.5\n2,0,0.5\n0,0,0.1\n", ("--label-col", "y", "--prediction-col", "pred", "--proba-col", "p"),
-         'bad.csv:4: a third class "0"'),
+         'bad.csv:3: a third class "0" (after "1", "2")'),
         ("y,pred,proba_a,proba_b\na,a,0.5,0.5\nc,a,0.5,0.5\n",
          ("--label-col", "y", "--prediction-col", "pred", "--proba-prefix", "proba_"),
          'bad.csv:3: class "c" has no probability column (classes: "a", "b")'),

@@ -229,11 +229,12 @@ impl ClassificationAccumulator {
             None
         };
         if matches!(self.options.probabilities, Probabilities::Binary) {
-            for cell in &mut self.data {
-                for scores in &mut cell.scores {
-                    sort_descending(scores);
-                }
-            }
+            let lists: Vec<&mut Vec<f64>> = self
+                .data
+                .iter_mut()
+                .flat_map(|cell| cell.scores.iter_mut())
+                .collect();
+            sort_in_parallel(lists);
         }
         let mut warnings = BTreeSet::new();
         if self.rows_not_summing_to_one > 0 {
@@ -242,6 +243,36 @@ impl ClassificationAccumulator {
                 self.rows_not_summing_to_one
             ));
         }
+        let partials = match (&self.options.probabilities, positive) {
+            (Probabilities::Binary, Some(positive)) => {
+                let n_bins = self.options.calibration_bins;
+                let threads = std::thread::available_parallelism().map_or(1, usize::from);
+                let per_thread = self.data.len().div_ceil(threads).max(1);
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = self
+                        .data
+                        .chunks(per_thread)
+                        .map(|cells| {
+                            scope.spawn(move || {
+                                cells
+                                    .iter()
+                                    .map(|cell| Partials::of(cell, positive as usize, n_bins))
+                                    .collect::<Vec<_>>()
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|handle| {
+                            handle
+                                .join()
+                                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                        })
+                        .collect()
+                })
+            }
+            _ => Vec::new(),
+        };
         let finisher = Finisher {
             options: &self.options,
             classes: &self.classes,
@@ -249,6 +280,7 @@ impl ClassificationAccumulator {
             rank: &rank,
             positive,
             cells: &self.data,
+            partials,
         };
         let all: Vec<usize> = (0..self.data.len()).collect();
         let overall = finisher.group(&all, "overall", true, &mut warnings);
@@ -288,6 +320,31 @@ impl ClassificationAccumulator {
     }
 }
 
+/// Sorts score lists on the available cores (longest first, each to the least loaded thread).
+fn sort_in_parallel(mut lists: Vec<&mut Vec<f64>>) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 16);
+    lists.sort_by_key(|list| std::cmp::Reverse(list.len()));
+    let mut buckets: Vec<(usize, Vec<&mut Vec<f64>>)> =
+        (0..threads).map(|_| (0, Vec::new())).collect();
+    for list in lists {
+        if let Some(bucket) = buckets.iter_mut().min_by_key(|bucket| bucket.0) {
+            bucket.0 += list.len();
+            bucket.1.push(list);
+        }
+    }
+    std::thread::scope(|scope| {
+        for (_, bucket) in buckets {
+            scope.spawn(move || {
+                for list in bucket {
+                    sort_descending(list);
+                }
+            });
+        }
+    });
+}
+
 struct Finisher<'a> {
     options: &'a ClassificationOptions,
     classes: &'a Dictionary,
@@ -296,6 +353,43 @@ struct Finisher<'a> {
     rank: &'a [usize],
     positive: Option<u32>,
     cells: &'a [Cell],
+    /// Per cell, for binary probabilities.
+    partials: Vec<Partials>,
+}
+
+/// A binary cell's probability sums, computed once and merged into every group holding the cell.
+struct Partials {
+    log_loss: Sum,
+    brier: Sum,
+    bins: Bins,
+}
+
+impl Partials {
+    fn of(cell: &Cell, positive: usize, n_bins: usize) -> Partials {
+        let mut partials = Partials {
+            log_loss: Sum::default(),
+            brier: Sum::default(),
+            bins: Bins::new(n_bins),
+        };
+        for (truth, scores) in cell.scores.iter().enumerate() {
+            if truth == positive {
+                for p in scores {
+                    partials.log_loss.add(-clip(*p).ln());
+                    let miss = 1.0 - p;
+                    partials.brier.add((miss * miss + miss * miss) * 0.5);
+                    partials.bins.add(*p, true);
+                }
+            } else {
+                for p in scores {
+                    partials.log_loss.add(-clip(1.0 - p).ln());
+                    let complement = 1.0 - (1.0 - p);
+                    partials.brier.add((complement * complement + p * p) * 0.5);
+                    partials.bins.add(*p, false);
+                }
+            }
+        }
+        partials
+    }
 }
 
 /// Calibration bins: `calibration_curve(strategy="uniform")`'s `np.linspace` edges.
@@ -314,6 +408,14 @@ impl Bins {
             count: vec![0; n_bins],
             positives: vec![0; n_bins],
             predicted: vec![Sum::default(); n_bins],
+        }
+    }
+
+    fn merge(&mut self, other: &Bins) {
+        for bin in 0..self.count.len() {
+            self.count[bin] += other.count[bin];
+            self.positives[bin] += other.positives[bin];
+            self.predicted[bin].merge(&other.predicted[bin]);
         }
     }
 
@@ -554,21 +656,10 @@ impl Finisher<'_> {
         let mut log_loss = Sum::default();
         let mut brier = Sum::default();
         let mut bins = Bins::new(self.options.calibration_bins);
-        for list in &positive_lists {
-            for p in list.iter() {
-                log_loss.add(-clip(*p).ln());
-                let miss = 1.0 - p;
-                brier.add((miss * miss + miss * miss) * 0.5);
-                bins.add(*p, true);
-            }
-        }
-        for list in &negative_lists {
-            for p in list.iter() {
-                log_loss.add(-clip(1.0 - p).ln());
-                let complement = 1.0 - (1.0 - p);
-                brier.add((complement * complement + p * p) * 0.5);
-                bins.add(*p, false);
-            }
+        for partial in cells.iter().filter_map(|c| self.partials.get(*c)) {
+            log_loss.merge(&partial.log_loss);
+            brier.merge(&partial.brier);
+            bins.merge(&partial.bins);
         }
         let n = (curve.positives + curve.negatives) as f64;
         self.curve_metrics(&curve, label, metrics, warnings);

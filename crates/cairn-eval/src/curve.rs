@@ -66,6 +66,9 @@ impl Ord for Head {
 /// Walks the distinct scores of all lists from the highest down, calling `step(score, positives,
 /// negatives)` with the rows at that score.
 fn walk(positive: &[&[f64]], negative: &[&[f64]], mut step: impl FnMut(f64, u64, u64)) {
+    if let ([positive], [negative]) = (positive, negative) {
+        return walk_two(positive, negative, step);
+    }
     let lists: Vec<(&[f64], bool)> = positive
         .iter()
         .map(|list| (*list, true))
@@ -112,6 +115,27 @@ fn walk(positive: &[&[f64]], negative: &[&[f64]], mut step: impl FnMut(f64, u64,
             }
         }
         step(value, positives, negatives);
+    }
+}
+
+/// [`walk`] over one positive and one negative list: a plain two-way merge.
+fn walk_two(positive: &[f64], negative: &[f64], mut step: impl FnMut(f64, u64, u64)) {
+    let (mut p, mut n) = (0usize, 0usize);
+    loop {
+        let value = match (positive.get(p), negative.get(n)) {
+            (Some(a), Some(b)) => a.max(*b),
+            (Some(a), None) => *a,
+            (None, Some(b)) => *b,
+            (None, None) => return,
+        };
+        let (p_start, n_start) = (p, n);
+        while p < positive.len() && positive[p] == value {
+            p += 1;
+        }
+        while n < negative.len() && negative[n] == value {
+            n += 1;
+        }
+        step(value, (p - p_start) as u64, (n - n_start) as u64);
     }
 }
 
@@ -231,5 +255,13 @@ mod tests {
         let positive: Vec<&[f64]> = lists.iter().map(|cell| cell.0.as_slice()).collect();
         let negative: Vec<&[f64]> = lists.iter().map(|cell| cell.1.as_slice()).collect();
         assert_eq!(binary_curve(&positive, &negative), whole);
+        // The heap merge (three lists a side) and the two-way merge (one) agree.
+        let mut all_positive: Vec<f64> = positive.concat();
+        let mut all_negative: Vec<f64> = negative.concat();
+        sort_descending(&mut all_positive);
+        sort_descending(&mut all_negative);
+        let two_way = binary_curve(&[&all_positive], &[&all_negative]);
+        assert_eq!(two_way, whole);
+        assert_eq!(binary_curve(&[&all_positive, &[]], &[&all_negative]), whole);
     }
 }

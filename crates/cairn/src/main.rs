@@ -49,6 +49,15 @@ enum Command {
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Evaluate predictions: classification and regression metrics, per slice (exit 0, 2: error).
+    ///
+    /// Classification: accuracy, balanced accuracy, precision / recall / F1 per class, macro, micro
+    /// and weighted, ROC AUC, PR AUC, log loss, Brier score, confusion matrix, calibration.
+    /// Regression: MAE, MSE, RMSE, R², MAPE, max error, residual quantiles. Overall and per slice,
+    /// with the values scikit-learn gives.
+    ///
+    /// The input is a predictions file with a label column, a prediction column and, for
+    /// classification, probability columns. Scoring a logged model on a dataset is not supported
+    /// yet: score it first and pass the predictions.
     Eval(Box<eval::EvalArgs>),
 }
 

@@ -21,14 +21,7 @@ use clap::{Args, ValueEnum};
 use crate::data::tracking::{self, TrackingArgs};
 use crate::data::{write_output, ProgressDisplay, ReadArgs};
 
-/// Evaluate predictions against labels: classification (accuracy, balanced accuracy, precision /
-/// recall / F1 per class, macro, micro and weighted, ROC AUC, PR AUC, log loss, Brier score,
-/// confusion matrix, calibration) or regression (MAE, MSE, RMSE, R², MAPE, max error, residual
-/// quantiles), overall and per slice, with the values scikit-learn gives.
-///
-/// Input is a predictions file with a label column and a prediction column (and probability
-/// columns). Scoring a logged model on a dataset is not supported yet: score it first and pass the
-/// predictions.
+/// `cairn eval`'s flags (the command's help text is on `Command::Eval` in main.rs).
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  cairn eval preds.csv --label-col y --prediction-col y_hat --proba-col p_1 --slice-by region\n  cairn eval preds.parquet --label-col species --prediction-col predicted --proba-prefix proba_ --html eval.html\n  cairn eval preds.csv --task regression --label-col price --prediction-col predicted --json -\n\nExit codes: 0 success, 2 usage or input error."
