@@ -163,17 +163,21 @@ impl ClassificationAccumulator {
                 probabilities.len()
             )));
         }
-        let mut total = Sum::default();
         for probability in probabilities {
             if !(0.0..=1.0).contains(probability) {
                 return Err(EvalError::ProbabilityOutOfRange {
                     value: *probability,
                 });
             }
-            total.add(*probability);
         }
-        if expected > 1 && (total.value() - 1.0).abs() > 1e-8 + f64::EPSILON.sqrt() {
-            self.rows_not_summing_to_one += 1;
+        if expected > 1 {
+            let mut total = Sum::default();
+            for probability in probabilities {
+                total.add(*probability);
+            }
+            if (total.value() - 1.0).abs() > 1e-8 + f64::EPSILON.sqrt() {
+                self.rows_not_summing_to_one += 1;
+            }
         }
         let cell = cell as usize;
         if self.data.len() <= cell {

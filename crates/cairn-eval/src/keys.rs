@@ -8,7 +8,22 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Default)]
 pub struct Dictionary {
     texts: Vec<String>,
+    /// Each text of at most 8 bytes packed in a u64 with its length (longer ones never match), so
+    /// a short lookup (`"0"`, `"north"`) is a few integer compares.
+    packed: Vec<(u64, usize)>,
     index: HashMap<String, u32>,
+}
+
+/// `text` as (bytes in a u64, length) when it fits.
+#[inline]
+fn pack(text: &str) -> Option<(u64, usize)> {
+    let bytes = text.as_bytes();
+    if bytes.len() > 8 {
+        return None;
+    }
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    Some((u64::from_le_bytes(word), bytes.len()))
 }
 
 impl Dictionary {
@@ -30,8 +45,16 @@ impl Dictionary {
         &self.texts[id as usize]
     }
 
+    #[inline]
     pub fn get(&self, text: &str) -> Option<u32> {
         if self.texts.len() <= Self::SCAN_LIMIT {
+            if let Some(key) = pack(text) {
+                return self
+                    .packed
+                    .iter()
+                    .position(|known| *known == key)
+                    .map(|position| position as u32);
+            }
             return self
                 .texts
                 .iter()
@@ -48,6 +71,7 @@ impl Dictionary {
         }
         let id = self.texts.len() as u32;
         self.texts.push(text.to_owned());
+        self.packed.push(pack(text).unwrap_or((0, usize::MAX)));
         if self.texts.len() > Self::SCAN_LIMIT {
             if self.index.is_empty() {
                 for (position, known) in self.texts.iter().enumerate() {
@@ -129,6 +153,17 @@ mod tests {
         assert_eq!(dictionary.get("zz"), None);
         assert_eq!(dictionary.id("zz"), 42);
         assert_eq!(dictionary.get("zz"), Some(42));
+        // Short texts compare packed: a prefix or a zero byte is not a match.
+        let mut short = Dictionary::default();
+        assert_eq!(short.id("ab"), 0);
+        assert_eq!(short.id("a"), 1);
+        assert_eq!(short.id("a\0"), 2);
+        assert_eq!(short.id("a long label"), 3);
+        assert_eq!(short.get("a"), Some(1));
+        assert_eq!(short.get("a\0"), Some(2));
+        assert_eq!(short.get("a long label"), Some(3));
+        assert_eq!(short.get("a long labe"), None);
+        assert_eq!(short.get(""), None);
     }
 
     #[test]

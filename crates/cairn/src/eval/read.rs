@@ -58,6 +58,18 @@ fn place(source: &dyn ChunkSource, chunk: &Chunk, row: usize) -> String {
     }
 }
 
+/// A label without surrounding spaces (checked at the ends first: labels rarely have any).
+#[inline]
+fn trimmed(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if first.is_ascii_whitespace() || last.is_ascii_whitespace() => {
+            text.trim()
+        }
+        _ => text,
+    }
+}
+
 enum Accumulator {
     Classification(ClassificationAccumulator),
     Regression(RegressionAccumulator),
@@ -187,8 +199,8 @@ pub fn evaluate(mut source: Box<dyn ChunkSource>, plan: Plan) -> anyhow::Result<
                     classification
                         .push(
                             cell,
-                            label_column.text(row).trim(),
-                            prediction_column.text(row).trim(),
+                            trimmed(label_column.text(row)),
+                            trimmed(prediction_column.text(row)),
                             &values,
                         )
                         .map_err(|error| {
