@@ -21,9 +21,11 @@ fn pack(text: &str) -> Option<(u64, usize)> {
     if bytes.len() > 8 {
         return None;
     }
-    let mut word = [0u8; 8];
-    word[..bytes.len()].copy_from_slice(bytes);
-    Some((u64::from_le_bytes(word), bytes.len()))
+    let word = bytes
+        .iter()
+        .rev()
+        .fold(0u64, |word, byte| (word << 8) | u64::from(*byte));
+    Some((word, bytes.len()))
 }
 
 impl Dictionary {

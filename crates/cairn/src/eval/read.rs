@@ -70,6 +70,44 @@ fn trimmed(text: &str) -> &str {
     }
 }
 
+/// The slice cell of every row of `chunk` (null slice values read as `null`).
+fn chunk_cells(chunk: &Chunk, slices: &[usize], mut cell: impl FnMut(&[&str]) -> u32) -> Vec<u32> {
+    match slices {
+        [] => vec![cell(&[]); chunk.n_rows],
+        [one] => {
+            let column = chunk.column(*one);
+            column
+                .texts()
+                .zip(column.kinds())
+                .map(|(text, kind)| {
+                    cell(&[if *kind == CellKind::Null {
+                        "null"
+                    } else {
+                        text
+                    }])
+                })
+                .collect()
+        }
+        several => {
+            let columns: Vec<&Column> = several.iter().map(|index| chunk.column(*index)).collect();
+            let mut values: Vec<&str> = Vec::with_capacity(columns.len());
+            (0..chunk.n_rows)
+                .map(|row| {
+                    values.clear();
+                    for column in &columns {
+                        values.push(if column.is_null(row) {
+                            "null"
+                        } else {
+                            column.text(row)
+                        });
+                    }
+                    cell(&values)
+                })
+                .collect()
+        }
+    }
+}
+
 enum Accumulator {
     Classification(ClassificationAccumulator),
     Regression(RegressionAccumulator),
@@ -164,56 +202,58 @@ pub fn evaluate(mut source: Box<dyn ChunkSource>, plan: Plan) -> anyhow::Result<
                 })
             }
         };
-        let slice_columns: Vec<&Column> = slices.iter().map(|index| chunk.column(*index)).collect();
-        let mut slice_values: Vec<&str> = Vec::with_capacity(slices.len());
-        for row in 0..chunk.n_rows {
-            slice_values.clear();
-            for column in &slice_columns {
-                slice_values.push(if column.is_null(row) {
-                    "null"
-                } else {
-                    column.text(row)
-                });
+        let cells = match accumulator {
+            Accumulator::Classification(classification) => {
+                chunk_cells(&chunk, &slices, |values| classification.cell(values))
             }
-            let fail = |column: &str, message: String| -> anyhow::Error {
-                anyhow::anyhow!(
-                    "{}: column {column:?}: {message}",
-                    place(source.as_ref(), &chunk, row)
-                )
-            };
-            match accumulator {
-                Accumulator::Classification(classification) => {
+            Accumulator::Regression(regression) => {
+                chunk_cells(&chunk, &slices, |values| regression.cell(values))
+            }
+        };
+        let fail = |row: usize, column: &str, message: &str| -> anyhow::Error {
+            anyhow::anyhow!(
+                "{}: column {column:?}: {message}",
+                place(source.as_ref(), &chunk, row)
+            )
+        };
+        let rows_of = label_column
+            .texts()
+            .zip(prediction_column.texts())
+            .zip(&cells)
+            .enumerate();
+        match accumulator {
+            Accumulator::Classification(classification) => {
+                let probability_columns: Vec<(&Column, &str)> = probability_columns
+                    .iter()
+                    .map(|index| (chunk.column(*index), columns[*index].as_str()))
+                    .collect();
+                for (row, ((label, prediction), cell)) in rows_of {
                     if label_column.is_null(row) {
-                        return Err(fail(&plan.label, "empty label".into()));
+                        return Err(fail(row, &plan.label, "empty label"));
                     }
                     if prediction_column.is_null(row) {
-                        return Err(fail(&plan.prediction, "empty prediction".into()));
+                        return Err(fail(row, &plan.prediction, "empty prediction"));
                     }
                     values.clear();
-                    for index in &probability_columns {
-                        let value = number(chunk.column(*index), row)
-                            .map_err(|message| fail(&columns[*index], message))?;
+                    for (column, name) in &probability_columns {
+                        let value =
+                            number(column, row).map_err(|message| fail(row, name, &message))?;
                         values.push(value);
                     }
-                    let cell = classification.cell(&slice_values);
                     classification
-                        .push(
-                            cell,
-                            trimmed(label_column.text(row)),
-                            trimmed(prediction_column.text(row)),
-                            &values,
-                        )
+                        .push(*cell, trimmed(label), trimmed(prediction), &values)
                         .map_err(|error| {
                             anyhow::anyhow!("{}: {error}", place(source.as_ref(), &chunk, row))
                         })?;
                 }
-                Accumulator::Regression(regression) => {
-                    let target =
-                        number(label_column, row).map_err(|message| fail(&plan.label, message))?;
+            }
+            Accumulator::Regression(regression) => {
+                for (row, (_, cell)) in rows_of {
+                    let target = number(label_column, row)
+                        .map_err(|message| fail(row, &plan.label, &message))?;
                     let predicted = number(prediction_column, row)
-                        .map_err(|message| fail(&plan.prediction, message))?;
-                    let cell = regression.cell(&slice_values);
-                    regression.push(cell, target, predicted).map_err(|error| {
+                        .map_err(|message| fail(row, &plan.prediction, &message))?;
+                    regression.push(*cell, target, predicted).map_err(|error| {
                         anyhow::anyhow!("{}: {error}", place(source.as_ref(), &chunk, row))
                     })?;
                 }
