@@ -286,26 +286,43 @@ impl ClassificationAccumulator {
             cells: &self.data,
             partials,
         };
-        let all: Vec<usize> = (0..self.data.len()).collect();
-        let overall = finisher.group(&all, "overall", true, &mut warnings);
-        let mut slice_columns = Vec::new();
-        for (column, values) in self.cells.slices() {
+        // The overall group and every slice, finished in parallel (each walks its own curves).
+        let slice_columns = self.cells.slices();
+        let mut jobs: Vec<(Vec<usize>, String, bool)> =
+            vec![((0..self.data.len()).collect(), "overall".to_owned(), true)];
+        for (column, values) in &slice_columns {
+            for (value, cells) in values {
+                jobs.push((cells.clone(), format!("slice {column}={value}"), false));
+            }
+        }
+        let mut finished = parallel_map(&jobs, |(cells, label, with_curves)| {
+            let mut warnings = BTreeSet::new();
+            let group = finisher.group(cells, label, *with_curves, &mut warnings);
+            (group, warnings)
+        })
+        .into_iter();
+        let mut take = |warnings: &mut BTreeSet<String>| {
+            let (group, found) = finished.next().unwrap_or_default();
+            warnings.extend(found);
+            group
+        };
+        let overall = take(&mut warnings);
+        let mut slices_out = Vec::new();
+        for (column, values) in slice_columns {
             let slices: Vec<Slice> = values
                 .into_iter()
-                .map(|(value, cells)| {
-                    let label = format!("slice {column}={value}");
-                    Slice {
-                        group: finisher.group(&cells, &label, false, &mut warnings),
-                        value,
-                    }
+                .map(|(value, _)| Slice {
+                    group: take(&mut warnings),
+                    value,
                 })
                 .collect();
-            slice_columns.push(SliceColumn {
+            slices_out.push(SliceColumn {
                 gaps: gaps(&slices),
                 column,
                 slices,
             });
         }
+        let slice_columns = slices_out;
         let has_probabilities = !matches!(self.options.probabilities, Probabilities::None);
         Ok(Evaluation {
             version: 1,
@@ -322,6 +339,41 @@ impl ClassificationAccumulator {
             warnings: warnings.into_iter().collect(),
         })
     }
+}
+
+/// `work` over `items` on the available cores, results in the order of `items` (items are taken
+/// in order, so put the biggest first).
+fn parallel_map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(index) else {
+                            return done;
+                        };
+                        done.push((index, work(item)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Sorts score lists on the available cores (longest first, each to the least loaded thread).
