@@ -401,6 +401,9 @@ fn sort_in_parallel(mut lists: Vec<&mut Vec<f64>>) {
     });
 }
 
+/// Reads one metric of a class.
+type MetricOf = fn(&ClassMetrics) -> f64;
+
 struct Finisher<'a> {
     options: &'a ClassificationOptions,
     classes: &'a Dictionary,
@@ -656,7 +659,7 @@ impl Finisher<'_> {
             ratio(correct as f64, micro_true as f64).unwrap_or(0.0),
             ratio(2.0 * correct as f64, (micro_predicted + micro_true) as f64).unwrap_or(0.0),
         ];
-        let pick: [(&str, fn(&ClassMetrics) -> f64); 3] = [
+        let pick: [(&str, MetricOf); 3] = [
             ("precision", |c| c.precision),
             ("recall", |c| c.recall),
             ("f1", |c| c.f1),

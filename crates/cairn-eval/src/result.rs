@@ -172,6 +172,9 @@ pub fn gaps(slices: &[Slice]) -> BTreeMap<String, Gap> {
     gaps
 }
 
+/// A slice column and, per value, the cells holding it.
+pub type SliceCells = (String, Vec<(String, Vec<usize>)>);
+
 /// Rows of a table grouped into cells by the values of the slice columns: cell ids for the
 /// accumulators, and which cells make up each slice.
 #[derive(Debug, Clone)]
@@ -242,7 +245,7 @@ impl Cells {
     }
 
     /// Per slice column: each value (sorted as labels are) and the cells holding it.
-    pub fn slices(&self) -> Vec<(String, Vec<(String, Vec<usize>)>)> {
+    pub fn slices(&self) -> Vec<SliceCells> {
         self.columns
             .iter()
             .enumerate()
