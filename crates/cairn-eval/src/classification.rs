@@ -591,18 +591,29 @@ impl Finisher<'_> {
             .map(|column| confusion.iter().map(|row| row[column]).sum())
             .collect();
         let hits: Vec<u64> = (0..k).map(|class| confusion[class][class]).collect();
+        // scikit-learn averages over the labels present in y_true or y_pred (a probability column's
+        // class that neither holds does not count), and warns about those and the positive class.
+        let positive_rank = self.positive.map(|id| self.rank[id as usize]);
+        let present: Vec<bool> = (0..k)
+            .map(|class| true_counts[class] + predicted_counts[class] > 0)
+            .collect();
         let mut no_predictions = Vec::new();
         let mut no_truth = Vec::new();
         let per_class: Vec<ClassMetrics> = (0..k)
             .map(|class| {
+                let reported = present[class] || positive_rank == Some(class);
                 let precision = ratio(hits[class] as f64, predicted_counts[class] as f64)
                     .unwrap_or_else(|| {
-                        no_predictions.push(self.class_name(class).to_owned());
+                        if reported {
+                            no_predictions.push(self.class_name(class).to_owned());
+                        }
                         0.0
                     });
                 let recall =
                     ratio(hits[class] as f64, true_counts[class] as f64).unwrap_or_else(|| {
-                        no_truth.push(self.class_name(class).to_owned());
+                        if reported {
+                            no_truth.push(self.class_name(class).to_owned());
+                        }
                         0.0
                     });
                 let f1 = ratio(
@@ -667,7 +678,13 @@ impl Finisher<'_> {
         for (index, (name, value)) in pick.iter().enumerate() {
             metrics.insert(
                 format!("{name}_macro"),
-                mean(&mut per_class.iter().map(value)),
+                mean(
+                    &mut per_class
+                        .iter()
+                        .zip(&present)
+                        .filter(|(_, present)| **present)
+                        .map(|(class, _)| value(class)),
+                ),
             );
             metrics.insert(format!("{name}_micro"), Some(micro[index]));
             metrics.insert(format!("{name}_weighted"), weighted(value));

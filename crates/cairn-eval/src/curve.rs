@@ -52,23 +52,25 @@ const RADIX_FROM: usize = 1 << 14;
 
 /// LSD radix sort of non-negative floats (whose bit patterns order as the values do), descending:
 /// six passes of 11 bits over `!bits` (2,048 buckets stay in cache), skipping passes where every
-/// key has the same digit. Needs a second buffer as long as the list (8 bytes per score, while
-/// sorting).
+/// key has the same digit. The keys are kept in the list itself (as the bits of an f64: copies
+/// preserve them), so the only extra memory is one buffer as long as the list, 8 bytes per score.
 fn radix_sort_descending(scores: &mut [f64]) {
     const BITS: usize = 11;
     const PASSES: usize = 64usize.div_ceil(BITS);
     const BUCKETS: usize = 1 << BITS;
     let mask = (BUCKETS - 1) as u64;
-    let mut keys: Vec<u64> = scores.iter().map(|s| !s.to_bits()).collect();
     let mut counts = vec![[0usize; BUCKETS]; PASSES];
-    for key in &keys {
+    for score in scores.iter_mut() {
+        let key = !score.to_bits();
+        *score = f64::from_bits(key);
         for (pass, histogram) in counts.iter_mut().enumerate() {
             histogram[((key >> (pass * BITS)) & mask) as usize] += 1;
         }
     }
-    let mut spare: Vec<u64> = vec![0; keys.len()];
+    let mut spare: Vec<f64> = vec![0.0; scores.len()];
+    let mut in_spare = false;
     for (pass, histogram) in counts.iter_mut().enumerate() {
-        if histogram.contains(&keys.len()) {
+        if histogram.contains(&scores.len()) {
             continue;
         }
         let mut offset = 0;
@@ -78,15 +80,23 @@ fn radix_sort_descending(scores: &mut [f64]) {
             offset += here;
         }
         let shift = pass * BITS;
-        for key in &keys {
-            let digit = ((key >> shift) & mask) as usize;
-            spare[histogram[digit]] = *key;
+        let (from, to): (&[f64], &mut [f64]) = if in_spare {
+            (&spare, scores)
+        } else {
+            (scores, &mut spare)
+        };
+        for key in from {
+            let digit = ((key.to_bits() >> shift) & mask) as usize;
+            to[histogram[digit]] = *key;
             histogram[digit] += 1;
         }
-        std::mem::swap(&mut keys, &mut spare);
+        in_spare = !in_spare;
     }
-    for (score, key) in scores.iter_mut().zip(&keys) {
-        *score = f64::from_bits(!key);
+    if in_spare {
+        scores.copy_from_slice(&spare);
+    }
+    for score in scores.iter_mut() {
+        *score = f64::from_bits(!score.to_bits());
     }
 }
 

@@ -229,3 +229,27 @@ fn bad_rows_are_refused() {
         Err(EvalError::UnknownClass { .. })
     ));
 }
+
+#[test]
+fn macro_averages_skip_classes_neither_true_nor_predicted() {
+    // Class "c" has a probability column but no row: scikit-learn's macro average is over a and b.
+    let options = ClassificationOptions {
+        probabilities: Probabilities::PerClass(vec!["a".into(), "b".into(), "c".into()]),
+        ..ClassificationOptions::default()
+    };
+    let rows: &[(&str, &str, &[f64], &str)] = &[
+        ("a", "a", &[0.8, 0.1, 0.1], ""),
+        ("a", "b", &[0.3, 0.6, 0.1], ""),
+        ("b", "b", &[0.2, 0.7, 0.1], ""),
+    ];
+    let result = evaluate(options, rows, 3);
+    // precision a = 1, b = 1/2; recall a = 1/2, b = 1
+    close(result.overall.metrics["precision_macro"], 0.75);
+    close(result.overall.metrics["recall_macro"], 0.75);
+    assert_eq!(result.overall.per_class.len(), 3);
+    assert!(
+        !result.warnings.iter().any(|w| w.contains("ill-defined")),
+        "{:?}",
+        result.warnings
+    );
+}
