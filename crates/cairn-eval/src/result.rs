@@ -143,11 +143,24 @@ pub struct Gap {
     pub max_slice: String,
 }
 
-/// The gaps of `slices`' scalar metrics.
+/// Counts and sums, whose spread across slices of different sizes says nothing about fairness.
+const NO_GAP: &[&str] = &[
+    "example_count",
+    "true_positives",
+    "false_positives",
+    "false_negatives",
+    "true_negatives",
+    "sum_on_target",
+];
+
+/// The gaps of `slices`' scalar metrics (rates and scores; not counts).
 pub fn gaps(slices: &[Slice]) -> BTreeMap<String, Gap> {
     let mut gaps: BTreeMap<String, Gap> = BTreeMap::new();
     for slice in slices {
         for (name, value) in &slice.group.metrics {
+            if NO_GAP.contains(&name.as_str()) {
+                continue;
+            }
             let Some(value) = value.filter(|v| v.is_finite()) else {
                 continue;
             };
@@ -316,6 +329,7 @@ mod tests {
         ]);
         let gap = &gaps["accuracy_score"];
         assert!((gap.gap - 0.3).abs() < 1e-15);
+        assert!(!gaps.contains_key("example_count"));
         assert_eq!((gap.min_slice.as_str(), gap.max_slice.as_str()), ("c", "a"));
     }
 }
