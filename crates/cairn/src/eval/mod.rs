@@ -48,7 +48,8 @@ pub struct EvalArgs {
     /// The positive class of a binary problem (default as scikit-learn: 1, else the greater label).
     #[arg(long, value_name = "LABEL")]
     pos_label: Option<String>,
-    /// Compute every metric per value of these columns too, with the largest gap between values.
+    /// Compute every metric per value of these columns too, with the largest gap between values
+    /// (several: `--slice-by a,b`, or `--slice-by a b` after PREDICTIONS).
     #[arg(long, value_name = "COLUMN", num_args = 1.., value_delimiter = ',')]
     slice_by: Vec<String>,
     /// Equal-width bins of the reliability curve and the expected calibration error.
