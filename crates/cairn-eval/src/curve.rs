@@ -220,12 +220,13 @@ pub fn binary_curve(positive: &[&[f64]], negative: &[&[f64]]) -> BinaryCurve {
         true_positives += step_positives;
         false_positives += step_negatives;
         twice_area += u128::from(step_negatives) * u128::from(previous_true + true_positives);
-        let precision = true_positives as f64 / (true_positives + false_positives) as f64;
-        if step_positives > 0 {
-            precision_sum.add(step_positives as f64 * precision);
-        }
         let seen = true_positives + false_positives;
+        let precision = || true_positives as f64 / seen as f64;
+        if step_positives > 0 {
+            precision_sum.add(step_positives as f64 * precision());
+        }
         if seen >= next_point || seen == total {
+            let precision = precision();
             next_point = seen + every;
             roc.push(Point {
                 x: fraction(false_positives, negatives),
