@@ -8,6 +8,7 @@
 //! - PR AUC = `average_precision_score`: sum over thresholds of (R_i - R_{i-1}) x P_i.
 
 use std::cmp::Ordering;
+use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
 use serde::Serialize;
@@ -141,34 +142,31 @@ fn walk(positive: &[&[f64]], negative: &[&[f64]], mut step: impl FnMut(f64, u64,
             list,
         })
         .collect();
-    while let Some(top) = heap.pop() {
-        let value = top.value;
+    // The top list's head is replaced in place (one sift down), not popped and pushed again.
+    while let Some(value) = heap.peek().map(|head| head.value) {
         let (mut positives, mut negatives) = (0u64, 0u64);
-        let mut take = |list: usize, heap: &mut BinaryHeap<Head>| {
-            let (values, is_positive) = lists[list];
-            let start = positions[list];
+        while let Some(mut head) = heap.peek_mut() {
+            if head.value != value {
+                break;
+            }
+            let (values, is_positive) = lists[head.list];
+            let start = positions[head.list];
             let mut end = start;
             while end < values.len() && values[end] == value {
                 end += 1;
             }
-            positions[list] = end;
+            positions[head.list] = end;
             let count = (end - start) as u64;
             if is_positive {
                 positives += count;
             } else {
                 negatives += count;
             }
-            if end < values.len() {
-                heap.push(Head {
-                    value: values[end],
-                    list,
-                });
-            }
-        };
-        take(top.list, &mut heap);
-        while heap.peek().is_some_and(|head| head.value == value) {
-            if let Some(head) = heap.pop() {
-                take(head.list, &mut heap);
+            match values.get(end) {
+                Some(next) => head.value = *next,
+                None => {
+                    PeekMut::pop(head);
+                }
             }
         }
         step(value, positives, negatives);
