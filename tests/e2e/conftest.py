@@ -192,10 +192,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"UI screenshots ({len(shots)} PNG): {mod.SCREENSHOT_DIR}")
 
 
-# `cairn data` reads files, not the tracking store: its tests run once, in the SQLite pass. The ones
-# that talk to a server (tracking) or to PostgreSQL (pushdown) run in both.
-BACKEND_INDEPENDENT_PREFIX = "test_data_"
-BACKEND_DEPENDENT = {"test_data_tracking.py", "test_data_postgres.py"}
+# `cairn data` and `cairn eval` read files, not the tracking store: their tests run once, in the
+# SQLite pass. The ones that talk to a server (tracking) or to PostgreSQL (pushdown) run in both.
+BACKEND_INDEPENDENT_PREFIXES = ("test_data_", "test_eval")
+BACKEND_DEPENDENT = {"test_data_tracking.py", "test_data_postgres.py", "test_eval_tracking.py"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -203,8 +203,8 @@ def pytest_collection_modifyitems(config, items):
 
     if e2e_backend() != "postgres":
         return
-    skip = pytest.mark.skip(reason="cairn data reads files; runs in the SQLite pass")
+    skip = pytest.mark.skip(reason="cairn data/eval read files; runs in the SQLite pass")
     for item in items:
         name = item.path.name
-        if name.startswith(BACKEND_INDEPENDENT_PREFIX) and name not in BACKEND_DEPENDENT:
+        if name.startswith(BACKEND_INDEPENDENT_PREFIXES) and name not in BACKEND_DEPENDENT:
             item.add_marker(skip)

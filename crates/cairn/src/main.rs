@@ -3,6 +3,7 @@
 mod client;
 mod data;
 mod db;
+mod eval;
 mod gate;
 mod governance;
 mod import;
@@ -51,6 +52,17 @@ enum Command {
     /// Quality gates for CI: hold a run or model against a gate file (exit 0/1/2).
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Evaluate predictions: classification and regression metrics, per slice (exit 0, 2: error).
+    ///
+    /// Classification: accuracy, balanced accuracy, precision / recall / F1 per class, macro, micro
+    /// and weighted, ROC AUC, PR AUC, log loss, Brier score, confusion matrix, calibration.
+    /// Regression: MAE, MSE, RMSE, R², MAPE, max error, residual quantiles. Overall and per slice,
+    /// with the values scikit-learn gives.
+    ///
+    /// The input is a predictions file with a label column, a prediction column and, for
+    /// classification, probability columns. Scoring a logged model on a dataset is not supported
+    /// yet: score it first and pass the predictions.
+    Eval(Box<eval::EvalArgs>),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +70,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Data(command) => return data::run(command),
         Command::Gate(command) => return gate::run(command),
+        Command::Eval(args) => return eval::run(*args),
         Command::Server(args) => server::run(args).map(|()| true),
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),

@@ -379,6 +379,17 @@ impl ColumnBuilder {
         }
     }
 
+    /// Appends a whole field and ends the cell.
+    fn push_field(&mut self, bytes: &[u8], cells: &CellReading) {
+        let end = self.written + bytes.len();
+        if end > self.data.len() {
+            self.data.resize(end * 2 + 64, 0);
+        }
+        self.data[self.written..end].copy_from_slice(bytes);
+        self.written = end;
+        self.end_cell(cells);
+    }
+
     fn last_cell_is_empty(&self) -> bool {
         let previous = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i]);
         self.ends.last().is_some_and(|end| *end == previous)
@@ -428,6 +439,46 @@ fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
     // Physical lines: found by walking the same record boundaries (csv counts records, not lines).
     // Without any quote in the block, every non-blank line is one record: one pass finds them all.
     let quote_free = memchr::memchr(settings.quote, &block.bytes).is_none();
+    if quote_free && n_columns > 1 && carriage_returns_end_lines(&block.bytes) {
+        // No quote, no lone carriage return: fields are the bytes between delimiters, records the
+        // non-blank lines, exactly what csv_core would read, without its per-byte state machine.
+        let mut line = block.first_line;
+        let mut n_rows = 0usize;
+        let bytes: &[u8] = &block.bytes;
+        let mut start = 0usize;
+        while start < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at);
+            let record = match &bytes[start..end] {
+                [rest @ .., b'\r'] => rest,
+                whole => whole,
+            };
+            if !record.is_empty() {
+                let mut field = 0usize;
+                let mut field_start = 0usize;
+                let ends = memchr::memchr_iter(settings.delimiter, record)
+                    .chain(std::iter::once(record.len()));
+                for field_end in ends {
+                    if let Some(builder) = builders.get_mut(field) {
+                        builder.push_field(&record[field_start..field_end], &settings.cells);
+                    }
+                    field += 1;
+                    field_start = field_end + 1;
+                }
+                if field != n_columns {
+                    return Err(DataError::Malformed {
+                        file: block.file_name.to_string(),
+                        line,
+                        message: format!("expected {n_columns} fields, found {field}"),
+                    });
+                }
+                chunk_lines.push(line);
+                n_rows += 1;
+            }
+            line += 1;
+            start = end + 1;
+        }
+        return finish_block(block, settings, builders, chunk_lines, n_rows, line);
+    }
     let mut simple_lines =
         quote_free.then(|| record_lines(&block.bytes, block.first_line).into_iter());
     let mut lines = LineTracker {
@@ -496,6 +547,25 @@ fn parse_block(block: &Block, settings: &BlockSettings) -> Result<Chunk> {
             ReadFieldResult::End => break,
         }
     }
+    finish_block(block, settings, builders, chunk_lines, n_rows, line)
+}
+
+/// Whether every carriage return in `bytes` ends a line (`\r\n`): csv_core also ends records at a
+/// lone `\r`, which the quote-free split does not.
+fn carriage_returns_end_lines(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', bytes).all(|at| bytes.get(at + 1) == Some(&b'\n'))
+}
+
+/// The chunk of a parsed block: the columns (checked to be UTF-8) and the rows' lines.
+fn finish_block(
+    block: &Block,
+    settings: &BlockSettings,
+    builders: Vec<ColumnBuilder>,
+    chunk_lines: Vec<u64>,
+    n_rows: usize,
+    line: u64,
+) -> Result<Chunk> {
+    let n_columns = builders.len();
     let mut columns = Vec::with_capacity(n_columns);
     for (index, mut builder) in builders.into_iter().enumerate() {
         builder.data.truncate(builder.written);

@@ -197,3 +197,70 @@ fn json_lines() {
         .to_string()
         .contains("bad.jsonl:2"));
 }
+
+#[test]
+fn quote_free_blocks_split_as_csv_core_reads_them() {
+    // Quote-free blocks are split on delimiters and newlines without csv_core. The same file with
+    // one field quoted (`1` as `"1"`: the same text) goes through csv_core: rows and lines agree; the
+    // sequential reader (the csv crate) reads the same rows.
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[&[u8]] = &[
+        b"a,b,c\n1,x,\n\n2,,z\r\n3,y y,  \r\n\r\n4,NA,5",
+        b"a,b\n1,2\n",
+        b"a,b\n1,\n,x\n",
+        b"a,b\n1,2\r3,4\n", // a lone carriage return ends a record for csv_core: the slow path
+    ];
+    for (index, bytes) in cases.iter().enumerate() {
+        let path = write(&dir, &format!("case{index}.csv"), bytes);
+        let parallel = read_all(&path, &ReadOptions::default()).unwrap();
+        let quoted: Vec<u8> = String::from_utf8_lossy(bytes)
+            .replacen("\n1,", "\n\"1\",", 1)
+            .into_bytes();
+        assert_ne!(&quoted, bytes);
+        let quoted_path = write(&dir, &format!("quoted{index}.csv"), &quoted);
+        let through_csv_core = read_all(&quoted_path, &ReadOptions::default()).unwrap();
+        if index == 3 {
+            // Lines after a lone carriage return differ between the two line trackers of the
+            // csv_core path (one counts `\r` as a line end, one does not); rows agree.
+            assert_eq!(parallel.1, through_csv_core.1, "case {index}");
+        } else {
+            assert_eq!(parallel, through_csv_core, "case {index}");
+        }
+        let sequential_rows = read_all(&path, &sequential()).unwrap().1;
+        assert_eq!(parallel.1, sequential_rows, "case {index}");
+    }
+    let first = read_all(
+        &dir.path().join("case0.csv").display().to_string(),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        first.1,
+        [
+            ["1", "x", ""],
+            ["2", "", "z"],
+            ["3", "y y", "  "],
+            ["4", "NA", "5"]
+        ]
+    );
+    assert_eq!(first.2, [2, 4, 5, 7]);
+    for (name, bytes, needle) in [
+        (
+            "few.csv",
+            &b"a,b,c\n1,2,3\n4,5\n"[..],
+            ":3: expected 3 fields, found 2",
+        ),
+        (
+            "many.csv",
+            &b"a,b\n1,2\r\n3,4,5\r\n"[..],
+            ":3: expected 2 fields, found 3",
+        ),
+    ] {
+        let path = write(&dir, name, bytes);
+        let message = read_all(&path, &ReadOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{name} read"))
+            .to_string();
+        assert!(message.contains(needle), "{name}: {message}");
+    }
+}

@@ -8,7 +8,7 @@ mod drift;
 mod import_ge;
 mod profile;
 mod pushdown;
-mod tracking;
+pub(crate) mod tracking;
 mod validate;
 
 use std::io::Write;

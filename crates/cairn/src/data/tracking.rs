@@ -1,6 +1,7 @@
-//! Logging a `cairn data` result to a tracking server (cairn or MLflow) as a run: the dataset as an
-//! input, one metric per check, the reports as artifacts, and `validation.status` = passed|failed,
-//! so that a promotion policy can require a passed validation.
+//! Logging a `cairn data` or `cairn eval` result to a tracking server (cairn or MLflow) as a run: the
+//! dataset as an input, metrics (one per check, or the evaluation's), the reports as artifacts, and
+//! for checks `validation.status` = passed|failed, so that a promotion policy can require a passed
+//! validation.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -44,13 +45,17 @@ pub struct Record {
     pub columns: Vec<String>,
     /// `(key, value)` metrics.
     pub metrics: Vec<(String, f64)>,
-    /// `(key, value)` tags, besides `validation.status`.
+    /// `(key, value)` tags, besides `<kind>.status`.
     pub tags: Vec<(String, String)>,
-    pub passed: bool,
-    /// `(file name, bytes)` artifacts.
+    /// Whether the check passed (tagged `<kind>.status`); `None` logs no status (an evaluation).
+    pub passed: Option<bool>,
+    /// `(file name, bytes)` artifacts, uploaded under `<kind>/`.
     pub artifacts: Vec<(String, Vec<u8>)>,
-    /// What kind of check this was (`validation`, `drift`), for tag names and the run's source.
+    /// What this was (`validation`, `drift`, `eval`): the status tag's prefix, the artifact folder
+    /// and the dataset's `mlflow.data.context`.
     pub kind: &'static str,
+    /// The new run's `mlflow.source.name` (`cairn data validate`, `cairn eval`).
+    pub source_name: String,
 }
 
 /// Logs `record`; returns the run id.
@@ -137,7 +142,7 @@ async fn log_async(client: &Client, args: &TrackingArgs, record: Record) -> anyh
                         "start_time": now_ms(),
                         "tags": [
                             {"key": "mlflow.runName", "value": name},
-                            {"key": "mlflow.source.name", "value": format!("cairn data {}", if kind == "validation" { "validate" } else { kind })},
+                            {"key": "mlflow.source.name", "value": record.source_name},
                             {"key": "mlflow.source.type", "value": "LOCAL"},
                         ],
                     }),
@@ -201,7 +206,9 @@ async fn log_async(client: &Client, args: &TrackingArgs, record: Record) -> anyh
         .iter()
         .map(|(k, v)| json!({"key": k, "value": v}))
         .collect();
-    tags.push(json!({"key": format!("{kind}.status"), "value": if record.passed { "passed" } else { "failed" }}));
+    if let Some(passed) = record.passed {
+        tags.push(json!({"key": format!("{kind}.status"), "value": if passed { "passed" } else { "failed" }}));
+    }
     let metrics: Vec<Value> = record
         .metrics
         .iter()

@@ -124,7 +124,7 @@ fn record(validation: &cairn_data::validate::Validation, suite_text: &str) -> Re
         columns: validation.columns.clone(),
         metrics,
         tags: vec![("validation.suite".into(), validation.suite_name.clone())],
-        passed: validation.success(),
+        passed: Some(validation.success()),
         artifacts: vec![
             ("validation.json".into(), json.into_bytes()),
             (
@@ -142,5 +142,6 @@ fn record(validation: &cairn_data::validate::Validation, suite_text: &str) -> Re
             ("suite.yaml".into(), suite_text.as_bytes().to_vec()),
         ],
         kind: "validation",
+        source_name: "cairn data validate".into(),
     }
 }
