@@ -171,6 +171,20 @@ def test_data_validation_and_dataset_age(server, tmp_path):
     assert report["results"][1]["actual"] == "no dataset inputs"
 
 
+def test_a_baseline_alias_nobody_holds_yet_compares_with_nothing(server, tmp_path):
+    client = MlflowClient(server.url)
+    model = unique("gate-new-model")
+    run = training_run(client, unique("gate-first"), {"auc": 0.7})
+    register(client, model, run)  # the model exists, no version holds the alias yet
+    for name in (model, unique("gate-no-model")):
+        yaml = f"version: 1\nbaseline: {{model: {name}, alias: champion}}\nrules:\n  - vs_baseline: {{metric: auc, max_drop: 0}}\n"
+        result = gate(server, tmp_path, yaml, "--run-id", run, "--format", "json", "--no-record", name="first")
+        assert result.returncode == 0, result.stdout + result.stderr
+        report = json.loads(result.stdout)
+        assert report["results"][0]["actual"] == "no baseline"
+        assert "not found: nothing to compare with" in report["baseline"]
+
+
 def test_model_version_candidate_recent_runs_baseline_and_latency(server, tmp_path):
     client = MlflowClient(server.url)
     experiment = unique("gate-mv")

@@ -200,7 +200,15 @@ async fn alias_version(client: &Client, model: &str, alias: &str) -> anyhow::Res
         .await;
     match answer {
         Ok(answer) => Ok(Some(answer["model_version"].clone())),
-        Err(error) if error.to_string().contains("RESOURCE_DOES_NOT_EXIST") => Ok(None),
+        // A missing model is RESOURCE_DOES_NOT_EXIST; a model without that alias is MLflow's
+        // INVALID_PARAMETER_VALUE "Registered model alias ... not found".
+        Err(error)
+            if error.to_string().contains("RESOURCE_DOES_NOT_EXIST")
+                || (error.to_string().contains("INVALID_PARAMETER_VALUE")
+                    && error.to_string().contains("not found")) =>
+        {
+            Ok(None)
+        }
         Err(error) => Err(error),
     }
 }
