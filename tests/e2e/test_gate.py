@@ -124,6 +124,15 @@ rules:
     markdown = gate(server, tmp_path, yaml, "--run-id", candidate, "--format", "markdown", "--no-record", name="ci")
     assert "### Gate `ci`: ❌ failed" in markdown.stdout
     assert markdown.stdout.count("| ❌ |") == 4
+    # A baseline run may be named instead of given by id.
+    client.set_tag(baseline_run, "mlflow.runName", "baseline-" + experiment)
+    named = yaml.replace(f"run: {baseline_run}", f"run: baseline-{experiment}")
+    as_json = gate(server, tmp_path, named, "--run-id", candidate, "--format", "json", "--no-record", name="ci")
+    first = json.loads(as_json.stdout)["results"][0]
+    assert first["actual"] == f"0.85 (baseline run 'baseline-{experiment}' ({baseline_run}): 0.9)"
+    missing = named.replace(f"baseline-{experiment}", "no-such-run-name")
+    result = gate(server, tmp_path, missing, "--run-id", candidate, "--no-record", name="ci")
+    assert result.returncode == 2 and "no run has the id or name 'no-such-run-name'" in result.stderr
     # Recorded only by the run without --no-record.
     assert client.get_run(candidate).data.tags["cairn.gate.ci"] == "failed"
 

@@ -59,7 +59,7 @@ pub enum Baseline {
     Alias { model: String, alias: String },
     /// A given version of `model`.
     Version { model: String, version: String },
-    /// A run, by id.
+    /// A run, by id or by name (the latest run of that name).
     Run(String),
     /// The mean of each metric over the last `last` finished runs of `experiment` (the candidate
     /// itself left out).

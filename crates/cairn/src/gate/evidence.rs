@@ -465,9 +465,26 @@ pub async fn baseline(
             evidence.label = Some(format!("baseline {model} version {version}"));
             Ok(Some(evidence))
         }
-        Baseline::Run(run_id) => {
-            let mut evidence = run_evidence(&get_run(client, run_id).await?);
-            evidence.label = Some(format!("baseline run {run_id}"));
+        Baseline::Run(run) => {
+            // A run id, else a run name: the latest run of that name in any experiment.
+            let found = match get_run(client, run).await {
+                Ok(found) => found,
+                Err(error) if error.to_string().contains("RESOURCE_DOES_NOT_EXIST") => {
+                    let experiments = experiment_ids(client).await?;
+                    let filter = format!("attributes.run_name = {}", quoted(run));
+                    first_run(client, &experiments, &filter, "attributes.start_time DESC")
+                        .await?
+                        .with_context(|| format!("baseline: no run has the id or name '{run}'"))?
+                }
+                Err(error) => return Err(error),
+            };
+            let mut evidence = run_evidence(&found);
+            let run_id = evidence.run_id.clone().unwrap_or_default();
+            evidence.label = Some(if &run_id == run {
+                format!("baseline run {run_id}")
+            } else {
+                format!("baseline run '{run}' ({run_id})")
+            });
             Ok(Some(evidence))
         }
         Baseline::RecentRuns { experiment, last } => {
