@@ -30,10 +30,16 @@ pub const PANDAS_NULLS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct CellReading {
     null_tokens: Vec<Vec<u8>>,
-    /// Quick rejection: the longest token, whether "" is null, which bytes start a token.
+    /// Quick rejection: the longest token, whether "" is null, and per first byte a bit per token
+    /// length (bit 63: a token of 63 bytes or more), so most cells are rejected without a compare.
     longest: usize,
     empty_is_null: bool,
-    first_bytes: [bool; 256],
+    lengths_by_first_byte: [u64; 256],
+}
+
+/// The bit of a token length in [`CellReading::lengths_by_first_byte`].
+fn length_bit(length: usize) -> u64 {
+    1u64 << length.min(63)
 }
 
 impl Default for CellReading {
@@ -45,16 +51,16 @@ impl Default for CellReading {
 impl CellReading {
     pub fn with_nulls(tokens: impl IntoIterator<Item = String>) -> CellReading {
         let null_tokens: Vec<Vec<u8>> = tokens.into_iter().map(String::into_bytes).collect();
-        let mut first_bytes = [false; 256];
+        let mut lengths_by_first_byte = [0u64; 256];
         for token in &null_tokens {
             if let Some(first) = token.first() {
-                first_bytes[*first as usize] = true;
+                lengths_by_first_byte[*first as usize] |= length_bit(token.len());
             }
         }
         CellReading {
             longest: null_tokens.iter().map(Vec::len).max().unwrap_or(0),
             empty_is_null: null_tokens.iter().any(Vec::is_empty),
-            first_bytes,
+            lengths_by_first_byte,
             null_tokens,
         }
     }
@@ -62,10 +68,15 @@ impl CellReading {
     pub fn is_null(&self, cell: &[u8]) -> bool {
         match cell.first() {
             None => self.empty_is_null,
-            Some(first) if cell.len() <= self.longest && self.first_bytes[*first as usize] => self
-                .null_tokens
-                .iter()
-                .any(|token| token.as_slice() == cell),
+            Some(first)
+                if cell.len() <= self.longest
+                    && self.lengths_by_first_byte[*first as usize] & length_bit(cell.len())
+                        != 0 =>
+            {
+                self.null_tokens
+                    .iter()
+                    .any(|token| token.as_slice() == cell)
+            }
             Some(_) => false,
         }
     }
@@ -397,9 +408,18 @@ mod tests {
         for token in ["", "NA", "NaN", "null", "None", "N/A", "<NA>"] {
             assert!(reading.is_null(token.as_bytes()), "{token:?}");
         }
-        for token in ["0", "none", "x", "NULLS"] {
+        for token in ["0", "none", "x", "NULLS", "1", "1.#IN", "north", "nan0"] {
             assert!(!reading.is_null(token.as_bytes()), "{token:?}");
         }
+        for token in ["1.#IND", "1.#QNAN", "#N/A N/A", "-nan", "nan", "n/a"] {
+            assert!(reading.is_null(token.as_bytes()), "{token:?}");
+        }
+        let long = "x".repeat(70);
+        let custom = CellReading::with_nulls([long.clone(), "missing".to_owned()]);
+        assert!(custom.is_null(long.as_bytes()));
+        assert!(custom.is_null(b"missing"));
+        assert!(!custom.is_null("x".repeat(69).as_bytes()));
+        assert!(!custom.is_null(b""));
     }
 
     #[test]

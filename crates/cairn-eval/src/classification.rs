@@ -26,6 +26,10 @@ use crate::result::{
 };
 use crate::sum::Sum;
 
+/// The most classes a classification may have (each slice cell keeps a confusion matrix of up to
+/// this squared).
+pub const MAX_CLASSES: usize = 1000;
+
 /// Which probabilities the rows carry.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probabilities {
@@ -137,6 +141,9 @@ impl ClassificationAccumulator {
                 label: label.to_owned(),
                 classes: listed(&self.classes),
             }),
+            _ if self.classes.len() >= MAX_CLASSES => Err(EvalError::Invalid(format!(
+                "more than {MAX_CLASSES} distinct labels (the next is {label:?}): a regression target? pass --task regression"
+            ))),
             _ => Ok(self.classes.id(label)),
         }
     }

@@ -228,6 +228,16 @@ fn bad_rows_are_refused() {
         multiclass.push(0, "z", "x", &[0.5, 0.5]),
         Err(EvalError::UnknownClass { .. })
     ));
+    let mut many = ClassificationAccumulator::new(ClassificationOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    for n in 0..MAX_CLASSES {
+        let label = n.to_string();
+        assert!(many.push(0, &label, &label, &[]).is_ok());
+    }
+    assert!(matches!(
+        many.push(0, "1.5", "1", &[]),
+        Err(EvalError::Invalid(message)) if message.contains("--task regression")
+    ));
 }
 
 #[test]

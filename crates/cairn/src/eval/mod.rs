@@ -42,7 +42,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "PREFIX")]
     proba_prefix: Option<String>,
     /// classification or regression (default: classification with probability columns, else
-    /// regression when the label column holds non-integer numbers, else classification).
+    /// regression when the label column's first rows (one chunk) hold non-integer numbers, else
+    /// classification).
     #[arg(long, value_enum)]
     task: Option<TaskArg>,
     /// The positive class of a binary problem (default as scikit-learn: 1, else the greater label).
