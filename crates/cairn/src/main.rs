@@ -7,6 +7,7 @@ mod gate;
 mod governance;
 mod import;
 mod lint;
+mod serve;
 mod server;
 mod webhooks;
 
@@ -51,6 +52,8 @@ enum Command {
     /// Quality gates for CI: hold a run or model against a gate file (exit 0/1/2).
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Serve an ONNX model over MLflow's scoring protocol and the Open Inference Protocol v2.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Data(command) => return data::run(command),
         Command::Gate(command) => return gate::run(command),
         Command::Server(args) => server::run(args).map(|()| true),
+        Command::Serve(args) => serve::run(args).map(|()| true),
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),
         Command::Policy(command) => governance::policy(command).map(|()| true),
