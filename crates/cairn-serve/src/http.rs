@@ -94,9 +94,18 @@ pub fn router(state: Arc<ServeState>) -> Router {
         .route("/v2/models/{name}", get(v2_model))
         .route("/v2/models/{name}/ready", get(v2_model_ready))
         .route("/v2/models/{name}/infer", post(v2_infer))
-        .route("/v2/models/{name}/versions/{version}", get(v2_model_version))
-        .route("/v2/models/{name}/versions/{version}/ready", get(v2_model_version_ready))
-        .route("/v2/models/{name}/versions/{version}/infer", post(v2_infer_version))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(v2_model_version),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(v2_model_version_ready),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            post(v2_infer_version),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -131,7 +140,9 @@ impl Protocol {
 fn error_response(protocol: Protocol, error: &ServeError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = error.to_string();
-    if status.is_server_error() && !matches!(error, ServeError::Overloaded(_) | ServeError::Timeout(_)) {
+    if status.is_server_error()
+        && !matches!(error, ServeError::Overloaded(_) | ServeError::Timeout(_))
+    {
         tracing::error!(%message, "prediction failed");
     }
     let body = match protocol {
@@ -163,7 +174,11 @@ async fn not_found(request: Request) -> Response {
     };
     error_response(
         protocol,
-        &ServeError::NotFound(format!("no route for {} {}", request.method(), request.uri().path())),
+        &ServeError::NotFound(format!(
+            "no route for {} {}",
+            request.method(),
+            request.uri().path()
+        )),
     )
 }
 
@@ -177,7 +192,10 @@ async fn version() -> &'static str {
 
 async fn metrics(State(state): State<Arc<ServeState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(state.in_flight()),
     )
         .into_response()
@@ -225,7 +243,9 @@ async fn predict(
     let outputs = match tokio::time::timeout(timeout, call).await {
         Err(_) => return Err(ServeError::Timeout(timeout.as_millis() as u64)),
         Ok(Err(join_error)) => {
-            return Err(ServeError::Runtime(format!("inference task failed: {join_error}")))
+            return Err(ServeError::Runtime(format!(
+                "inference task failed: {join_error}"
+            )))
         }
         Ok(Ok(result)) => result?,
     };
@@ -236,7 +256,10 @@ async fn predict(
 async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> Response {
     let started = Instant::now();
     let Some(model) = state.models.first().cloned() else {
-        return error_response(Protocol::Mlflow, &ServeError::NotFound("no model loaded".into()));
+        return error_response(
+            Protocol::Mlflow,
+            &ServeError::NotFound("no model loaded".into()),
+        );
     };
     let (parts, body) = request.into_parts();
     let content_type = parts
@@ -270,7 +293,12 @@ async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> 
     response
 }
 
-async fn infer(state: Arc<ServeState>, name: String, version: Option<String>, request: Request) -> Response {
+async fn infer(
+    state: Arc<ServeState>,
+    name: String,
+    version: Option<String>,
+    request: Request,
+) -> Response {
     let started = Instant::now();
     let model = match state.model(&name, version.as_deref()) {
         Ok(model) => model,
@@ -282,7 +310,8 @@ async fn infer(state: Arc<ServeState>, name: String, version: Option<String>, re
         let request_id = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|value| value.get("id").cloned());
-        let (_, _, outputs) = predict(&state, model.clone(), Protocol::V2, || parse_v2(&bytes)).await?;
+        let (_, _, outputs) =
+            predict(&state, model.clone(), Protocol::V2, || parse_v2(&bytes)).await?;
         Ok::<_, ServeError>((request_id, outputs))
     }
     .await;
@@ -310,7 +339,11 @@ async fn infer(state: Arc<ServeState>, name: String, version: Option<String>, re
     response
 }
 
-async fn v2_infer(State(state): State<Arc<ServeState>>, Path(name): Path<String>, request: Request) -> Response {
+async fn v2_infer(
+    State(state): State<Arc<ServeState>>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
     infer(state, name, None, request).await
 }
 
@@ -360,7 +393,10 @@ async fn v2_model(State(state): State<Arc<ServeState>>, Path(name): Path<String>
     model_answer(&state, &name, None, false)
 }
 
-async fn v2_model_ready(State(state): State<Arc<ServeState>>, Path(name): Path<String>) -> Response {
+async fn v2_model_ready(
+    State(state): State<Arc<ServeState>>,
+    Path(name): Path<String>,
+) -> Response {
     model_answer(&state, &name, None, true)
 }
 

@@ -28,7 +28,14 @@ pub struct Metrics {
 
 impl Metrics {
     /// Records one request to a model: protocol (`mlflow`, `v2`), status code and latency.
-    pub fn observe(&self, model: &str, version: &str, protocol: &str, status: u16, elapsed: Duration) {
+    pub fn observe(
+        &self,
+        model: &str,
+        version: &str,
+        protocol: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         let Ok(mut series) = self.series.lock() else {
             return;
         };
@@ -86,7 +93,11 @@ impl Metrics {
         text.push_str("# HELP cairn_serve_request_duration_seconds Time from request to answer.\n");
         text.push_str("# TYPE cairn_serve_request_duration_seconds histogram\n");
         for ((model, version), entry) in series.iter() {
-            let labels = format!("model=\"{}\",version=\"{}\"", escape(model), escape(version));
+            let labels = format!(
+                "model=\"{}\",version=\"{}\"",
+                escape(model),
+                escape(version)
+            );
             for (bucket, count) in BUCKETS.iter().zip(entry.bucket_counts.iter()) {
                 let _ = writeln!(
                     text,
@@ -98,8 +109,16 @@ impl Metrics {
                 "cairn_serve_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 entry.count
             );
-            let _ = writeln!(text, "cairn_serve_request_duration_seconds_sum{{{labels}}} {}", entry.sum_seconds);
-            let _ = writeln!(text, "cairn_serve_request_duration_seconds_count{{{labels}}} {}", entry.count);
+            let _ = writeln!(
+                text,
+                "cairn_serve_request_duration_seconds_sum{{{labels}}} {}",
+                entry.sum_seconds
+            );
+            let _ = writeln!(
+                text,
+                "cairn_serve_request_duration_seconds_count{{{labels}}} {}",
+                entry.count
+            );
         }
         text.push_str("# HELP cairn_serve_in_flight Prediction requests being served now.\n");
         text.push_str("# TYPE cairn_serve_in_flight gauge\n");

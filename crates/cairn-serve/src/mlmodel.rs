@@ -119,7 +119,10 @@ pub fn parse_schema(json: &str) -> Result<Schema, ServeError> {
         columns.push(ColumnSpec {
             name: item.get("name").and_then(Value::as_str).map(str::to_owned),
             kind,
-            required: item.get("required").and_then(Value::as_bool).unwrap_or(true),
+            required: item
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
         });
     }
     Ok(Schema::Columns(columns))
@@ -183,7 +186,8 @@ signature:
 
     #[test]
     fn without_signature_or_onnx_flavor() {
-        let model = parse_mlmodel("flavors:\n  sklearn: {pickled_model: model.pkl}\n").expect("valid");
+        let model =
+            parse_mlmodel("flavors:\n  sklearn: {pickled_model: model.pkl}\n").expect("valid");
         assert_eq!(model, MlModel::default());
     }
 

@@ -99,7 +99,10 @@ impl Interface {
                     )));
                 };
                 let rows = tensor.shape.first().copied().unwrap_or(1);
-                Ok((vec![(input.name.clone(), feed_tensor(input, tensor)?)], rows))
+                Ok((
+                    vec![(input.name.clone(), feed_tensor(input, tensor)?)],
+                    rows,
+                ))
             }
             Payload::Named(tensors) => {
                 for (name, _) in tensors {
@@ -113,7 +116,8 @@ impl Interface {
                 let mut feeds = Vec::with_capacity(self.inputs.len());
                 let mut rows = 0;
                 for spec in &self.inputs {
-                    let Some((_, tensor)) = tensors.iter().find(|(name, _)| *name == spec.name) else {
+                    let Some((_, tensor)) = tensors.iter().find(|(name, _)| *name == spec.name)
+                    else {
                         return Err(bad(format!("missing input '{}'", spec.name)));
                     };
                     rows = rows.max(tensor.shape.first().copied().unwrap_or(1));
@@ -213,7 +217,10 @@ impl Interface {
             let mut feeds = Vec::with_capacity(self.inputs.len());
             for spec in &self.inputs {
                 let Some(index) = names.iter().position(|name| *name == spec.name) else {
-                    return Err(bad(format!("missing column '{}' (a model input)", spec.name)));
+                    return Err(bad(format!(
+                        "missing column '{}' (a model input)",
+                        spec.name
+                    )));
                 };
                 let shape = if spec.shape.len() == 2 {
                     vec![n_rows as i64, 1]
@@ -258,7 +265,10 @@ fn transpose(frame: &Frame, width: usize) -> Result<Vec<Vec<Cell>>, ServeError> 
     let mut columns = vec![Vec::with_capacity(frame.rows.len()); width];
     for (index, row) in frame.rows.iter().enumerate() {
         if row.len() != width {
-            return Err(bad(format!("row {index} has {} values, row 0 has {width}", row.len())));
+            return Err(bad(format!(
+                "row {index} has {} values, row 0 has {width}",
+                row.len()
+            )));
         }
         for (column, cell) in columns.iter_mut().zip(row) {
             column.push(cell.clone());
@@ -307,7 +317,10 @@ fn convert(
     let integer = |index: usize, cell: &Cell| -> Result<i64, ServeError> {
         let value = number(index, cell)?;
         if value.fract() != 0.0 || !value.is_finite() || value.abs() > 9.0e15 {
-            return Err(bad(format!("{}: expected an integer, got {value}", place(index))));
+            return Err(bad(format!(
+                "{}: expected an integer, got {value}",
+                place(index)
+            )));
         }
         Ok(value as i64)
     };
@@ -343,8 +356,9 @@ fn convert(
                 .enumerate()
                 .map(|(index, cell)| {
                     let value = integer(index, cell)?;
-                    i32::try_from(value)
-                        .map_err(|_| bad(format!("{}: {value} does not fit in int32", place(index))))
+                    i32::try_from(value).map_err(|_| {
+                        bad(format!("{}: {value} does not fit in int32", place(index)))
+                    })
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -421,7 +435,9 @@ impl Output {
                 element,
                 shape,
                 values,
-            } => json!({"name": name, "datatype": element.v2_name(), "shape": shape, "data": values}),
+            } => {
+                json!({"name": name, "datatype": element.v2_name(), "shape": shape, "data": values})
+            }
             Output::ClassProbabilities(maps) => {
                 let classes: Vec<&String> = maps
                     .first()
@@ -503,7 +519,8 @@ impl LoadedModel {
     ) -> Result<LoadedModel, ServeError> {
         let model_error =
             |error: String| ServeError::Model(format!("loading {}: {error}", onnx_path.display()));
-        let bytes = std::fs::read(onnx_path).map_err(ServeError::io(format!("reading {}", onnx_path.display())))?;
+        let bytes = std::fs::read(onnx_path)
+            .map_err(ServeError::io(format!("reading {}", onnx_path.display())))?;
         let mut sessions = Vec::with_capacity(n_sessions.max(1));
         for _ in 0..n_sessions.max(1) {
             let mut builder = Session::builder(environment)
@@ -524,10 +541,16 @@ impl LoadedModel {
             let mut inputs = Vec::new();
             for outlet in first.inputs() {
                 let ValueType::Tensor { ty, shape, .. } = outlet.dtype() else {
-                    return Err(model_error(format!("input '{}' is not a tensor", outlet.name())));
+                    return Err(model_error(format!(
+                        "input '{}' is not a tensor",
+                        outlet.name()
+                    )));
                 };
                 let element = Element::from_ort(*ty).ok_or_else(|| {
-                    model_error(format!("input '{}' has an unsupported type {ty:?}", outlet.name()))
+                    model_error(format!(
+                        "input '{}' has an unsupported type {ty:?}",
+                        outlet.name()
+                    ))
                 })?;
                 inputs.push(InputSpec {
                     name: outlet.name().to_owned(),
@@ -535,7 +558,11 @@ impl LoadedModel {
                     shape: shape.to_vec(),
                 });
             }
-            let output_names = first.outputs().iter().map(|outlet| outlet.name().to_owned()).collect();
+            let output_names = first
+                .outputs()
+                .iter()
+                .map(|outlet| outlet.name().to_owned())
+                .collect();
             let columns = match signature_inputs {
                 Some(Schema::Columns(columns)) => Some(
                     columns
@@ -577,14 +604,23 @@ impl LoadedModel {
         let mut inputs: Vec<(String, DynValue)> = Vec::with_capacity(feeds.len());
         for (name, feed) in feeds {
             let value = match feed {
-                Feed::F32(shape, data) => Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn()),
-                Feed::F64(shape, data) => Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn()),
-                Feed::I64(shape, data) => Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn()),
-                Feed::I32(shape, data) => Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn()),
-                Feed::Bool(shape, data) => Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn()),
-                Feed::Text(shape, data) => {
-                    Tensor::from_string_array((shape, data.as_slice())).map(|tensor| tensor.into_dyn())
+                Feed::F32(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
                 }
+                Feed::F64(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::I64(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::I32(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::Bool(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::Text(shape, data) => Tensor::from_string_array((shape, data.as_slice()))
+                    .map(|tensor| tensor.into_dyn()),
             }
             .map_err(|error| bad(format!("input '{name}': {error}")))?;
             inputs.push((name, value));
@@ -635,7 +671,10 @@ fn shape_output(value: &DynValue) -> Result<Output, ort::Error> {
             let (shape, values): (Vec<i64>, Vec<Value>) = match ty {
                 TensorElementType::Float32 => {
                     let (shape, data) = value.try_extract_tensor::<f32>()?;
-                    (shape.to_vec(), data.iter().map(|x| json!(f64::from(*x))).collect())
+                    (
+                        shape.to_vec(),
+                        data.iter().map(|x| json!(f64::from(*x))).collect(),
+                    )
                 }
                 TensorElementType::Float64 => {
                     let (shape, data) = value.try_extract_tensor::<f64>()?;
@@ -655,10 +694,15 @@ fn shape_output(value: &DynValue) -> Result<Output, ort::Error> {
                 }
                 TensorElementType::String => {
                     let (shape, data) = value.try_extract_strings()?;
-                    (shape.to_vec(), data.into_iter().map(Value::String).collect())
+                    (
+                        shape.to_vec(),
+                        data.into_iter().map(Value::String).collect(),
+                    )
                 }
                 other => {
-                    return Err(ort::Error::new(format!("unsupported output type {other:?}")));
+                    return Err(ort::Error::new(format!(
+                        "unsupported output type {other:?}"
+                    )));
                 }
             };
             let element = Element::from_ort(ty).unwrap_or(Element::F32);
@@ -691,7 +735,9 @@ fn shape_output(value: &DynValue) -> Result<Output, ort::Error> {
             }
             Ok(Output::ClassProbabilities(rows))
         }
-        other => Err(ort::Error::new(format!("unsupported output type {other:?}"))),
+        other => Err(ort::Error::new(format!(
+            "unsupported output type {other:?}"
+        ))),
     }
 }
 
@@ -746,7 +792,10 @@ mod tests {
     fn frames_bind_in_signature_order() {
         let model = interface(Some(&["a", "b"]));
         let expected = Ok((
-            vec![("float_input".to_string(), Feed::F32(vec![1, 2], vec![1.0, 2.0]))],
+            vec![(
+                "float_input".to_string(),
+                Feed::F32(vec![1, 2], vec![1.0, 2.0]),
+            )],
             1,
         ));
         for body in [
@@ -766,23 +815,50 @@ mod tests {
     fn binding_errors_name_the_problem() {
         let model = interface(Some(&["a", "b"]));
         for (body, fragment) in [
-            (r#"{"dataframe_split": {"columns": ["a"], "data": [[1]]}}"#, "missing column 'b'"),
-            (r#"{"dataframe_records": [{"a": 1, "b": "x"}]}"#, "column 'b' (row 0): expected a number, got the string \"x\""),
-            (r#"{"dataframe_records": [{"a": 1, "b": 2}, {"a": 1}]}"#, "column 'b' (row 1): missing value"),
-            (r#"{"dataframe_split": {"data": [[1, 2, 3]]}}"#, "rows have 3 values but the model expects 2 columns"),
-            (r#"{"dataframe_split": {"columns": ["a", "b"], "data": []}}"#, "no rows"),
-            (r#"{"instances": [[1, 2, 3]]}"#, "expects shape [-1, 2] (-1: any size), got [1, 3]"),
+            (
+                r#"{"dataframe_split": {"columns": ["a"], "data": [[1]]}}"#,
+                "missing column 'b'",
+            ),
+            (
+                r#"{"dataframe_records": [{"a": 1, "b": "x"}]}"#,
+                "column 'b' (row 0): expected a number, got the string \"x\"",
+            ),
+            (
+                r#"{"dataframe_records": [{"a": 1, "b": 2}, {"a": 1}]}"#,
+                "column 'b' (row 1): missing value",
+            ),
+            (
+                r#"{"dataframe_split": {"data": [[1, 2, 3]]}}"#,
+                "rows have 3 values but the model expects 2 columns",
+            ),
+            (
+                r#"{"dataframe_split": {"columns": ["a", "b"], "data": []}}"#,
+                "no rows",
+            ),
+            (
+                r#"{"instances": [[1, 2, 3]]}"#,
+                "expects shape [-1, 2] (-1: any size), got [1, 3]",
+            ),
             (r#"{"instances": [1, 2]}"#, "got [2]"),
             (r#"{"inputs": {"x": [[1, 2]]}}"#, "unknown input 'x'"),
-            (r#"{"inputs": [{"name": "float_input", "shape": [2], "datatype": "FP32", "data": [1, 2]}]}"#, "expects shape"),
+            (
+                r#"{"inputs": [{"name": "float_input", "shape": [2], "datatype": "FP32", "data": [1, 2]}]}"#,
+                "expects shape",
+            ),
         ] {
             let message = bind(&model, body).expect_err(body);
             assert!(message.contains(fragment), "{body}: {message}");
         }
         let no_signature = interface(None);
-        let message = bind(&no_signature, r#"{"dataframe_split": {"columns": ["a"], "data": [[1]]}}"#)
-            .expect_err("one column");
-        assert!(message.contains("takes 2 features per row, got 1 columns"), "{message}");
+        let message = bind(
+            &no_signature,
+            r#"{"dataframe_split": {"columns": ["a"], "data": [[1]]}}"#,
+        )
+        .expect_err("one column");
+        assert!(
+            message.contains("takes 2 features per row, got 1 columns"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -804,7 +880,10 @@ mod tests {
             columns: None,
         };
         assert_eq!(
-            bind(&model, r#"{"dataframe_records": [{"city": "x", "age": 3}]}"#),
+            bind(
+                &model,
+                r#"{"dataframe_records": [{"city": "x", "age": 3}]}"#
+            ),
             Ok((
                 vec![
                     ("age".to_string(), Feed::I64(vec![1, 1], vec![3])),
@@ -813,8 +892,15 @@ mod tests {
                 1
             ))
         );
-        let message = bind(&model, r#"{"dataframe_records": [{"city": "x", "age": 3.5}]}"#).expect_err("fraction");
-        assert!(message.contains("column 'age' (row 0): expected an integer, got 3.5"), "{message}");
+        let message = bind(
+            &model,
+            r#"{"dataframe_records": [{"city": "x", "age": 3.5}]}"#,
+        )
+        .expect_err("fraction");
+        assert!(
+            message.contains("column 'age' (row 0): expected an integer, got 3.5"),
+            "{message}"
+        );
         let message = bind(&model, r#"{"dataframe_records": [{"age": 3}]}"#).expect_err("missing");
         assert!(message.contains("missing column 'city'"), "{message}");
     }

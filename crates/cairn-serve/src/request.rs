@@ -81,7 +81,12 @@ pub fn parse_mlflow_json(body: &[u8]) -> Result<Payload, ServeError> {
             "the body must be a JSON object with one of the keys dataframe_split, dataframe_records, instances, inputs",
         ));
     };
-    const KEYS: [&str; 4] = ["dataframe_split", "dataframe_records", "instances", "inputs"];
+    const KEYS: [&str; 4] = [
+        "dataframe_split",
+        "dataframe_records",
+        "instances",
+        "inputs",
+    ];
     let present: Vec<&str> = KEYS
         .iter()
         .copied()
@@ -107,7 +112,9 @@ pub fn parse_mlflow_json(body: &[u8]) -> Result<Payload, ServeError> {
 
 fn parse_dataframe_split(value: &Value) -> Result<Payload, ServeError> {
     let Value::Object(split) = value else {
-        return Err(bad("dataframe_split must be an object with `columns` and `data`"));
+        return Err(bad(
+            "dataframe_split must be an object with `columns` and `data`",
+        ));
     };
     let columns = match split.get("columns") {
         None | Some(Value::Null) => None,
@@ -185,7 +192,10 @@ fn parse_tensor_input(value: &Value, key: &str) -> Result<Payload, ServeError> {
         Value::Object(named) => {
             let mut tensors = Vec::with_capacity(named.len());
             for (name, nested) in named {
-                tensors.push((name.clone(), tensor_from_nested(nested, &format!("{key}.{name}"))?));
+                tensors.push((
+                    name.clone(),
+                    tensor_from_nested(nested, &format!("{key}.{name}"))?,
+                ));
             }
             Ok(Payload::Named(tensors))
         }
@@ -229,8 +239,12 @@ fn flatten(
             }
             Ok(())
         }
-        (Value::Array(_), None) => Err(bad(format!("{what}: ragged nested list (too deep at depth {depth})"))),
-        (_, Some(_)) => Err(bad(format!("{what}: ragged nested list (a value where a list was expected at depth {depth})"))),
+        (Value::Array(_), None) => Err(bad(format!(
+            "{what}: ragged nested list (too deep at depth {depth})"
+        ))),
+        (_, Some(_)) => Err(bad(format!(
+            "{what}: ragged nested list (a value where a list was expected at depth {depth})"
+        ))),
         (scalar, None) => {
             out.push(cell(scalar)?);
             Ok(())
@@ -353,7 +367,11 @@ pub fn parse_v2(body: &[u8]) -> Result<Payload, ServeError> {
                 .map(|dim| {
                     dim.as_u64()
                         .and_then(|dim| usize::try_from(dim).ok())
-                        .ok_or_else(|| bad(format!("input '{name}': shape must be a list of non-negative integers")))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "input '{name}': shape must be a list of non-negative integers"
+                            ))
+                        })
                 })
                 .collect::<Result<_, _>>()?,
             _ => return Err(bad(format!("input '{name}' has no `shape` list"))),
@@ -363,11 +381,13 @@ pub fn parse_v2(body: &[u8]) -> Result<Payload, ServeError> {
             .and_then(Value::as_str)
             .ok_or_else(|| bad(format!("input '{name}' has no `datatype`")))?;
         const DATATYPES: [&str; 13] = [
-            "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
-            "FP32", "FP64", "BYTES",
+            "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+            "FP16", "FP32", "FP64", "BYTES",
         ];
         if !DATATYPES.contains(&datatype) {
-            return Err(bad(format!("input '{name}': unknown datatype '{datatype}'")));
+            return Err(bad(format!(
+                "input '{name}': unknown datatype '{datatype}'"
+            )));
         }
         let data = input
             .get("data")
@@ -409,7 +429,10 @@ mod tests {
             (Ok(actual), Ok(expected)) => assert_eq!(actual, expected, "{body}"),
             (Err(error), Err(fragment)) => {
                 let message = error.to_string();
-                assert!(message.contains(fragment), "{body}: {message:?} lacks {fragment:?}");
+                assert!(
+                    message.contains(fragment),
+                    "{body}: {message:?} lacks {fragment:?}"
+                );
             }
             (actual, expected) => panic!("{body}: got {actual:?}, expected {expected:?}"),
         }
@@ -421,7 +444,10 @@ mod tests {
         check(
             json,
             r#"{"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2.5], [3, "x"]]}}"#,
-            Ok(frame(Some(&["a", "b"]), vec![vec![N(1.0), N(2.5)], vec![N(3.0), Text("x".into())]])),
+            Ok(frame(
+                Some(&["a", "b"]),
+                vec![vec![N(1.0), N(2.5)], vec![N(3.0), Text("x".into())]],
+            )),
         );
         check(
             json,
@@ -431,7 +457,10 @@ mod tests {
         check(
             json,
             r#"{"dataframe_records": [{"a": 1, "b": 2}, {"b": 4}]}"#,
-            Ok(frame(Some(&["a", "b"]), vec![vec![N(1.0), N(2.0)], vec![Null, N(4.0)]])),
+            Ok(frame(
+                Some(&["a", "b"]),
+                vec![vec![N(1.0), N(2.0)], vec![Null, N(4.0)]],
+            )),
         );
         check(
             "application/json; charset=utf-8",
@@ -473,15 +502,39 @@ mod tests {
         check(json, "{", Err("malformed JSON"));
         check(json, "[1, 2]", Err("must be a JSON object"));
         check(json, "{}", Err("found none"));
-        check(json, r#"{"inputs": [1], "instances": [1]}"#, Err("found instances, inputs"));
-        check(json, r#"{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}"#, Err("has 2 values for 1 columns"));
-        check(json, r#"{"dataframe_split": {"columns": ["a"]}}"#, Err("data must be a list"));
-        check(json, r#"{"dataframe_records": [1]}"#, Err("dataframe_records[0] must be an object"));
+        check(
+            json,
+            r#"{"inputs": [1], "instances": [1]}"#,
+            Err("found instances, inputs"),
+        );
+        check(
+            json,
+            r#"{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}"#,
+            Err("has 2 values for 1 columns"),
+        );
+        check(
+            json,
+            r#"{"dataframe_split": {"columns": ["a"]}}"#,
+            Err("data must be a list"),
+        );
+        check(
+            json,
+            r#"{"dataframe_records": [1]}"#,
+            Err("dataframe_records[0] must be an object"),
+        );
         check(json, r#"{"instances": [[1, 2], [3]]}"#, Err("ragged"));
         check(json, r#"{"instances": [[1, [2]]]}"#, Err("ragged"));
         check(json, r#"{"inputs": 3}"#, Err("must be a list or an object"));
-        check(json, r#"{"instances": [[{"a": 1}]]}"#, Err("expected a scalar"));
-        check("text/csv", "a,b\n1\n", Err("CSV line 2: 1 fields for 2 columns"));
+        check(
+            json,
+            r#"{"instances": [[{"a": 1}]]}"#,
+            Err("expected a scalar"),
+        );
+        check(
+            "text/csv",
+            "a,b\n1\n",
+            Err("CSV line 2: 1 fields for 2 columns"),
+        );
         check("text/csv", "", Err("needs a header row"));
         check("text/csv", "a\n\"1\n", Err("unclosed quote"));
         check("text/plain", "a", Err("not supported"));
@@ -509,11 +562,26 @@ mod tests {
             ("nope", "malformed JSON"),
             ("{}", "`inputs` list"),
             (r#"{"inputs": []}"#, "empty"),
-            (r#"{"inputs": [{"shape": [1], "datatype": "FP32", "data": [1]}]}"#, "no `name`"),
-            (r#"{"inputs": [{"name": "x", "datatype": "FP32", "data": [1]}]}"#, "no `shape`"),
-            (r#"{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP32", "data": [1]}]}"#, "non-negative"),
-            (r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FLOAT", "data": [1]}]}"#, "unknown datatype"),
-            (r#"{"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2]}]}"#, "needs 3 values, got 2"),
+            (
+                r#"{"inputs": [{"shape": [1], "datatype": "FP32", "data": [1]}]}"#,
+                "no `name`",
+            ),
+            (
+                r#"{"inputs": [{"name": "x", "datatype": "FP32", "data": [1]}]}"#,
+                "no `shape`",
+            ),
+            (
+                r#"{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP32", "data": [1]}]}"#,
+                "non-negative",
+            ),
+            (
+                r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FLOAT", "data": [1]}]}"#,
+                "unknown datatype",
+            ),
+            (
+                r#"{"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2]}]}"#,
+                "needs 3 values, got 2",
+            ),
         ] {
             let message = parse_v2(body.as_bytes()).expect_err(body).to_string();
             assert!(message.contains(fragment), "{body}: {message}");

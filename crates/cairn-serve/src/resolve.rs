@@ -34,7 +34,8 @@ pub async fn resolve(uri: &str, tracking_uri: Option<&str>) -> Result<LocalModel
         };
         let client = Tracking::new(tracking_uri)?;
         let (artifact_uri, version) = client.artifact_uri(uri).await?;
-        let download = tempfile::tempdir().map_err(ServeError::io("creating a temporary folder"))?;
+        let download =
+            tempfile::tempdir().map_err(ServeError::io("creating a temporary folder"))?;
         client.download(&artifact_uri, download.path()).await?;
         let mut local = from_path(download.path())?;
         local.version = version;
@@ -63,8 +64,10 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
     }
     let mlmodel_path = path.join("MLmodel");
     if mlmodel_path.is_file() {
-        let text = std::fs::read_to_string(&mlmodel_path)
-            .map_err(ServeError::io(format!("reading {}", mlmodel_path.display())))?;
+        let text = std::fs::read_to_string(&mlmodel_path).map_err(ServeError::io(format!(
+            "reading {}",
+            mlmodel_path.display()
+        )))?;
         let mlmodel = parse_mlmodel(&text)?;
         let Some(onnx_file) = mlmodel.onnx_file.clone() else {
             return Err(ServeError::Model(format!(
@@ -73,7 +76,9 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
             )));
         };
         if onnx_file.contains("..") || Path::new(&onnx_file).is_absolute() {
-            return Err(ServeError::Model(format!("MLmodel names an unsafe ONNX path {onnx_file:?}")));
+            return Err(ServeError::Model(format!(
+                "MLmodel names an unsafe ONNX path {onnx_file:?}"
+            )));
         }
         return Ok(LocalModel {
             onnx_path: path.join(onnx_file),
@@ -86,11 +91,17 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
         .map_err(ServeError::io(format!("reading {}", path.display())))?
         .flatten()
         .map(|entry| entry.path())
-        .filter(|file| file.extension().is_some_and(|extension| extension == "onnx"))
+        .filter(|file| {
+            file.extension()
+                .is_some_and(|extension| extension == "onnx")
+        })
         .collect();
     match onnx_files.as_slice() {
         [single] => from_path(single),
-        [] => Err(resolve_error(format!("{} has no MLmodel file and no .onnx file", path.display()))),
+        [] => Err(resolve_error(format!(
+            "{} has no MLmodel file and no .onnx file",
+            path.display()
+        ))),
         _ => Err(resolve_error(format!(
             "{} has several .onnx files and no MLmodel file to say which to serve",
             path.display()
@@ -224,7 +235,9 @@ impl Tracking {
                 Some(with_host) => with_host.split_once('/').map_or("", |(_, path)| path),
                 None => rest.trim_start_matches('/'),
             };
-            return self.download_proxied(path.trim_end_matches('/'), into).await;
+            return self
+                .download_proxied(path.trim_end_matches('/'), into)
+                .await;
         }
         let local = artifact_uri.strip_prefix("file://").unwrap_or(artifact_uri);
         if Path::new(local).is_absolute() && Path::new(local).exists() {
@@ -242,13 +255,19 @@ impl Tracking {
             let listing = self
                 .get_json("/api/2.0/mlflow-artifacts/artifacts", &[("path", &folder)])
                 .await?;
-            let files = listing.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
+            let files = listing
+                .get("files")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for file in files {
                 let Some(name) = file.get("path").and_then(Value::as_str) else {
                     continue;
                 };
                 if name.contains("..") || name.starts_with('/') {
-                    return Err(resolve_error(format!("the server listed an unsafe path {name:?}")));
+                    return Err(resolve_error(format!(
+                        "the server listed an unsafe path {name:?}"
+                    )));
                 }
                 let full = if folder.is_empty() {
                     name.to_owned()
@@ -259,7 +278,10 @@ impl Tracking {
                     pending.push(full);
                     continue;
                 }
-                let relative = full.strip_prefix(root).unwrap_or(&full).trim_start_matches('/');
+                let relative = full
+                    .strip_prefix(root)
+                    .unwrap_or(&full)
+                    .trim_start_matches('/');
                 let target = into.join(relative);
                 if let Some(parent) = target.parent() {
                     std::fs::create_dir_all(parent)
@@ -285,7 +307,9 @@ impl Tracking {
             }
         }
         if n_files == 0 {
-            return Err(resolve_error(format!("no artifacts under mlflow-artifacts:/{root}")));
+            return Err(resolve_error(format!(
+                "no artifacts under mlflow-artifacts:/{root}"
+            )));
         }
         Ok(())
     }
@@ -294,18 +318,24 @@ impl Tracking {
 fn copy_folder(from: &Path, into: &Path) -> Result<(), ServeError> {
     if from.is_file() {
         let target = into.join(from.file_name().unwrap_or_default());
-        std::fs::copy(from, &target).map_err(ServeError::io(format!("copying {}", from.display())))?;
+        std::fs::copy(from, &target)
+            .map_err(ServeError::io(format!("copying {}", from.display())))?;
         return Ok(());
     }
-    for entry in std::fs::read_dir(from).map_err(ServeError::io(format!("reading {}", from.display())))? {
+    for entry in
+        std::fs::read_dir(from).map_err(ServeError::io(format!("reading {}", from.display())))?
+    {
         let entry = entry.map_err(ServeError::io(format!("reading {}", from.display())))?;
         let target = into.join(entry.file_name());
         if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).map_err(ServeError::io(format!("creating {}", target.display())))?;
+            std::fs::create_dir_all(&target)
+                .map_err(ServeError::io(format!("creating {}", target.display())))?;
             copy_folder(&entry.path(), &target)?;
         } else {
-            std::fs::copy(entry.path(), &target)
-                .map_err(ServeError::io(format!("copying {}", entry.path().display())))?;
+            std::fs::copy(entry.path(), &target).map_err(ServeError::io(format!(
+                "copying {}",
+                entry.path().display()
+            )))?;
         }
     }
     Ok(())

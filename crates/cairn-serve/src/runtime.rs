@@ -9,7 +9,8 @@ use std::process::Command;
 use crate::ServeError;
 
 /// How to get ONNX Runtime, appended to every "not found" message.
-pub const HOW_TO_GET: &str = "install it with `pip install onnxruntime` in the active Python environment, \
+pub const HOW_TO_GET: &str =
+    "install it with `pip install onnxruntime` in the active Python environment, \
 or point ORT_DYLIB_PATH (or --ort-dylib) at libonnxruntime.so";
 
 /// Where the library was found, and by which rule.
@@ -110,7 +111,9 @@ fn library_in(folder: &Path) -> Option<PathBuf> {
         .filter(|path| {
             path.file_name()
                 .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("libonnxruntime.so") || name == "libonnxruntime.dylib")
+                .is_some_and(|name| {
+                    name.starts_with("libonnxruntime.so") || name == "libonnxruntime.dylib"
+                })
         })
         .collect();
     found.sort();

@@ -80,7 +80,9 @@ fn default_name(uri: &str) -> String {
 
 async fn serve(args: ServeArgs, environment: ort::environment::Environment) -> anyhow::Result<()> {
     let mut wanted = vec![(
-        args.name.clone().unwrap_or_else(|| default_name(&args.model_uri)),
+        args.name
+            .clone()
+            .unwrap_or_else(|| default_name(&args.model_uri)),
         args.model_uri.clone(),
     )];
     for spec in &args.models {
