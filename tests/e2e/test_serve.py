@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import mlflow
@@ -103,7 +104,8 @@ def serving(server, registered, tmp_path_factory):
     for key, (name, _) in registered.items():
         if key != "lr":
             args += ["--model", f"{key}=models:/{name}@champion"]
-    env = dict(os.environ, VIRTUAL_ENV=os.path.dirname(os.path.dirname(os.path.realpath(__import__("sys").executable))))
+    # The Python lookup: the test venv as the active environment.
+    env = dict(os.environ, VIRTUAL_ENV=sys.prefix)
     env.pop("ORT_DYLIB_PATH", None)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -171,8 +173,11 @@ def test_v2_protocol_equals_sklearn(serving, registered, iris, key):
     answer = response.json()
     assert answer["model_name"] == key and answer["model_version"] == "1" and answer["id"] == "req-1"
     outputs = {output["name"]: output for output in answer["outputs"]}
-    assert outputs["output_label"]["data"] == model.predict(features).tolist()
-    probability = outputs["output_probability"]
+    # skl2onnx names them output_label/output_probability (ZipMap) or label/probabilities (zipmap=False).
+    zipmap = _models()[key][1]
+    label, probability = (outputs["output_label"], outputs["output_probability"]) if zipmap else (
+        outputs["label"], outputs["probabilities"])
+    assert label["data"] == model.predict(features).tolist()
     assert probability["shape"] == [len(features), 3]
     np.testing.assert_allclose(
         np.array(probability["data"]).reshape(len(features), 3), model.predict_proba(features),
