@@ -48,8 +48,11 @@ def wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 
 def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise SystemExit(f"cannot read wrk's latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def run_wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> dict:
@@ -65,8 +68,8 @@ def run_wrk(url: str, body: str, connections: int, duration: int, workdir: Path)
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non2xx": int(errors.group(1)) if errors else 0}
 
@@ -100,7 +103,9 @@ def main() -> None:
         "mlflow models serve": lambda port: [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(folder),
                                              "--env-manager", "local", "--port", str(port), "--host", "127.0.0.1"],
     }
-    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, CAIRN_LOG="warn")
+    # mlflow models serve runs `uvicorn` from PATH: the venv's bin first.
+    env = dict(os.environ, VIRTUAL_ENV=sys.prefix, CAIRN_LOG="warn",
+               PATH=f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
     results: dict[str, dict[int, dict]] = {}
     for name, command in servers.items():
         port = free_port()
