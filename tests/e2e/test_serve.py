@@ -279,3 +279,55 @@ def test_missing_onnx_runtime_says_how_to_get_it(tmp_path):
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode != 0
         assert "pip install onnxruntime" in result.stderr and "ORT_DYLIB_PATH" in result.stderr, result.stderr
+
+
+def _serve_local(tmp_path, source, *extra):
+    port = free_port()
+    log_path = tmp_path / f"serve-{port}.log"
+    env = dict(os.environ, ORT_DYLIB_PATH=_dylib())
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([cairn_bin(), "serve", str(source), "--port", str(port), *extra], stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(url, proc, log_path)
+    return url, proc
+
+
+def test_overload_gets_503_with_retry_after_and_timeouts_504(tmp_path, iris):
+    from concurrent.futures import ThreadPoolExecutor
+
+    features, target = iris
+    model = GradientBoostingClassifier(n_estimators=50, random_state=0).fit(features, target)
+    onnx_file = tmp_path / "gb.onnx"
+    onnx_file.write_bytes(convert_sklearn(model, initial_types=[("float_input", FloatTensorType([None, 4]))])
+                          .SerializeToString())
+    body = json.dumps({"instances": np.tile(features.values, (100, 1)).tolist()})  # 15,000 rows
+
+    url, proc = _serve_local(tmp_path, onnx_file, "--max-in-flight", "1", "--sessions", "1")
+    try:
+        def post(_):
+            return requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"},
+                                 timeout=60)
+        with ThreadPoolExecutor(16) as pool:
+            responses = list(pool.map(post, range(48)))
+        statuses = [response.status_code for response in responses]
+        assert set(statuses) <= {200, 503}, statuses
+        assert 200 in statuses and 503 in statuses, statuses
+        refused = next(response for response in responses if response.status_code == 503)
+        assert refused.headers["Retry-After"] == "1"
+        assert refused.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+        assert post(0).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+    url, proc = _serve_local(tmp_path, onnx_file, "--request-timeout-ms", "0")
+    try:
+        response = requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"},
+                                 timeout=60)
+        assert response.status_code == 504, response.text
+        assert "timed out" in response.json()["message"]
+        assert requests.get(f"{url}/ping", timeout=5).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
