@@ -8,6 +8,7 @@ mod gate;
 mod governance;
 mod import;
 mod lint;
+mod serve;
 mod server;
 mod webhooks;
 
@@ -63,6 +64,8 @@ enum Command {
     /// classification, probability columns. Scoring a logged model on a dataset is not supported
     /// yet: score it first and pass the predictions.
     Eval(Box<eval::EvalArgs>),
+    /// Serve an ONNX model over MLflow's scoring protocol and the Open Inference Protocol v2.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Gate(command) => return gate::run(command),
         Command::Eval(args) => return eval::run(*args),
         Command::Server(args) => server::run(args).map(|()| true),
+        Command::Serve(args) => serve::run(args).map(|()| true),
         Command::Lineage(args) => governance::lineage(args).map(|()| true),
         Command::Models(command) => governance::models(command),
         Command::Policy(command) => governance::policy(command).map(|()| true),

@@ -1,0 +1,415 @@
+//! The HTTP side: MLflow's scoring routes, the Open Inference Protocol v2 routes, `/metrics`, and
+//! the limits (body size, in-flight requests, time per request).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+use crate::model::{mlflow_predictions, LoadedModel};
+use crate::request::{parse_invocations, parse_v2, Payload};
+use crate::ServeError;
+
+/// Limits applied to every prediction request.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Requests in flight beyond this get 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// A prediction taking longer gets 504.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_in_flight: 256,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the handlers share.
+pub struct ServeState {
+    /// The first model answers `/invocations`; all answer by name under `/v2/models/`.
+    pub models: Vec<Arc<LoadedModel>>,
+    pub limits: Limits,
+    pub metrics: crate::metrics::Metrics,
+    in_flight: Arc<Semaphore>,
+}
+
+impl ServeState {
+    pub fn new(models: Vec<Arc<LoadedModel>>, limits: Limits) -> Arc<ServeState> {
+        Arc::new(ServeState {
+            in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            models,
+            limits,
+            metrics: crate::metrics::Metrics::default(),
+        })
+    }
+
+    fn model(&self, name: &str, version: Option<&str>) -> Result<Arc<LoadedModel>, ServeError> {
+        let found = self
+            .models
+            .iter()
+            .find(|model| model.name == name)
+            .ok_or_else(|| ServeError::NotFound(format!("model '{name}' is not served here")))?;
+        if let Some(version) = version {
+            if found.version != version {
+                return Err(ServeError::NotFound(format!(
+                    "model '{name}' version '{version}' is not served here (serving version '{}')",
+                    found.version
+                )));
+            }
+        }
+        Ok(found.clone())
+    }
+
+    fn in_flight(&self) -> usize {
+        self.limits.max_in_flight.max(1) - self.in_flight.available_permits()
+    }
+}
+
+/// The router for `state`.
+pub fn router(state: Arc<ServeState>) -> Router {
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/health", get(ping))
+        .route("/version", get(version))
+        .route("/invocations", post(invocations))
+        .route("/metrics", get(metrics))
+        .route("/v2", get(v2_server))
+        .route("/v2/health/live", get(v2_live))
+        .route("/v2/health/ready", get(v2_ready))
+        .route("/v2/models/{name}", get(v2_model))
+        .route("/v2/models/{name}/ready", get(v2_model_ready))
+        .route("/v2/models/{name}/infer", post(v2_infer))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(v2_model_version),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(v2_model_version_ready),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            post(v2_infer_version),
+        )
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<ServeState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Which error shape to answer with.
+#[derive(Clone, Copy)]
+enum Protocol {
+    Mlflow,
+    V2,
+}
+
+impl Protocol {
+    fn label(self) -> &'static str {
+        match self {
+            Protocol::Mlflow => "mlflow",
+            Protocol::V2 => "v2",
+        }
+    }
+}
+
+fn error_response(protocol: Protocol, error: &ServeError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = error.to_string();
+    if status.is_server_error()
+        && !matches!(error, ServeError::Overloaded(_) | ServeError::Timeout(_))
+    {
+        tracing::error!(%message, "prediction failed");
+    }
+    let body = match protocol {
+        Protocol::Mlflow => {
+            let code = match status.as_u16() {
+                400 | 413 | 415 => "BAD_REQUEST",
+                404 => "RESOURCE_DOES_NOT_EXIST",
+                503 | 504 => "TEMPORARILY_UNAVAILABLE",
+                _ => "INTERNAL_ERROR",
+            };
+            json!({"error_code": code, "message": message})
+        }
+        Protocol::V2 => json!({"error": message}),
+    };
+    let mut response = (status, Json(body)).into_response();
+    if matches!(error, ServeError::Overloaded(_)) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+async fn not_found(request: Request) -> Response {
+    let protocol = if request.uri().path().starts_with("/v2") {
+        Protocol::V2
+    } else {
+        Protocol::Mlflow
+    };
+    error_response(
+        protocol,
+        &ServeError::NotFound(format!(
+            "no route for {} {}",
+            request.method(),
+            request.uri().path()
+        )),
+    )
+}
+
+async fn ping() -> &'static str {
+    "\n"
+}
+
+async fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+async fn metrics(State(state): State<Arc<ServeState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(state.in_flight()),
+    )
+        .into_response()
+}
+
+/// Reads the body up to the limit: a longer one is a 413 whether or not it declared its length.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ServeError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ServeError::TooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let text = format!("{error:?}");
+        if text.contains("LengthLimit") || error.to_string().contains("length limit") {
+            ServeError::TooLarge { limit }
+        } else {
+            ServeError::BadRequest(format!("reading the request body: {error}"))
+        }
+    })
+}
+
+/// Parses, binds, runs and times one prediction; every outcome is counted.
+async fn predict(
+    state: &Arc<ServeState>,
+    model: Arc<LoadedModel>,
+    protocol: Protocol,
+    parse: impl FnOnce() -> Result<Payload, ServeError>,
+) -> Result<(Payload, usize, Vec<(String, crate::model::Output)>), ServeError> {
+    let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
+        return Err(ServeError::Overloaded(format!(
+            "{} requests in flight; retry later",
+            state.limits.max_in_flight
+        )));
+    };
+    let payload = parse()?;
+    let (feeds, rows) = model.interface.bind(&payload)?;
+    let timeout = state.limits.request_timeout;
+    let call = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        model.predict(feeds)
+    });
+    let outputs = match tokio::time::timeout(timeout, call).await {
+        Err(_) => return Err(ServeError::Timeout(timeout.as_millis() as u64)),
+        Ok(Err(join_error)) => {
+            return Err(ServeError::Runtime(format!(
+                "inference task failed: {join_error}"
+            )))
+        }
+        Ok(Ok(result)) => result?,
+    };
+    let _ = protocol;
+    Ok((payload, rows, outputs))
+}
+
+async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let Some(model) = state.models.first().cloned() else {
+        return error_response(
+            Protocol::Mlflow,
+            &ServeError::NotFound("no model loaded".into()),
+        );
+    };
+    let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let result = async {
+        let bytes = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
+        predict(&state, model.clone(), Protocol::Mlflow, || {
+            parse_invocations(&content_type, &bytes)
+        })
+        .await
+    }
+    .await;
+    let response = match result {
+        Ok((payload, rows, outputs)) => Json(json!({
+            "predictions": mlflow_predictions(&outputs, rows, payload.is_frame())
+        }))
+        .into_response(),
+        Err(error) => error_response(Protocol::Mlflow, &error),
+    };
+    state.metrics.observe(
+        &model.name,
+        &model.version,
+        Protocol::Mlflow.label(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+async fn infer(
+    state: Arc<ServeState>,
+    name: String,
+    version: Option<String>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let model = match state.model(&name, version.as_deref()) {
+        Ok(model) => model,
+        Err(error) => return error_response(Protocol::V2, &error),
+    };
+    let (parts, body) = request.into_parts();
+    let result = async {
+        let bytes = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
+        let request_id = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|value| value.get("id").cloned());
+        let (_, _, outputs) =
+            predict(&state, model.clone(), Protocol::V2, || parse_v2(&bytes)).await?;
+        Ok::<_, ServeError>((request_id, outputs))
+    }
+    .await;
+    let response = match result {
+        Ok((request_id, outputs)) => {
+            let mut body = json!({
+                "model_name": model.name,
+                "model_version": model.version,
+                "outputs": outputs.iter().map(|(name, output)| output.to_v2(name)).collect::<Vec<_>>(),
+            });
+            if let Some(id) = request_id {
+                body["id"] = id;
+            }
+            Json(body).into_response()
+        }
+        Err(error) => error_response(Protocol::V2, &error),
+    };
+    state.metrics.observe(
+        &model.name,
+        &model.version,
+        Protocol::V2.label(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+async fn v2_infer(
+    State(state): State<Arc<ServeState>>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    infer(state, name, None, request).await
+}
+
+async fn v2_infer_version(
+    State(state): State<Arc<ServeState>>,
+    Path((name, version)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    infer(state, name, Some(version), request).await
+}
+
+async fn v2_server() -> Json<Value> {
+    Json(json!({"name": "cairn", "version": env!("CARGO_PKG_VERSION"), "extensions": []}))
+}
+
+async fn v2_live() -> Json<Value> {
+    Json(json!({"live": true}))
+}
+
+async fn v2_ready(State(state): State<Arc<ServeState>>) -> Json<Value> {
+    Json(json!({"ready": !state.models.is_empty()}))
+}
+
+fn metadata(model: &LoadedModel) -> Value {
+    json!({
+        "name": model.name,
+        "versions": [model.version],
+        "platform": "onnxruntime_onnx",
+        "inputs": model.interface.inputs.iter().map(|input| json!({
+            "name": input.name,
+            "datatype": input.element.v2_name(),
+            "shape": input.shape,
+        })).collect::<Vec<_>>(),
+        "outputs": model.interface.output_names.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
+    })
+}
+
+fn model_answer(state: &ServeState, name: &str, version: Option<&str>, ready: bool) -> Response {
+    match state.model(name, version) {
+        Ok(model) if ready => Json(json!({"name": model.name, "ready": true})).into_response(),
+        Ok(model) => Json(metadata(&model)).into_response(),
+        Err(error) => error_response(Protocol::V2, &error),
+    }
+}
+
+async fn v2_model(State(state): State<Arc<ServeState>>, Path(name): Path<String>) -> Response {
+    model_answer(&state, &name, None, false)
+}
+
+async fn v2_model_ready(
+    State(state): State<Arc<ServeState>>,
+    Path(name): Path<String>,
+) -> Response {
+    model_answer(&state, &name, None, true)
+}
+
+async fn v2_model_version(
+    State(state): State<Arc<ServeState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    model_answer(&state, &name, Some(&version), false)
+}
+
+async fn v2_model_version_ready(
+    State(state): State<Arc<ServeState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    model_answer(&state, &name, Some(&version), true)
+}

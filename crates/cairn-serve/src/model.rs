@@ -1,0 +1,944 @@
+//! A loaded model: its ONNX Runtime sessions, the inputs it takes, and the two steps around a call:
+//! binding a parsed request to the model's inputs (every client mistake is a 400 here), and shaping
+//! the outputs (ZipMap sequences of maps become per-class probabilities).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use serde_json::{json, Map, Value};
+
+use crate::mlmodel::{Schema, TensorSpec};
+use crate::request::{Cell, Frame, Payload, TensorData};
+use crate::ServeError;
+
+/// Element types cairn feeds to a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Element {
+    F32,
+    F64,
+    I64,
+    I32,
+    Bool,
+    Text,
+}
+
+impl Element {
+    fn from_ort(ty: TensorElementType) -> Option<Element> {
+        Some(match ty {
+            TensorElementType::Float32 => Element::F32,
+            TensorElementType::Float64 => Element::F64,
+            TensorElementType::Int64 => Element::I64,
+            TensorElementType::Int32 => Element::I32,
+            TensorElementType::Bool => Element::Bool,
+            TensorElementType::String => Element::Text,
+            _ => return None,
+        })
+    }
+
+    /// The Open Inference Protocol's name for it.
+    pub fn v2_name(self) -> &'static str {
+        match self {
+            Element::F32 => "FP32",
+            Element::F64 => "FP64",
+            Element::I64 => "INT64",
+            Element::I32 => "INT32",
+            Element::Bool => "BOOL",
+            Element::Text => "BYTES",
+        }
+    }
+}
+
+/// One input of the ONNX graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSpec {
+    pub name: String,
+    pub element: Element,
+    /// `-1` for a dynamic dimension.
+    pub shape: Vec<i64>,
+}
+
+/// The model's interface, independent of ONNX Runtime (so binding is testable without it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interface {
+    pub inputs: Vec<InputSpec>,
+    pub output_names: Vec<String>,
+    /// Column names in order, from the MLmodel signature when it has column inputs.
+    pub columns: Option<Vec<(String, String, bool)>>,
+}
+
+/// A tensor ready to feed: shape and typed data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feed {
+    F32(Vec<i64>, Vec<f32>),
+    F64(Vec<i64>, Vec<f64>),
+    I64(Vec<i64>, Vec<i64>),
+    I32(Vec<i64>, Vec<i32>),
+    Bool(Vec<i64>, Vec<bool>),
+    Text(Vec<i64>, Vec<String>),
+}
+
+fn bad(message: impl Into<String>) -> ServeError {
+    ServeError::BadRequest(message.into())
+}
+
+impl Interface {
+    /// Binds a request to the model's inputs, or says exactly what is wrong with it.
+    pub fn bind(&self, payload: &Payload) -> Result<(Vec<(String, Feed)>, usize), ServeError> {
+        match payload {
+            Payload::Frame(frame) => self.bind_frame(frame),
+            Payload::Tensor(tensor) => {
+                let [input] = self.inputs.as_slice() else {
+                    return Err(bad(format!(
+                        "the model takes {} inputs ({}); send them by name",
+                        self.inputs.len(),
+                        self.input_names()
+                    )));
+                };
+                let rows = tensor.shape.first().copied().unwrap_or(1);
+                Ok((
+                    vec![(input.name.clone(), feed_tensor(input, tensor)?)],
+                    rows,
+                ))
+            }
+            Payload::Named(tensors) => {
+                for (name, _) in tensors {
+                    if !self.inputs.iter().any(|spec| spec.name == *name) {
+                        return Err(bad(format!(
+                            "unknown input '{name}'; the model takes: {}",
+                            self.input_names()
+                        )));
+                    }
+                }
+                let mut feeds = Vec::with_capacity(self.inputs.len());
+                let mut rows = 0;
+                for spec in &self.inputs {
+                    let Some((_, tensor)) = tensors.iter().find(|(name, _)| *name == spec.name)
+                    else {
+                        return Err(bad(format!("missing input '{}'", spec.name)));
+                    };
+                    rows = rows.max(tensor.shape.first().copied().unwrap_or(1));
+                    feeds.push((spec.name.clone(), feed_tensor(spec, tensor)?));
+                }
+                Ok((feeds, rows))
+            }
+        }
+    }
+
+    fn input_names(&self) -> String {
+        self.inputs
+            .iter()
+            .map(|spec| format!("'{}' {:?}", spec.name, spec.shape))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn bind_frame(&self, frame: &Frame) -> Result<(Vec<(String, Feed)>, usize), ServeError> {
+        let n_rows = frame.rows.len();
+        if n_rows == 0 {
+            return Err(bad("no rows to predict"));
+        }
+        // The columns the model expects, in order: the signature's, else the ONNX inputs' names
+        // (one column per input) when there are several inputs.
+        let expected: Option<Vec<(String, bool)>> = match &self.columns {
+            Some(columns) => Some(
+                columns
+                    .iter()
+                    .map(|(name, _, required)| (name.clone(), *required))
+                    .collect(),
+            ),
+            None if self.inputs.len() > 1 => Some(
+                self.inputs
+                    .iter()
+                    .map(|spec| (spec.name.clone(), true))
+                    .collect(),
+            ),
+            None => None,
+        };
+        // Column-major cells in the expected order.
+        let (names, picked): (Vec<String>, Vec<Vec<Cell>>) = match (&expected, &frame.columns) {
+            (Some(expected), Some(sent)) => {
+                let mut names = Vec::with_capacity(expected.len());
+                let mut picked = Vec::with_capacity(expected.len());
+                for (name, required) in expected {
+                    match sent.iter().position(|column| column == name) {
+                        Some(index) => {
+                            names.push(name.clone());
+                            picked.push(frame.rows.iter().map(|row| row[index].clone()).collect());
+                        }
+                        None if *required => {
+                            return Err(bad(format!(
+                                "missing column '{name}'; the model expects columns: {}",
+                                expected
+                                    .iter()
+                                    .map(|(name, _)| format!("'{name}'"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )))
+                        }
+                        None => {
+                            names.push(name.clone());
+                            picked.push(vec![Cell::Null; n_rows]);
+                        }
+                    }
+                }
+                (names, picked)
+            }
+            (Some(expected), None) => {
+                let width = frame.rows[0].len();
+                if width != expected.len() {
+                    return Err(bad(format!(
+                        "rows have {width} values but the model expects {} columns: {}",
+                        expected.len(),
+                        expected
+                            .iter()
+                            .map(|(name, _)| format!("'{name}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let names = expected.iter().map(|(name, _)| name.clone()).collect();
+                (names, transpose(frame, width)?)
+            }
+            (None, columns) => {
+                let width = frame.rows[0].len();
+                let names = match columns {
+                    Some(columns) => columns.clone(),
+                    None => (0..width).map(|index| index.to_string()).collect(),
+                };
+                (names, transpose(frame, width)?)
+            }
+        };
+        if self.inputs.len() > 1 {
+            // One input per column, matched by name.
+            let mut feeds = Vec::with_capacity(self.inputs.len());
+            for spec in &self.inputs {
+                let Some(index) = names.iter().position(|name| *name == spec.name) else {
+                    return Err(bad(format!(
+                        "missing column '{}' (a model input)",
+                        spec.name
+                    )));
+                };
+                let shape = if spec.shape.len() == 2 {
+                    vec![n_rows as i64, 1]
+                } else {
+                    vec![n_rows as i64]
+                };
+                feeds.push((
+                    spec.name.clone(),
+                    convert(spec.element, &picked[index], shape, |row| {
+                        format!("column '{}' (row {row})", spec.name)
+                    })?,
+                ));
+            }
+            return Ok((feeds, n_rows));
+        }
+        let Some(spec) = self.inputs.first() else {
+            return Err(ServeError::Model("the model has no inputs".into()));
+        };
+        let width = names.len();
+        if spec.shape.len() == 2 && spec.shape[1] >= 0 && spec.shape[1] as usize != width {
+            return Err(bad(format!(
+                "the model's input '{}' takes {} features per row, got {width} columns",
+                spec.name, spec.shape[1]
+            )));
+        }
+        // Row-major cells for the single [N, F] input.
+        let mut cells = Vec::with_capacity(n_rows * width);
+        for row in 0..n_rows {
+            for column in &picked {
+                cells.push(column[row].clone());
+            }
+        }
+        let shape = vec![n_rows as i64, width as i64];
+        let feed = convert(spec.element, &cells, shape, |flat| {
+            format!("column '{}' (row {})", names[flat % width], flat / width)
+        })?;
+        Ok((vec![(spec.name.clone(), feed)], n_rows))
+    }
+}
+
+fn transpose(frame: &Frame, width: usize) -> Result<Vec<Vec<Cell>>, ServeError> {
+    let mut columns = vec![Vec::with_capacity(frame.rows.len()); width];
+    for (index, row) in frame.rows.iter().enumerate() {
+        if row.len() != width {
+            return Err(bad(format!(
+                "row {index} has {} values, row 0 has {width}",
+                row.len()
+            )));
+        }
+        for (column, cell) in columns.iter_mut().zip(row) {
+            column.push(cell.clone());
+        }
+    }
+    Ok(columns)
+}
+
+fn feed_tensor(spec: &InputSpec, tensor: &TensorData) -> Result<Feed, ServeError> {
+    let fits = tensor.shape.len() == spec.shape.len()
+        && tensor
+            .shape
+            .iter()
+            .zip(&spec.shape)
+            .all(|(sent, expected)| *expected < 0 || *sent as i64 == *expected);
+    if !fits {
+        return Err(bad(format!(
+            "input '{}' expects shape {:?} (-1: any size), got {:?}",
+            spec.name, spec.shape, tensor.shape
+        )));
+    }
+    let shape = tensor.shape.iter().map(|dim| *dim as i64).collect();
+    convert(spec.element, &tensor.values, shape, |index| {
+        format!("input '{}' (element {index})", spec.name)
+    })
+}
+
+/// Converts cells to the element type; `place(i)` names the i-th cell in an error.
+fn convert(
+    element: Element,
+    cells: &[Cell],
+    shape: Vec<i64>,
+    place: impl Fn(usize) -> String,
+) -> Result<Feed, ServeError> {
+    let number = |index: usize, cell: &Cell| -> Result<f64, ServeError> {
+        match cell {
+            Cell::Number(value) => Ok(*value),
+            Cell::Bool(flag) => Ok(f64::from(u8::from(*flag))),
+            Cell::Null => Err(bad(format!("{}: missing value", place(index)))),
+            Cell::Text(text) => Err(bad(format!(
+                "{}: expected a number, got the string {text:?}",
+                place(index)
+            ))),
+        }
+    };
+    let integer = |index: usize, cell: &Cell| -> Result<i64, ServeError> {
+        let value = number(index, cell)?;
+        if value.fract() != 0.0 || !value.is_finite() || value.abs() > 9.0e15 {
+            return Err(bad(format!(
+                "{}: expected an integer, got {value}",
+                place(index)
+            )));
+        }
+        Ok(value as i64)
+    };
+    Ok(match element {
+        Element::F32 => Feed::F32(
+            shape,
+            cells
+                .iter()
+                .enumerate()
+                .map(|(index, cell)| number(index, cell).map(|value| value as f32))
+                .collect::<Result<_, _>>()?,
+        ),
+        Element::F64 => Feed::F64(
+            shape,
+            cells
+                .iter()
+                .enumerate()
+                .map(|(index, cell)| number(index, cell))
+                .collect::<Result<_, _>>()?,
+        ),
+        Element::I64 => Feed::I64(
+            shape,
+            cells
+                .iter()
+                .enumerate()
+                .map(|(index, cell)| integer(index, cell))
+                .collect::<Result<_, _>>()?,
+        ),
+        Element::I32 => Feed::I32(
+            shape,
+            cells
+                .iter()
+                .enumerate()
+                .map(|(index, cell)| {
+                    let value = integer(index, cell)?;
+                    i32::try_from(value).map_err(|_| {
+                        bad(format!("{}: {value} does not fit in int32", place(index)))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Element::Bool => Feed::Bool(
+            shape,
+            cells
+                .iter()
+                .enumerate()
+                .map(|(index, cell)| match cell {
+                    Cell::Bool(flag) => Ok(*flag),
+                    other => number(index, other).map(|value| value != 0.0),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Element::Text => Feed::Text(
+            shape,
+            cells
+                .iter()
+                .enumerate()
+                .map(|(index, cell)| match cell {
+                    Cell::Text(text) => Ok(text.clone()),
+                    Cell::Number(value) => Ok(value.to_string()),
+                    Cell::Bool(flag) => Ok(flag.to_string()),
+                    Cell::Null => Err(bad(format!("{}: missing value", place(index)))),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// One output of a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Tensor {
+        element: Element,
+        shape: Vec<i64>,
+        /// Elements as JSON values, row-major.
+        values: Vec<Value>,
+    },
+    /// A ZipMap: per row, (class, probability) sorted by class.
+    ClassProbabilities(Vec<Vec<(String, f64)>>),
+}
+
+impl Output {
+    /// The value for row `row` of a batch of `rows`.
+    fn row(&self, row: usize, rows: usize) -> Value {
+        match self {
+            Output::ClassProbabilities(maps) => maps.get(row).map_or(Value::Null, |pairs| {
+                Value::Object(
+                    pairs
+                        .iter()
+                        .map(|(class, probability)| (class.clone(), json!(probability)))
+                        .collect(),
+                )
+            }),
+            Output::Tensor { values, .. } => {
+                if rows == 0 || values.len() % rows != 0 {
+                    return Value::Null;
+                }
+                let width = values.len() / rows;
+                if width == 1 {
+                    values[row].clone()
+                } else {
+                    Value::Array(values[row * width..(row + 1) * width].to_vec())
+                }
+            }
+        }
+    }
+
+    /// `[{name, datatype, shape, data}]` entry of a v2 response.
+    pub fn to_v2(&self, name: &str) -> Value {
+        match self {
+            Output::Tensor {
+                element,
+                shape,
+                values,
+            } => {
+                json!({"name": name, "datatype": element.v2_name(), "shape": shape, "data": values})
+            }
+            Output::ClassProbabilities(maps) => {
+                let classes: Vec<&String> = maps
+                    .first()
+                    .map(|pairs| pairs.iter().map(|(class, _)| class).collect())
+                    .unwrap_or_default();
+                let data: Vec<f64> = maps
+                    .iter()
+                    .flat_map(|pairs| pairs.iter().map(|(_, probability)| *probability))
+                    .collect();
+                json!({
+                    "name": name,
+                    "datatype": "FP32",
+                    "shape": [maps.len(), classes.len()],
+                    "data": data,
+                    "parameters": {"classes": classes.iter().map(|class| class.as_str()).collect::<Vec<_>>().join(",")},
+                })
+            }
+        }
+    }
+}
+
+/// MLflow's `predictions`: one record per row for data-frame input, else one list per output.
+pub fn mlflow_predictions(outputs: &[(String, Output)], rows: usize, frame: bool) -> Value {
+    if frame {
+        let records = (0..rows)
+            .map(|row| {
+                Value::Object(
+                    outputs
+                        .iter()
+                        .map(|(name, output)| (name.clone(), output.row(row, rows)))
+                        .collect::<Map<String, Value>>(),
+                )
+            })
+            .collect();
+        return Value::Array(records);
+    }
+    Value::Object(
+        outputs
+            .iter()
+            .map(|(name, output)| {
+                (
+                    name.clone(),
+                    Value::Array((0..rows).map(|row| output.row(row, rows)).collect()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A model ready to serve.
+pub struct LoadedModel {
+    pub name: String,
+    pub version: String,
+    pub interface: Interface,
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LoadedModel")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("interface", &self.interface)
+            .finish()
+    }
+}
+
+impl LoadedModel {
+    /// Loads `onnx_path` into `n_sessions` sessions (one call runs on one session, one thread).
+    pub fn load(
+        environment: &ort::environment::Environment,
+        name: &str,
+        version: &str,
+        onnx_path: &Path,
+        signature_inputs: Option<&Schema>,
+        n_sessions: usize,
+    ) -> Result<LoadedModel, ServeError> {
+        let model_error =
+            |error: String| ServeError::Model(format!("loading {}: {error}", onnx_path.display()));
+        let bytes = std::fs::read(onnx_path)
+            .map_err(ServeError::io(format!("reading {}", onnx_path.display())))?;
+        let mut sessions = Vec::with_capacity(n_sessions.max(1));
+        for _ in 0..n_sessions.max(1) {
+            let mut builder = Session::builder(environment)
+                .map_err(|error| model_error(error.to_string()))?
+                .with_intra_threads(1)
+                .map_err(|error| model_error(error.to_string()))?
+                .with_inter_threads(1)
+                .map_err(|error| model_error(error.to_string()))?;
+            let session = builder
+                .commit_from_memory(&bytes)
+                .map_err(|error| model_error(error.to_string()))?;
+            sessions.push(Mutex::new(session));
+        }
+        let interface = {
+            let first = sessions[0]
+                .lock()
+                .map_err(|_| ServeError::Model("session lock poisoned".into()))?;
+            let mut inputs = Vec::new();
+            for outlet in first.inputs() {
+                let ValueType::Tensor { ty, shape, .. } = outlet.dtype() else {
+                    return Err(model_error(format!(
+                        "input '{}' is not a tensor",
+                        outlet.name()
+                    )));
+                };
+                let element = Element::from_ort(*ty).ok_or_else(|| {
+                    model_error(format!(
+                        "input '{}' has an unsupported type {ty:?}",
+                        outlet.name()
+                    ))
+                })?;
+                inputs.push(InputSpec {
+                    name: outlet.name().to_owned(),
+                    element,
+                    shape: shape.to_vec(),
+                });
+            }
+            let output_names = first
+                .outputs()
+                .iter()
+                .map(|outlet| outlet.name().to_owned())
+                .collect();
+            let columns = match signature_inputs {
+                Some(Schema::Columns(columns)) => Some(
+                    columns
+                        .iter()
+                        .enumerate()
+                        .map(|(index, column)| {
+                            (
+                                column.name.clone().unwrap_or_else(|| index.to_string()),
+                                column.kind.clone(),
+                                column.required,
+                            )
+                        })
+                        .collect(),
+                ),
+                Some(Schema::Tensors(specs)) => {
+                    check_tensor_signature(specs, &inputs)?;
+                    None
+                }
+                None => None,
+            };
+            Interface {
+                inputs,
+                output_names,
+                columns,
+            }
+        };
+        Ok(LoadedModel {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            interface,
+            sessions,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs one call (blocking: call it from `spawn_blocking`).
+    pub fn predict(&self, feeds: Vec<(String, Feed)>) -> Result<Vec<(String, Output)>, ServeError> {
+        let runtime = |error: ort::Error| ServeError::Runtime(format!("inference failed: {error}"));
+        let mut inputs: Vec<(String, DynValue)> = Vec::with_capacity(feeds.len());
+        for (name, feed) in feeds {
+            let value = match feed {
+                Feed::F32(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::F64(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::I64(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::I32(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::Bool(shape, data) => {
+                    Tensor::from_array((shape, data)).map(|tensor| tensor.into_dyn())
+                }
+                Feed::Text(shape, data) => Tensor::from_string_array((shape, data.as_slice()))
+                    .map(|tensor| tensor.into_dyn()),
+            }
+            .map_err(|error| bad(format!("input '{name}': {error}")))?;
+            inputs.push((name, value));
+        }
+        // Take a free session, else wait for the next one in turn.
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.sessions.len();
+        let mut guard = None;
+        for offset in 0..count {
+            if let Ok(session) = self.sessions[(start + offset) % count].try_lock() {
+                guard = Some(session);
+                break;
+            }
+        }
+        let mut session = match guard {
+            Some(session) => session,
+            None => self.sessions[start % count]
+                .lock()
+                .map_err(|_| ServeError::Runtime("session lock poisoned".into()))?,
+        };
+        let outputs = session.run(inputs).map_err(runtime)?;
+        let mut shaped = Vec::with_capacity(self.interface.output_names.len());
+        for name in &self.interface.output_names {
+            let Some(value) = outputs.get(name.as_str()) else {
+                continue;
+            };
+            shaped.push((name.clone(), shape_output(value).map_err(runtime)?));
+        }
+        Ok(shaped)
+    }
+}
+
+fn check_tensor_signature(specs: &[TensorSpec], inputs: &[InputSpec]) -> Result<(), ServeError> {
+    for spec in specs {
+        if let Some(name) = &spec.name {
+            if !inputs.iter().any(|input| input.name == *name) {
+                tracing::warn!(input = %name, "the MLmodel signature names an input the ONNX graph lacks");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn shape_output(value: &DynValue) -> Result<Output, ort::Error> {
+    match value.dtype() {
+        ValueType::Tensor { ty, .. } => {
+            let ty = *ty;
+            let (shape, values): (Vec<i64>, Vec<Value>) = match ty {
+                TensorElementType::Float32 => {
+                    let (shape, data) = value.try_extract_tensor::<f32>()?;
+                    (
+                        shape.to_vec(),
+                        data.iter().map(|x| json!(f64::from(*x))).collect(),
+                    )
+                }
+                TensorElementType::Float64 => {
+                    let (shape, data) = value.try_extract_tensor::<f64>()?;
+                    (shape.to_vec(), data.iter().map(|x| json!(x)).collect())
+                }
+                TensorElementType::Int64 => {
+                    let (shape, data) = value.try_extract_tensor::<i64>()?;
+                    (shape.to_vec(), data.iter().map(|x| json!(x)).collect())
+                }
+                TensorElementType::Int32 => {
+                    let (shape, data) = value.try_extract_tensor::<i32>()?;
+                    (shape.to_vec(), data.iter().map(|x| json!(x)).collect())
+                }
+                TensorElementType::Bool => {
+                    let (shape, data) = value.try_extract_tensor::<bool>()?;
+                    (shape.to_vec(), data.iter().map(|x| json!(x)).collect())
+                }
+                TensorElementType::String => {
+                    let (shape, data) = value.try_extract_strings()?;
+                    (
+                        shape.to_vec(),
+                        data.into_iter().map(Value::String).collect(),
+                    )
+                }
+                other => {
+                    return Err(ort::Error::new(format!(
+                        "unsupported output type {other:?}"
+                    )));
+                }
+            };
+            let element = Element::from_ort(ty).unwrap_or(Element::F32);
+            Ok(Output::Tensor {
+                element,
+                shape,
+                values,
+            })
+        }
+        ValueType::Sequence(_) => {
+            let maps = value.try_extract_sequence::<ort::value::DynValueTypeMarker>()?;
+            let mut rows = Vec::with_capacity(maps.len());
+            for map in &maps {
+                let mut pairs: BTreeMap<SortKey, f64> = BTreeMap::new();
+                if let Ok(entries) = map.try_extract_key_values::<i64, f32>() {
+                    for (class, probability) in entries {
+                        pairs.insert(SortKey::Int(class), f64::from(probability));
+                    }
+                } else {
+                    for (class, probability) in map.try_extract_key_values::<String, f32>()? {
+                        pairs.insert(SortKey::Text(class), f64::from(probability));
+                    }
+                }
+                rows.push(
+                    pairs
+                        .into_iter()
+                        .map(|(class, probability)| (class.to_string(), probability))
+                        .collect(),
+                );
+            }
+            Ok(Output::ClassProbabilities(rows))
+        }
+        other => Err(ort::Error::new(format!(
+            "unsupported output type {other:?}"
+        ))),
+    }
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey {
+    Int(i64),
+    Text(String),
+}
+
+impl std::fmt::Display for SortKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SortKey::Int(value) => write!(formatter, "{value}"),
+            SortKey::Text(value) => formatter.write_str(value),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{parse_invocations, parse_v2};
+
+    fn interface(columns: Option<&[&str]>) -> Interface {
+        Interface {
+            inputs: vec![InputSpec {
+                name: "float_input".into(),
+                element: Element::F32,
+                shape: vec![-1, 2],
+            }],
+            output_names: vec!["output_label".into()],
+            columns: columns.map(|names| {
+                names
+                    .iter()
+                    .map(|name| (name.to_string(), "double".to_string(), true))
+                    .collect()
+            }),
+        }
+    }
+
+    fn bind(interface: &Interface, body: &str) -> Result<(Vec<(String, Feed)>, usize), String> {
+        let payload = if body.starts_with("{\"inputs\": [{") {
+            parse_v2(body.as_bytes())
+        } else {
+            parse_invocations("application/json", body.as_bytes())
+        }
+        .map_err(|error| error.to_string())?;
+        interface.bind(&payload).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn frames_bind_in_signature_order() {
+        let model = interface(Some(&["a", "b"]));
+        let expected = Ok((
+            vec![(
+                "float_input".to_string(),
+                Feed::F32(vec![1, 2], vec![1.0, 2.0]),
+            )],
+            1,
+        ));
+        for body in [
+            r#"{"dataframe_split": {"columns": ["b", "a"], "data": [[2, 1]]}}"#,
+            r#"{"dataframe_split": {"columns": ["b", "extra", "a"], "data": [[2, "x", 1]]}}"#,
+            r#"{"dataframe_split": {"data": [[1, 2]]}}"#,
+            r#"{"dataframe_records": [{"b": 2, "a": 1}]}"#,
+            r#"{"instances": [[1, 2]]}"#,
+            r#"{"inputs": {"float_input": [[1, 2]]}}"#,
+            r#"{"inputs": [{"name": "float_input", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}"#,
+        ] {
+            assert_eq!(bind(&model, body), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn binding_errors_name_the_problem() {
+        let model = interface(Some(&["a", "b"]));
+        for (body, fragment) in [
+            (
+                r#"{"dataframe_split": {"columns": ["a"], "data": [[1]]}}"#,
+                "missing column 'b'",
+            ),
+            (
+                r#"{"dataframe_records": [{"a": 1, "b": "x"}]}"#,
+                "column 'b' (row 0): expected a number, got the string \"x\"",
+            ),
+            (
+                r#"{"dataframe_records": [{"a": 1, "b": 2}, {"a": 1}]}"#,
+                "column 'b' (row 1): missing value",
+            ),
+            (
+                r#"{"dataframe_split": {"data": [[1, 2, 3]]}}"#,
+                "rows have 3 values but the model expects 2 columns",
+            ),
+            (
+                r#"{"dataframe_split": {"columns": ["a", "b"], "data": []}}"#,
+                "no rows",
+            ),
+            (
+                r#"{"instances": [[1, 2, 3]]}"#,
+                "expects shape [-1, 2] (-1: any size), got [1, 3]",
+            ),
+            (r#"{"instances": [1, 2]}"#, "got [2]"),
+            (r#"{"inputs": {"x": [[1, 2]]}}"#, "unknown input 'x'"),
+            (
+                r#"{"inputs": [{"name": "float_input", "shape": [2], "datatype": "FP32", "data": [1, 2]}]}"#,
+                "expects shape",
+            ),
+        ] {
+            let message = bind(&model, body).expect_err(body);
+            assert!(message.contains(fragment), "{body}: {message}");
+        }
+        let no_signature = interface(None);
+        let message = bind(
+            &no_signature,
+            r#"{"dataframe_split": {"columns": ["a"], "data": [[1]]}}"#,
+        )
+        .expect_err("one column");
+        assert!(
+            message.contains("takes 2 features per row, got 1 columns"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn per_column_inputs() {
+        let model = Interface {
+            inputs: vec![
+                InputSpec {
+                    name: "age".into(),
+                    element: Element::I64,
+                    shape: vec![-1, 1],
+                },
+                InputSpec {
+                    name: "city".into(),
+                    element: Element::Text,
+                    shape: vec![-1, 1],
+                },
+            ],
+            output_names: vec![],
+            columns: None,
+        };
+        assert_eq!(
+            bind(
+                &model,
+                r#"{"dataframe_records": [{"city": "x", "age": 3}]}"#
+            ),
+            Ok((
+                vec![
+                    ("age".to_string(), Feed::I64(vec![1, 1], vec![3])),
+                    ("city".to_string(), Feed::Text(vec![1, 1], vec!["x".into()])),
+                ],
+                1
+            ))
+        );
+        let message = bind(
+            &model,
+            r#"{"dataframe_records": [{"city": "x", "age": 3.5}]}"#,
+        )
+        .expect_err("fraction");
+        assert!(
+            message.contains("column 'age' (row 0): expected an integer, got 3.5"),
+            "{message}"
+        );
+        let message = bind(&model, r#"{"dataframe_records": [{"age": 3}]}"#).expect_err("missing");
+        assert!(message.contains("missing column 'city'"), "{message}");
+    }
+
+    #[test]
+    fn predictions_shapes() {
+        let outputs = vec![
+            (
+                "output_label".to_string(),
+                Output::Tensor {
+                    element: Element::I64,
+                    shape: vec![2],
+                    values: vec![json!(1), json!(0)],
+                },
+            ),
+            (
+                "output_probability".to_string(),
+                Output::ClassProbabilities(vec![
+                    vec![("0".into(), 0.25), ("1".into(), 0.75)],
+                    vec![("0".into(), 0.5), ("1".into(), 0.5)],
+                ]),
+            ),
+        ];
+        assert_eq!(
+            mlflow_predictions(&outputs, 2, true),
+            json!([
+                {"output_label": 1, "output_probability": {"0": 0.25, "1": 0.75}},
+                {"output_label": 0, "output_probability": {"0": 0.5, "1": 0.5}},
+            ])
+        );
+        assert_eq!(
+            mlflow_predictions(&outputs, 2, false),
+            json!({"output_label": [1, 0], "output_probability": [{"0": 0.25, "1": 0.75}, {"0": 0.5, "1": 0.5}]})
+        );
+        assert_eq!(
+            outputs[1].1.to_v2("output_probability"),
+            json!({"name": "output_probability", "datatype": "FP32", "shape": [2, 2],
+                   "data": [0.25, 0.75, 0.5, 0.5], "parameters": {"classes": "0,1"}})
+        );
+    }
+}

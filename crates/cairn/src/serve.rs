@@ -1,0 +1,140 @@
+//! `cairn serve`: flags, finding ONNX Runtime, resolving and loading models, running the server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use cairn_serve::http::{Limits, ServeState};
+use cairn_serve::model::LoadedModel;
+use clap::Args;
+use tracing_subscriber::EnvFilter;
+
+/// Serve ONNX models over MLflow's scoring protocol and the Open Inference Protocol v2.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The model: models:/name@alias, models:/name/3, models:/m-<id>, runs:/<run_id>/<path>, a folder
+    /// with an MLmodel file (onnx flavor) or an .onnx file. It answers /invocations.
+    #[arg(value_name = "MODEL_URI")]
+    pub model_uri: String,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// More models, served by name under /v2/models/NAME (repeatable).
+    #[arg(long = "model", value_name = "NAME=URI")]
+    pub models: Vec<String>,
+    /// Name of the main model under /v2/models/ (default: the registered model's name, else "model").
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Tracking server for models:/ and runs:/ URIs.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    pub tracking_uri: Option<String>,
+    /// The ONNX Runtime shared library (else ORT_DYLIB_PATH, else the Python environment's onnxruntime).
+    #[arg(long, value_name = "PATH")]
+    pub ort_dylib: Option<PathBuf>,
+    /// ONNX Runtime sessions per model (one call runs single-threaded on one session).
+    #[arg(long, default_value_t = default_sessions())]
+    pub sessions: usize,
+    /// Larger request bodies get 413.
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// Requests in flight beyond this get 503 with Retry-After.
+    #[arg(long, default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// A prediction taking longer gets 504.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub request_timeout_ms: u64,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "CAIRN_LOG", default_value = "info")]
+    pub log: String,
+}
+
+fn default_sessions() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&args.log).context("invalid --log filter")?)
+        .with_target(false)
+        .init();
+    let found = cairn_serve::runtime::find(args.ort_dylib.as_deref())?;
+    let environment = cairn_serve::runtime::load(&found)?;
+    tracing::info!(path = %found.path.display(), how = found.how, "ONNX Runtime loaded");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(args, environment))
+}
+
+/// The registered model's name in a `models:/name...` URI.
+fn default_name(uri: &str) -> String {
+    uri.strip_prefix("models:/")
+        .map(|rest| rest.split(['@', '/']).next().unwrap_or(rest))
+        .filter(|name| !name.is_empty() && !name.starts_with("m-"))
+        .unwrap_or("model")
+        .to_owned()
+}
+
+async fn serve(args: ServeArgs, environment: ort::environment::Environment) -> anyhow::Result<()> {
+    let mut wanted = vec![(
+        args.name
+            .clone()
+            .unwrap_or_else(|| default_name(&args.model_uri)),
+        args.model_uri.clone(),
+    )];
+    for spec in &args.models {
+        let Some((name, uri)) = spec.split_once('=') else {
+            bail!("--model takes NAME=URI, got {spec:?}");
+        };
+        if wanted.iter().any(|(taken, _)| taken == name) {
+            bail!("two models are named {name:?}");
+        }
+        wanted.push((name.to_owned(), uri.to_owned()));
+    }
+    let mut models = Vec::with_capacity(wanted.len());
+    let mut downloads = Vec::new();
+    for (name, uri) in wanted {
+        let local = cairn_serve::resolve::resolve(&uri, args.tracking_uri.as_deref())
+            .await
+            .with_context(|| format!("resolving {uri}"))?;
+        let environment = environment.clone();
+        let sessions = args.sessions;
+        let (model, local) = tokio::task::spawn_blocking(move || {
+            let model = LoadedModel::load(
+                &environment,
+                &name,
+                &local.version,
+                &local.onnx_path,
+                local.mlmodel.inputs.as_ref(),
+                sessions,
+            );
+            (model, local)
+        })
+        .await
+        .context("loading task")?;
+        let model = model.with_context(|| format!("loading {uri}"))?;
+        tracing::info!(model = %model.name, version = %model.version, %uri, "model loaded");
+        models.push(Arc::new(model));
+        downloads.push(local);
+    }
+    let limits = Limits {
+        max_body_bytes: args.max_body_bytes,
+        max_in_flight: args.max_in_flight,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+    };
+    let state = ServeState::new(models, limits);
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    tracing::info!(%address, "cairn serve listening");
+    cairn_serve::http::serve(listener, state, crate::server::shutdown_signal())
+        .await
+        .context("serving")?;
+    drop(downloads);
+    tracing::info!("stopped");
+    Ok(())
+}
