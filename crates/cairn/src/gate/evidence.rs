@@ -214,12 +214,18 @@ async fn alias_version(client: &Client, model: &str, alias: &str) -> anyhow::Res
 }
 
 /// A model version's evidence: its source run's, with the version's own tags laid over the run's.
-async fn version_evidence(client: &Client, version: &Value) -> anyhow::Result<Evidence> {
+/// Also returns the source run's artifact URI (empty without a run), read from the same `runs/get`.
+async fn version_evidence(client: &Client, version: &Value) -> anyhow::Result<(Evidence, String)> {
     let run_id = version["run_id"].as_str().unwrap_or_default();
-    let mut evidence = if run_id.is_empty() {
-        Evidence::default()
+    let (mut evidence, artifact_uri) = if run_id.is_empty() {
+        (Evidence::default(), String::new())
     } else {
-        run_evidence(&get_run(client, run_id).await?)
+        let run = get_run(client, run_id).await?;
+        let uri = run["info"]["artifact_uri"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (run_evidence(&run), uri)
     };
     evidence.model_name = version["name"].as_str().unwrap_or_default().to_owned();
     evidence.version = match &version["version"] {
@@ -227,7 +233,7 @@ async fn version_evidence(client: &Client, version: &Value) -> anyhow::Result<Ev
         other => other.to_string(),
     };
     evidence.tags.extend(key_values(&version["tags"]));
-    Ok(evidence)
+    Ok((evidence, artifact_uri))
 }
 
 pub async fn candidate(client: &Client, candidate: &Candidate) -> anyhow::Result<Gathered> {
@@ -300,22 +306,10 @@ async fn version_gathered(
     version: &Value,
     described: String,
 ) -> anyhow::Result<Gathered> {
-    let evidence = version_evidence(client, version).await?;
+    let (evidence, artifact_uri) = version_evidence(client, version).await?;
     let model = evidence.model_name.clone();
     let number = evidence.version.clone();
-    let artifact_run = match evidence.run_id.clone() {
-        Some(run_id) => {
-            let run = get_run(client, &run_id).await?;
-            Some((
-                run_id,
-                run["info"]["artifact_uri"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            ))
-        }
-        None => None,
-    };
+    let artifact_run = evidence.run_id.clone().map(|run_id| (run_id, artifact_uri));
     Ok(Gathered {
         evidence,
         artifact_run,
@@ -452,7 +446,7 @@ pub async fn baseline(
             let Some(version) = alias_version(client, model, alias).await? else {
                 return Ok(None);
             };
-            let mut evidence = version_evidence(client, &version).await?;
+            let (mut evidence, _) = version_evidence(client, &version).await?;
             evidence.label = Some(format!(
                 "baseline {model}@{alias} (version {})",
                 evidence.version
@@ -461,7 +455,7 @@ pub async fn baseline(
         }
         Baseline::Version { model, version } => {
             let found = model_version(client, model, version).await?;
-            let mut evidence = version_evidence(client, &found).await?;
+            let (mut evidence, _) = version_evidence(client, &found).await?;
             evidence.label = Some(format!("baseline {model} version {version}"));
             Ok(Some(evidence))
         }
