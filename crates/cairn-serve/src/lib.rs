@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod mlmodel;
 pub mod model;
+pub mod predlog;
 pub mod request;
 pub mod resolve;
 pub mod runtime;
