@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::model::{mlflow_predictions, LoadedModel};
+use crate::predlog::{Entry, PredictionLog};
 use crate::request::{parse_invocations, parse_v2, Payload};
 use crate::ServeError;
 
@@ -45,16 +46,23 @@ pub struct ServeState {
     pub models: Vec<Arc<LoadedModel>>,
     pub limits: Limits,
     pub metrics: crate::metrics::Metrics,
+    /// The prediction log, when `--prediction-log` is given.
+    pub log: Option<PredictionLog>,
     in_flight: Arc<Semaphore>,
 }
 
 impl ServeState {
-    pub fn new(models: Vec<Arc<LoadedModel>>, limits: Limits) -> Arc<ServeState> {
+    pub fn new(
+        models: Vec<Arc<LoadedModel>>,
+        limits: Limits,
+        log: Option<PredictionLog>,
+    ) -> Arc<ServeState> {
         Arc::new(ServeState {
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             models,
             limits,
             metrics: crate::metrics::Metrics::default(),
+            log,
         })
     }
 
@@ -191,14 +199,38 @@ async fn version() -> &'static str {
 }
 
 async fn metrics(State(state): State<Arc<ServeState>>) -> Response {
+    let mut text = state.metrics.render(state.in_flight());
+    if let Some(log) = &state.log {
+        text.push_str(&log.render_metrics());
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(state.in_flight()),
+        text,
     )
         .into_response()
+}
+
+/// The request's id: the client's `X-Request-Id` when it sent one, else a new one. It goes back in
+/// the response's `X-Request-Id` and into the prediction log.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty() && value.len() <= 200)
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+fn with_request_id(mut response: Response, id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
 }
 
 /// Reads the body up to the limit: a longer one is a 413 whether or not it declared its length.
@@ -225,6 +257,7 @@ async fn predict(
     state: &Arc<ServeState>,
     model: Arc<LoadedModel>,
     protocol: Protocol,
+    request_id: &str,
     parse: impl FnOnce() -> Result<Payload, ServeError>,
 ) -> Result<(Payload, usize, Vec<(String, crate::model::Output)>), ServeError> {
     let Ok(permit) = state.in_flight.clone().try_acquire_owned() else {
@@ -235,10 +268,17 @@ async fn predict(
     };
     let payload = parse()?;
     let (feeds, rows) = model.interface.bind(&payload)?;
+    // A sampled request keeps a copy of its inputs for the prediction log.
+    let logged = state
+        .log
+        .as_ref()
+        .filter(|log| log.sample_next())
+        .map(|_| feeds.clone());
     let timeout = state.limits.request_timeout;
+    let called = Arc::clone(&model);
     let call = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        model.predict(feeds)
+        called.predict(feeds)
     });
     let outputs = match tokio::time::timeout(timeout, call).await {
         Err(_) => return Err(ServeError::Timeout(timeout.as_millis() as u64)),
@@ -250,6 +290,22 @@ async fn predict(
         Ok(Ok(result)) => result?,
     };
     let _ = protocol;
+    if let (Some(log), Some(inputs)) = (&state.log, logged) {
+        log.record(Entry {
+            request_id: request_id.to_owned(),
+            timestamp_ms: now_ms(),
+            model: model.name.clone(),
+            version: model.version.clone(),
+            column_names: model
+                .interface
+                .columns
+                .as_ref()
+                .map(|columns| columns.iter().map(|(name, ..)| name.clone()).collect()),
+            rows,
+            inputs,
+            outputs: outputs.clone(),
+        });
+    }
     Ok((payload, rows, outputs))
 }
 
@@ -262,6 +318,7 @@ async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> 
         );
     };
     let (parts, body) = request.into_parts();
+    let id = request_id(&parts.headers);
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -270,7 +327,7 @@ async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> 
         .to_owned();
     let result = async {
         let bytes = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
-        predict(&state, model.clone(), Protocol::Mlflow, || {
+        predict(&state, model.clone(), Protocol::Mlflow, &id, || {
             parse_invocations(&content_type, &bytes)
         })
         .await
@@ -283,6 +340,7 @@ async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> 
         .into_response(),
         Err(error) => error_response(Protocol::Mlflow, &error),
     };
+    let response = with_request_id(response, &id);
     state.metrics.observe(
         &model.name,
         &model.version,
@@ -305,13 +363,22 @@ async fn infer(
         Err(error) => return error_response(Protocol::V2, &error),
     };
     let (parts, body) = request.into_parts();
+    let mut id = request_id(&parts.headers);
     let result = async {
         let bytes = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
         let request_id = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|value| value.get("id").cloned());
-        let (_, _, outputs) =
-            predict(&state, model.clone(), Protocol::V2, || parse_v2(&bytes)).await?;
+        // The protocol's own `id` names the request when the body has one.
+        if let Some(Value::String(given)) = &request_id {
+            if !given.is_empty() && given.len() <= 200 {
+                id.clone_from(given);
+            }
+        }
+        let (_, _, outputs) = predict(&state, model.clone(), Protocol::V2, &id, || {
+            parse_v2(&bytes)
+        })
+        .await?;
         Ok::<_, ServeError>((request_id, outputs))
     }
     .await;
@@ -329,6 +396,7 @@ async fn infer(
         }
         Err(error) => error_response(Protocol::V2, &error),
     };
+    let response = with_request_id(response, &id);
     state.metrics.observe(
         &model.name,
         &model.version,
@@ -412,4 +480,12 @@ async fn v2_model_version_ready(
     Path((name, version)): Path<(String, String)>,
 ) -> Response {
     model_answer(&state, &name, Some(&version), true)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }

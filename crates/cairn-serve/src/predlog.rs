@@ -425,7 +425,10 @@ struct Stream {
 
 impl Stream {
     fn new(schema: Vec<(String, Kind)>, first_ms: i64) -> Stream {
-        let columns = schema.iter().map(|(_, kind)| Values::empty(*kind)).collect();
+        let columns = schema
+            .iter()
+            .map(|(_, kind)| Values::empty(*kind))
+            .collect();
         Stream {
             schema,
             request_ids: Vec::new(),
@@ -453,10 +456,11 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
-        let mut tick = tokio::time::interval(self.settings.rotate_after.clamp(
-            Duration::from_millis(50),
-            Duration::from_secs(1),
-        ));
+        let mut tick = tokio::time::interval(
+            self.settings
+                .rotate_after
+                .clamp(Duration::from_millis(50), Duration::from_secs(1)),
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -653,7 +657,9 @@ fn encode(stream: &Stream) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     while let Some(mut column) = group.next_column()? {
         match index {
             0 => {
-                column.typed::<ByteArrayType>().write_batch(&ids, None, None)?;
+                column
+                    .typed::<ByteArrayType>()
+                    .write_batch(&ids, None, None)?;
             }
             1 => {
                 column
@@ -792,7 +798,10 @@ mod tests {
         stream.request_ids = vec!["r1".into(), "r1".into()];
         stream.timestamps = vec![entry.timestamp_ms; 2];
         stream.row_numbers = vec![0, 1];
-        let mut with_null = columns.into_iter().map(|(_, values)| values).collect::<Vec<_>>();
+        let mut with_null = columns
+            .into_iter()
+            .map(|(_, values)| values)
+            .collect::<Vec<_>>();
         with_null[0] = Values::Double(vec![None, Some(3.0)]);
         stream.columns = with_null;
         let bytes = encode(&stream).expect("encodes");

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use cairn_serve::http::{Limits, ServeState};
 use cairn_serve::model::LoadedModel;
+use cairn_serve::predlog::{LogSettings, PredictionLog};
 use clap::Args;
 use tracing_subscriber::EnvFilter;
 
@@ -45,6 +46,19 @@ pub struct ServeArgs {
     /// A prediction taking longer gets 504.
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     pub request_timeout_ms: u64,
+    /// Write a sampled prediction log (one Parquet row per predicted row: request id, time, inputs,
+    /// outputs) under this folder or s3://bucket/prefix, in <model>/<version>/ files.
+    #[arg(long, value_name = "FOLDER_OR_URL")]
+    pub prediction_log: Option<String>,
+    /// The share of requests the prediction log records (0 to 1).
+    #[arg(long, default_value_t = 1.0, value_name = "SHARE")]
+    pub prediction_log_sample: f64,
+    /// A prediction log file is closed at this many rows...
+    #[arg(long, default_value_t = 100_000, value_name = "ROWS")]
+    pub prediction_log_rotate_rows: usize,
+    /// ... or this many seconds after its first row.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub prediction_log_rotate_secs: f64,
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
@@ -125,16 +139,52 @@ async fn serve(args: ServeArgs, environment: ort::environment::Environment) -> a
         max_in_flight: args.max_in_flight,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
     };
-    let state = ServeState::new(models, limits);
+    let log = match &args.prediction_log {
+        Some(destination) => Some(prediction_log(destination, &args)?),
+        None => None,
+    };
+    let state = ServeState::new(models, limits, log);
     let address = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(%address, "cairn serve listening");
-    cairn_serve::http::serve(listener, state, crate::server::shutdown_signal())
-        .await
-        .context("serving")?;
+    cairn_serve::http::serve(
+        listener,
+        Arc::clone(&state),
+        crate::server::shutdown_signal(),
+    )
+    .await
+    .context("serving")?;
+    if let Some(log) = &state.log {
+        log.flush().await;
+        tracing::info!(destination = %log.root(), "prediction log flushed");
+    }
     drop(downloads);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the prediction log's destination and starts its writer.
+fn prediction_log(destination: &str, args: &ServeArgs) -> anyhow::Result<PredictionLog> {
+    if !(0.0..=1.0).contains(&args.prediction_log_sample) {
+        bail!(
+            "--prediction-log-sample takes a share between 0 and 1, got {}",
+            args.prediction_log_sample
+        );
+    }
+    if !(args.prediction_log_rotate_secs.is_finite() && args.prediction_log_rotate_secs > 0.0) {
+        bail!("--prediction-log-rotate-secs must be a positive number of seconds");
+    }
+    let store = cairn_artifacts::ObjectArtifactStore::open(destination)
+        .with_context(|| format!("opening the prediction log destination {destination}"))?;
+    let settings = LogSettings {
+        sample: args.prediction_log_sample,
+        rotate_rows: args.prediction_log_rotate_rows.max(1),
+        rotate_after: Duration::from_secs_f64(args.prediction_log_rotate_secs),
+        ..LogSettings::default()
+    };
+    let log = PredictionLog::start(Arc::new(store), settings);
+    tracing::info!(destination = %log.root(), sample = args.prediction_log_sample, "prediction log on");
+    Ok(log)
 }
