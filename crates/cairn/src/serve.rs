@@ -121,7 +121,11 @@ async fn serve(args: ServeArgs, environment: ort::environment::Environment) -> a
         let model = LoadedModel::load_local(&environment, name, local, args.sessions)
             .await
             .with_context(|| format!("loading {uri}"))?;
-        tracing::info!(model = %model.name, version = %model.version, %uri, "model loaded");
+        let files = model
+            .download_path()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default();
+        tracing::info!(model = %model.name, version = %model.version, %uri, %files, "model loaded");
         models.push(Arc::new(model));
     }
     let limits = Limits {
