@@ -287,32 +287,25 @@ fn render_series(text: &mut String, series: &BTreeMap<(String, String), Series>)
 }
 
 fn render_reloads(text: &mut String, reloads: &BTreeMap<String, Reloads>) {
-    let families: [(&str, &str, fn(&Reloads) -> u64); 3] = [
+    let families = [
         (
             "cairn_serve_reloads_total",
             "Switches to a new version after the model's alias moved.",
-            |counts| counts.done,
         ),
         (
             "cairn_serve_reload_failures_total",
             "New versions that could not be downloaded or loaded (the old version kept serving).",
-            |counts| counts.failed,
         ),
         (
             "cairn_serve_reload_check_errors_total",
             "Registry lookups of the model's alias that failed (unreachable registry, alias gone).",
-            |counts| counts.check_errors,
         ),
     ];
-    for (name, help, value) in families {
+    for (index, (name, help)) in families.into_iter().enumerate() {
         family(text, name, "counter", help);
         for (model, counts) in reloads {
-            let _ = writeln!(
-                text,
-                "{name}{{model=\"{}\"}} {}",
-                escape(model),
-                value(counts)
-            );
+            let value = [counts.done, counts.failed, counts.check_errors][index];
+            let _ = writeln!(text, "{name}{{model=\"{}\"}} {value}", escape(model));
         }
     }
 }
