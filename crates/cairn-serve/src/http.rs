@@ -2,7 +2,7 @@
 //! the limits (body size, in-flight requests, time per request).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
+use crate::metrics::Snapshot;
 use crate::model::{mlflow_predictions, LoadedModel};
 use crate::predlog::{Entry, PredictionLog};
 use crate::request::{parse_invocations, parse_v2, Payload};
@@ -40,10 +41,41 @@ impl Default for Limits {
     }
 }
 
+/// One model served by name. Its version can change while serving (hot reload): a request takes
+/// the model's `Arc` once, at its start, and keeps that version to its end, so a switch never
+/// fails or delays a request; the old version is freed when the last request holding it is done.
+pub struct ServedModel {
+    pub name: String,
+    current: RwLock<Arc<LoadedModel>>,
+}
+
+impl ServedModel {
+    pub fn new(model: Arc<LoadedModel>) -> ServedModel {
+        ServedModel {
+            name: model.name.clone(),
+            current: RwLock::new(model),
+        }
+    }
+
+    /// The version serving now (a read lock held for one `Arc` clone).
+    pub fn current(&self) -> Arc<LoadedModel> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Serves `model` from now on and hands back the one it replaces (drop it outside any lock).
+    pub fn replace(&self, model: Arc<LoadedModel>) -> Arc<LoadedModel> {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *current, model)
+    }
+}
+
 /// What the handlers share.
 pub struct ServeState {
     /// The first model answers `/invocations`; all answer by name under `/v2/models/`.
-    pub models: Vec<Arc<LoadedModel>>,
+    pub models: Vec<ServedModel>,
     pub limits: Limits,
     pub metrics: crate::metrics::Metrics,
     /// The prediction log, when `--prediction-log` is given.
@@ -59,19 +91,31 @@ impl ServeState {
     ) -> Arc<ServeState> {
         Arc::new(ServeState {
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
-            models,
+            models: models.into_iter().map(ServedModel::new).collect(),
             limits,
             metrics: crate::metrics::Metrics::default(),
             log,
         })
     }
 
+    /// The model served as `name`.
+    pub fn served(&self, name: &str) -> Option<&ServedModel> {
+        self.models.iter().find(|served| served.name == name)
+    }
+
+    /// (name, version) of every model, as serving now.
+    pub fn serving(&self) -> Vec<(String, String)> {
+        self.models
+            .iter()
+            .map(|served| (served.name.clone(), served.current().version.clone()))
+            .collect()
+    }
+
     fn model(&self, name: &str, version: Option<&str>) -> Result<Arc<LoadedModel>, ServeError> {
         let found = self
-            .models
-            .iter()
-            .find(|model| model.name == name)
-            .ok_or_else(|| ServeError::NotFound(format!("model '{name}' is not served here")))?;
+            .served(name)
+            .ok_or_else(|| ServeError::NotFound(format!("model '{name}' is not served here")))?
+            .current();
         if let Some(version) = version {
             if found.version != version {
                 return Err(ServeError::NotFound(format!(
@@ -80,7 +124,7 @@ impl ServeState {
                 )));
             }
         }
-        Ok(found.clone())
+        Ok(found)
     }
 
     fn in_flight(&self) -> usize {
@@ -199,7 +243,18 @@ async fn version() -> &'static str {
 }
 
 async fn metrics(State(state): State<Arc<ServeState>>) -> Response {
-    let mut text = state.metrics.render(state.in_flight());
+    // Reading /proc is file I/O: off the async threads.
+    let process = tokio::task::spawn_blocking(crate::process::sample)
+        .await
+        .ok()
+        .flatten();
+    let snapshot = Snapshot {
+        in_flight: state.in_flight(),
+        max_in_flight: state.limits.max_in_flight.max(1),
+        serving: state.serving(),
+        process,
+    };
+    let mut text = state.metrics.render(&snapshot);
     if let Some(log) = &state.log {
         text.push_str(&log.render_metrics());
     }
@@ -268,6 +323,9 @@ async fn predict(
     };
     let payload = parse()?;
     let (feeds, rows) = model.interface.bind(&payload)?;
+    state
+        .metrics
+        .observe_batch(&model.name, &model.version, rows);
     // A sampled request keeps a copy of its inputs for the prediction log.
     let logged = state
         .log
@@ -311,7 +369,7 @@ async fn predict(
 
 async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> Response {
     let started = Instant::now();
-    let Some(model) = state.models.first().cloned() else {
+    let Some(model) = state.models.first().map(ServedModel::current) else {
         return error_response(
             Protocol::Mlflow,
             &ServeError::NotFound("no model loaded".into()),

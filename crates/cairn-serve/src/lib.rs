@@ -5,13 +5,19 @@
 //!   a local folder, downloading through a tracking server's artifact proxy.
 //! - [`mlmodel`] reads an `MLmodel` file; [`request`] parses request bodies (both pure).
 //! - [`model`] binds a parsed request to the model's inputs, runs it and shapes the outputs.
-//! - [`http`] is the axum router: protocols, limits, metrics.
+//! - [`http`] is the axum router: protocols, limits, metrics; each model sits in a slot that hot
+//!   reload can swap.
+//! - [`reload`] follows `models:/name@alias` aliases: polls the registry, loads a new version in
+//!   the background, switches to it.
+//! - [`metrics`] writes Prometheus text; [`process`] reads the process' CPU and memory (Linux).
 
 pub mod http;
 pub mod metrics;
 pub mod mlmodel;
 pub mod model;
 pub mod predlog;
+pub mod process;
+pub mod reload;
 pub mod request;
 pub mod resolve;
 pub mod runtime;

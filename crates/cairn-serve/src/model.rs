@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::mlmodel::{Schema, TensorSpec};
 use crate::request::{Cell, Frame, Payload, TensorData};
+use crate::resolve::LocalModel;
 use crate::ServeError;
 
 /// Element types cairn feeds to a model.
@@ -494,6 +495,8 @@ pub struct LoadedModel {
     pub interface: Interface,
     sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
+    /// The downloaded files, deleted when the last request holding this model is done with it.
+    download: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -595,7 +598,40 @@ impl LoadedModel {
             interface,
             sessions,
             next: AtomicUsize::new(0),
+            download: None,
         })
+    }
+
+    /// Loads a resolved model off the async runtime; the model keeps `local`'s download alive.
+    pub async fn load_local(
+        environment: &ort::environment::Environment,
+        name: &str,
+        local: LocalModel,
+        n_sessions: usize,
+    ) -> Result<LoadedModel, ServeError> {
+        let environment = environment.clone();
+        let name = name.to_owned();
+        let task = tokio::task::spawn_blocking(move || {
+            let model = LoadedModel::load(
+                &environment,
+                &name,
+                &local.version,
+                &local.onnx_path,
+                local.mlmodel.inputs.as_ref(),
+                n_sessions,
+            )?;
+            Ok(LoadedModel {
+                download: local.download,
+                ..model
+            })
+        });
+        task.await
+            .map_err(|error| ServeError::Model(format!("loading task failed: {error}")))?
+    }
+
+    /// Where the downloaded files are (`None` for a model read from a local path).
+    pub fn download_path(&self) -> Option<&Path> {
+        self.download.as_ref().map(tempfile::TempDir::path)
     }
 
     /// Runs one call (blocking: call it from `spawn_blocking`).

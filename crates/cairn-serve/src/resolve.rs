@@ -3,11 +3,15 @@
 //! with an `MLmodel` file, or a local `.onnx` file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::mlmodel::{parse_mlmodel, MlModel};
 use crate::ServeError;
+
+/// How long an alias lookup may take (a hot reload poll: short, it is retried on the next one).
+const ALIAS_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A model on local disk, with what the URI said about it.
 #[derive(Debug)]
@@ -16,12 +20,22 @@ pub struct LocalModel {
     pub mlmodel: MlModel,
     /// The registry version (`"1"` for a local file or a run's artifact).
     pub version: String,
-    /// Holds a downloaded copy alive.
-    pub _download: Option<tempfile::TempDir>,
+    /// The downloaded copy, deleted when dropped.
+    pub download: Option<tempfile::TempDir>,
 }
 
 fn resolve_error(message: impl Into<String>) -> ServeError {
     ServeError::Resolve(message.into())
+}
+
+/// The registered model's name and the alias in `models:/name@alias`; `None` for other URIs.
+pub fn registry_alias(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("models:/")?.trim_end_matches('/');
+    let (name, alias) = rest.rsplit_once('@')?;
+    if name.is_empty() || alias.is_empty() || alias.contains('/') {
+        return None;
+    }
+    Some((name, alias))
 }
 
 /// Resolves `uri` to a local model, downloading through `tracking_uri` where needed.
@@ -34,13 +48,7 @@ pub async fn resolve(uri: &str, tracking_uri: Option<&str>) -> Result<LocalModel
         };
         let client = Tracking::new(tracking_uri)?;
         let (artifact_uri, version) = client.artifact_uri(uri).await?;
-        let download =
-            tempfile::tempdir().map_err(ServeError::io("creating a temporary folder"))?;
-        client.download(&artifact_uri, download.path()).await?;
-        let mut local = from_path(download.path())?;
-        local.version = version;
-        local._download = Some(download);
-        return Ok(local);
+        return client.fetch(&artifact_uri, version).await;
     }
     let path = uri.strip_prefix("file://").unwrap_or(uri);
     from_path(Path::new(path))
@@ -53,7 +61,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
             onnx_path: path.to_path_buf(),
             mlmodel: MlModel::default(),
             version: "1".into(),
-            _download: None,
+            download: None,
         });
     }
     if !path.is_dir() {
@@ -84,7 +92,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
             onnx_path: path.join(onnx_file),
             mlmodel,
             version: "1".into(),
-            _download: None,
+            download: None,
         });
     }
     let onnx_files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -109,13 +117,16 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
     }
 }
 
-struct Tracking {
+/// A tracking server's registry and artifact proxy, over its REST API.
+#[derive(Debug, Clone)]
+pub struct Tracking {
     base: String,
     http: reqwest::Client,
 }
 
 impl Tracking {
-    fn new(tracking_uri: &str) -> Result<Tracking, ServeError> {
+    /// A client for `tracking_uri` (`http://` or `https://`).
+    pub fn new(tracking_uri: &str) -> Result<Tracking, ServeError> {
         let base = tracking_uri.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(resolve_error(format!(
@@ -130,11 +141,21 @@ impl Tracking {
     }
 
     async fn get_json(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, ServeError> {
+        self.get_json_within(path, query, None).await
+    }
+
+    async fn get_json_within(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        timeout: Option<Duration>,
+    ) -> Result<Value, ServeError> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .query(query)
+        let mut request = self.http.get(&url).query(query);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request
             .send()
             .await
             .map_err(|error| resolve_error(format!("GET {url}: {error}")))?;
@@ -184,18 +205,7 @@ impl Tracking {
             return Ok((artifact_uri.to_owned(), "1".into()));
         }
         let (name, version) = if let Some((name, alias)) = rest.rsplit_once('@') {
-            let found = self
-                .get_json(
-                    "/api/2.0/mlflow/registered-models/alias",
-                    &[("name", name), ("alias", alias)],
-                )
-                .await?;
-            let version = found
-                .pointer("/model_version/version")
-                .and_then(Value::as_str)
-                .ok_or_else(|| resolve_error(format!("alias {alias} of {name} has no version")))?
-                .to_owned();
-            (name.to_owned(), version)
+            (name.to_owned(), self.alias_version(name, alias).await?)
         } else if let Some((name, version)) = rest.rsplit_once('/') {
             if version.parse::<u64>().is_err() {
                 return Err(resolve_error(format!(
@@ -214,17 +224,59 @@ impl Tracking {
                 "{uri}: expected models:/<name>/<version>, models:/<name>@<alias> or models:/m-<id>"
             )));
         };
+        let artifact_uri = self.download_uri(&name, &version).await?;
+        Ok((artifact_uri, version))
+    }
+
+    /// The version `alias` of registered model `name` names now.
+    pub async fn alias_version(&self, name: &str, alias: &str) -> Result<String, ServeError> {
+        let found = self
+            .get_json_within(
+                "/api/2.0/mlflow/registered-models/alias",
+                &[("name", name), ("alias", alias)],
+                Some(ALIAS_LOOKUP_TIMEOUT),
+            )
+            .await?;
+        let version = found
+            .pointer("/model_version/version")
+            .and_then(Value::as_str)
+            .ok_or_else(|| resolve_error(format!("alias {alias} of {name} has no version")))?;
+        Ok(version.to_owned())
+    }
+
+    /// Downloads version `version` of registered model `name` into a temporary folder.
+    pub async fn fetch_version(&self, name: &str, version: &str) -> Result<LocalModel, ServeError> {
+        let artifact_uri = self.download_uri(name, version).await?;
+        self.fetch(&artifact_uri, version.to_owned()).await
+    }
+
+    async fn download_uri(&self, name: &str, version: &str) -> Result<String, ServeError> {
         let download = self
             .get_json(
                 "/api/2.0/mlflow/model-versions/get-download-uri",
-                &[("name", &name), ("version", &version)],
+                &[("name", name), ("version", version)],
             )
             .await?;
         let artifact_uri = download
             .get("artifact_uri")
             .and_then(Value::as_str)
-            .ok_or_else(|| resolve_error(format!("{uri}: the server gave no artifact_uri")))?;
-        Ok((artifact_uri.to_owned(), version))
+            .ok_or_else(|| {
+                resolve_error(format!(
+                    "models:/{name}/{version}: the server gave no artifact_uri"
+                ))
+            })?;
+        Ok(artifact_uri.to_owned())
+    }
+
+    /// Downloads `artifact_uri` into a temporary folder that the returned model keeps alive.
+    async fn fetch(&self, artifact_uri: &str, version: String) -> Result<LocalModel, ServeError> {
+        let download =
+            tempfile::tempdir().map_err(ServeError::io("creating a temporary folder"))?;
+        self.download(artifact_uri, download.path()).await?;
+        let mut local = from_path(download.path())?;
+        local.version = version;
+        local.download = Some(download);
+        Ok(local)
     }
 
     /// Copies the artifacts under `artifact_uri` into `into`.
@@ -339,4 +391,26 @@ fn copy_folder(from: &Path, into: &Path) -> Result<(), ServeError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_alias_of_a_registry_uri() {
+        let cases: [(&str, Option<(&str, &str)>); 8] = [
+            ("models:/iris@champion", Some(("iris", "champion"))),
+            ("models:/iris@champion/", Some(("iris", "champion"))),
+            ("models:/my@model@prod", Some(("my@model", "prod"))),
+            ("models:/iris/3", None),
+            ("models:/m-0123abcd", None),
+            ("models:/@champion", None),
+            ("models:/iris@", None),
+            ("runs:/abc@def/model", None),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(registry_alias(uri), expected, "{uri}");
+        }
+    }
 }

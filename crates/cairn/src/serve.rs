@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use cairn_serve::http::{Limits, ServeState};
 use cairn_serve::model::LoadedModel;
 use cairn_serve::predlog::{LogSettings, PredictionLog};
+use cairn_serve::reload::Watch;
 use clap::Args;
 use tracing_subscriber::EnvFilter;
 
@@ -59,9 +60,27 @@ pub struct ServeArgs {
     /// ... or this many seconds after its first row.
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     pub prediction_log_rotate_secs: f64,
+    /// Seconds between asking the registry which version each models:/NAME@ALIAS model's alias
+    /// names (fractions allowed, e.g. 0.5). When it names another version, that version is loaded
+    /// in the background and serves new requests once ready; requests in flight finish on the old
+    /// one, and a version that fails to load leaves the old one serving. 0 turns this off.
+    #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub reload_interval: Duration,
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// Seconds as a duration: a finite number, zero or more.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {text:?}"))?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("expected zero or more seconds, got {text:?}"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
 }
 
 fn default_sessions() -> usize {
@@ -109,30 +128,19 @@ async fn serve(args: ServeArgs, environment: ort::environment::Environment) -> a
         wanted.push((name.to_owned(), uri.to_owned()));
     }
     let mut models = Vec::with_capacity(wanted.len());
-    let mut downloads = Vec::new();
-    for (name, uri) in wanted {
-        let local = cairn_serve::resolve::resolve(&uri, args.tracking_uri.as_deref())
+    for (name, uri) in &wanted {
+        let local = cairn_serve::resolve::resolve(uri, args.tracking_uri.as_deref())
             .await
             .with_context(|| format!("resolving {uri}"))?;
-        let environment = environment.clone();
-        let sessions = args.sessions;
-        let (model, local) = tokio::task::spawn_blocking(move || {
-            let model = LoadedModel::load(
-                &environment,
-                &name,
-                &local.version,
-                &local.onnx_path,
-                local.mlmodel.inputs.as_ref(),
-                sessions,
-            );
-            (model, local)
-        })
-        .await
-        .context("loading task")?;
-        let model = model.with_context(|| format!("loading {uri}"))?;
-        tracing::info!(model = %model.name, version = %model.version, %uri, "model loaded");
+        let model = LoadedModel::load_local(&environment, name, local, args.sessions)
+            .await
+            .with_context(|| format!("loading {uri}"))?;
+        let files = model
+            .download_path()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default();
+        tracing::info!(model = %model.name, version = %model.version, %uri, %files, "model loaded");
         models.push(Arc::new(model));
-        downloads.push(local);
     }
     let limits = Limits {
         max_body_bytes: args.max_body_bytes,
@@ -144,23 +152,26 @@ async fn serve(args: ServeArgs, environment: ort::environment::Environment) -> a
         None => None,
     };
     let state = ServeState::new(models, limits, log);
+    let watchers = start_watchers(&args, &wanted, &state, &environment)?;
     let address = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(%address, "cairn serve listening");
-    cairn_serve::http::serve(
+    let served = cairn_serve::http::serve(
         listener,
         Arc::clone(&state),
         crate::server::shutdown_signal(),
     )
-    .await
-    .context("serving")?;
+    .await;
+    for watcher in &watchers {
+        watcher.abort();
+    }
     if let Some(log) = &state.log {
         log.flush().await;
         tracing::info!(destination = %log.root(), "prediction log flushed");
     }
-    drop(downloads);
+    served.context("serving")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -187,4 +198,64 @@ fn prediction_log(destination: &str, args: &ServeArgs) -> anyhow::Result<Predict
     let log = PredictionLog::start(Arc::new(store), settings);
     tracing::info!(destination = %log.root(), sample = args.prediction_log_sample, "prediction log on");
     Ok(log)
+}
+
+/// One hot reload watcher per `models:/name@alias` model, unless `--reload-interval 0`.
+fn start_watchers(
+    args: &ServeArgs,
+    wanted: &[(String, String)],
+    state: &Arc<ServeState>,
+    environment: &ort::environment::Environment,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut watchers = Vec::new();
+    if args.reload_interval.is_zero() {
+        return Ok(watchers);
+    }
+    for (name, uri) in wanted {
+        let Some((registered_name, alias)) = cairn_serve::resolve::registry_alias(uri) else {
+            continue;
+        };
+        // A models:/ URI resolved above, so the tracking URI is there and valid.
+        let tracking_uri = args
+            .tracking_uri
+            .as_deref()
+            .context("hot reload needs --tracking-uri")?;
+        let tracking = cairn_serve::resolve::Tracking::new(tracking_uri)?;
+        let watch = Watch {
+            name: name.clone(),
+            registered_name: registered_name.to_owned(),
+            alias: alias.to_owned(),
+            interval: args.reload_interval,
+            sessions: args.sessions,
+        };
+        tracing::info!(model = %name, %uri, every = ?args.reload_interval, "watching the alias for new versions");
+        watchers.push(tokio::spawn(cairn_serve::reload::watch(
+            state.clone(),
+            tracking,
+            environment.clone(),
+            watch,
+        )));
+    }
+    Ok(watchers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_reload_interval() {
+        let cases: [(&str, Option<Duration>); 7] = [
+            ("10", Some(Duration::from_secs(10))),
+            ("0.2", Some(Duration::from_millis(200))),
+            ("0", Some(Duration::ZERO)),
+            ("-1", None),
+            ("nan", None),
+            ("inf", None),
+            ("ten", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_seconds(text).ok(), expected, "{text}");
+        }
+    }
 }
