@@ -16,8 +16,43 @@ pub struct LocalModel {
     pub mlmodel: MlModel,
     /// The registry version (`"1"` for a local file or a run's artifact).
     pub version: String,
+    /// What the tracking server said about the model (empty for local paths).
+    pub provenance: Provenance,
     /// Holds a downloaded copy alive.
     pub _download: Option<tempfile::TempDir>,
+}
+
+/// Where a model came from, as the tracking server tells it (for `models:/` and `runs:/` URIs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The registered model and its version (`models:/name/3`, `models:/name@alias`).
+    pub registered_model: Option<String>,
+    pub version: Option<String>,
+    /// The run that logged the model.
+    pub run_id: Option<String>,
+    /// The logged model (MLflow 3's `m-...` id), when there is one.
+    pub model_id: Option<String>,
+}
+
+impl Provenance {
+    /// From a `model_version` object of the registry API.
+    pub fn of_model_version(version: &Value) -> Provenance {
+        Provenance {
+            registered_model: text(version, "name"),
+            version: text(version, "version"),
+            run_id: text(version, "run_id"),
+            model_id: text(version, "model_id"),
+        }
+    }
+}
+
+/// A non-empty string field.
+fn text(object: &Value, key: &str) -> Option<String> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
 }
 
 fn resolve_error(message: impl Into<String>) -> ServeError {
@@ -33,12 +68,13 @@ pub async fn resolve(uri: &str, tracking_uri: Option<&str>) -> Result<LocalModel
             )));
         };
         let client = Tracking::new(tracking_uri)?;
-        let (artifact_uri, version) = client.artifact_uri(uri).await?;
+        let (artifact_uri, provenance) = client.artifact_uri(uri).await?;
         let download =
             tempfile::tempdir().map_err(ServeError::io("creating a temporary folder"))?;
         client.download(&artifact_uri, download.path()).await?;
         let mut local = from_path(download.path())?;
-        local.version = version;
+        local.version = provenance.version.clone().unwrap_or_else(|| "1".into());
+        local.provenance = provenance;
         local._download = Some(download);
         return Ok(local);
     }
@@ -53,6 +89,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
             onnx_path: path.to_path_buf(),
             mlmodel: MlModel::default(),
             version: "1".into(),
+            provenance: Provenance::default(),
             _download: None,
         });
     }
@@ -84,6 +121,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
             onnx_path: path.join(onnx_file),
             mlmodel,
             version: "1".into(),
+            provenance: Provenance::default(),
             _download: None,
         });
     }
@@ -153,8 +191,8 @@ impl Tracking {
         Ok(body)
     }
 
-    /// The artifact URI behind a `models:/` or `runs:/` URI, and the registry version.
-    async fn artifact_uri(&self, uri: &str) -> Result<(String, String), ServeError> {
+    /// The artifact URI behind a `models:/` or `runs:/` URI, and where the model came from.
+    async fn artifact_uri(&self, uri: &str) -> Result<(String, Provenance), ServeError> {
         if let Some(rest) = uri.strip_prefix("runs:/") {
             let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
             let run = self
@@ -170,7 +208,11 @@ impl Tracking {
             } else {
                 format!("{}/{path}", root.trim_end_matches('/'))
             };
-            return Ok((artifact_uri, "1".into()));
+            let provenance = Provenance {
+                run_id: Some(run_id.to_owned()),
+                ..Provenance::default()
+            };
+            return Ok((artifact_uri, provenance));
         }
         let rest = uri.trim_start_matches("models:/").trim_end_matches('/');
         if rest.starts_with("m-") && !rest.contains('/') && !rest.contains('@') {
@@ -181,21 +223,21 @@ impl Tracking {
                 .pointer("/model/info/artifact_uri")
                 .and_then(Value::as_str)
                 .ok_or_else(|| resolve_error(format!("logged model {rest} has no artifact_uri")))?;
-            return Ok((artifact_uri.to_owned(), "1".into()));
+            let provenance = Provenance {
+                run_id: model
+                    .pointer("/model/info")
+                    .and_then(|info| text(info, "source_run_id")),
+                model_id: Some(rest.to_owned()),
+                ..Provenance::default()
+            };
+            return Ok((artifact_uri.to_owned(), provenance));
         }
-        let (name, version) = if let Some((name, alias)) = rest.rsplit_once('@') {
-            let found = self
-                .get_json(
-                    "/api/2.0/mlflow/registered-models/alias",
-                    &[("name", name), ("alias", alias)],
-                )
-                .await?;
-            let version = found
-                .pointer("/model_version/version")
-                .and_then(Value::as_str)
-                .ok_or_else(|| resolve_error(format!("alias {alias} of {name} has no version")))?
-                .to_owned();
-            (name.to_owned(), version)
+        let found = if let Some((name, alias)) = rest.rsplit_once('@') {
+            self.get_json(
+                "/api/2.0/mlflow/registered-models/alias",
+                &[("name", name), ("alias", alias)],
+            )
+            .await?
         } else if let Some((name, version)) = rest.rsplit_once('/') {
             if version.parse::<u64>().is_err() {
                 return Err(resolve_error(format!(
@@ -207,24 +249,33 @@ impl Tracking {
                 "/api/2.0/mlflow/model-versions/get",
                 &[("name", name), ("version", version)],
             )
-            .await?;
-            (name.to_owned(), version.to_owned())
+            .await?
         } else {
             return Err(resolve_error(format!(
                 "{uri}: expected models:/<name>/<version>, models:/<name>@<alias> or models:/m-<id>"
             )));
         };
+        let provenance = found
+            .get("model_version")
+            .map(Provenance::of_model_version)
+            .unwrap_or_default();
+        let (Some(name), Some(version)) = (&provenance.registered_model, &provenance.version)
+        else {
+            return Err(resolve_error(format!(
+                "{uri}: the server's model version has no name or version"
+            )));
+        };
         let download = self
             .get_json(
                 "/api/2.0/mlflow/model-versions/get-download-uri",
-                &[("name", &name), ("version", &version)],
+                &[("name", name.as_str()), ("version", version.as_str())],
             )
             .await?;
         let artifact_uri = download
             .get("artifact_uri")
             .and_then(Value::as_str)
             .ok_or_else(|| resolve_error(format!("{uri}: the server gave no artifact_uri")))?;
-        Ok((artifact_uri.to_owned(), version))
+        Ok((artifact_uri.to_owned(), provenance))
     }
 
     /// Copies the artifacts under `artifact_uri` into `into`.
@@ -339,4 +390,40 @@ fn copy_folder(from: &Path, into: &Path) -> Result<(), ServeError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_of_a_model_version() {
+        let check = |version: Value, expected: Provenance| {
+            assert_eq!(
+                Provenance::of_model_version(&version),
+                expected,
+                "{version}"
+            );
+        };
+        check(
+            serde_json::json!({"name": "churn", "version": "3", "run_id": "abc", "model_id": "m-1",
+                               "source": "models:/m-1", "aliases": ["champion"]}),
+            Provenance {
+                registered_model: Some("churn".into()),
+                version: Some("3".into()),
+                run_id: Some("abc".into()),
+                model_id: Some("m-1".into()),
+            },
+        );
+        // MLflow 2 versions: no model id; an empty run id is no run.
+        check(
+            serde_json::json!({"name": "churn", "version": "1", "run_id": ""}),
+            Provenance {
+                registered_model: Some("churn".into()),
+                version: Some("1".into()),
+                ..Provenance::default()
+            },
+        );
+        check(serde_json::json!({}), Provenance::default());
+    }
 }
