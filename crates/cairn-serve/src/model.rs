@@ -952,7 +952,8 @@ mod tests {
         let no_signature = interface(None);
         let numbers = |values: &[f64]| values.iter().map(|v| Cell::Number(*v)).collect();
         let texts = |values: &[&str]| values.iter().map(|v| Cell::Text(v.to_string())).collect();
-        let cases: Vec<(&Interface, Vec<String>, Vec<Vec<Cell>>)> = vec![
+        type Case<'a> = (&'a Interface, Vec<String>, Vec<Vec<Cell>>);
+        let cases: Vec<Case> = vec![
             (
                 &signature,
                 names.clone(),

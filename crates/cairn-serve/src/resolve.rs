@@ -108,7 +108,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
         let mlmodel = parse_mlmodel(&text)?;
         let Some(onnx_file) = mlmodel.onnx_file.clone() else {
             return Err(ServeError::Model(format!(
-                "{} has no `onnx` flavor; cairn serve runs ONNX models (convert scikit-learn models with skl2onnx and log them with mlflow.onnx.log_model)",
+                "{} has no `onnx` flavor; cairn serves and evaluates ONNX models only (convert scikit-learn models with skl2onnx and log them with mlflow.onnx.log_model)",
                 mlmodel_path.display()
             )));
         };
