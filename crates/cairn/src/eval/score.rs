@@ -66,7 +66,7 @@ fn feature_columns(
         for name in requested {
             find(columns, name, "--feature-cols")?;
         }
-        return Ok(requested.to_vec());
+        return fits_width(interface, requested.to_vec(), true);
     }
     if let Some(expected) = interface.expected_columns() {
         let mut names = Vec::with_capacity(expected.len());
@@ -94,6 +94,40 @@ fn feature_columns(
         .collect();
     if names.is_empty() {
         bail!("the data has no column besides the label and slice columns to feed the model");
+    }
+    fits_width(interface, names, false)
+}
+
+/// Checks the columns against a single `[N, F]` input's fixed width before any row is read.
+fn fits_width(
+    interface: &Interface,
+    names: Vec<String>,
+    requested: bool,
+) -> anyhow::Result<Vec<String>> {
+    if interface.expected_columns().is_some() {
+        return Ok(names);
+    }
+    if let [input] = interface.inputs.as_slice() {
+        if let [_, width] = input.shape.as_slice() {
+            if *width >= 0 && *width as usize != names.len() {
+                bail!(
+                    "the model's input {:?} takes {width} features per row, {} {} columns ({}){}",
+                    input.name,
+                    if requested {
+                        "--feature-cols names"
+                    } else {
+                        "the data has"
+                    },
+                    names.len(),
+                    names.join(", "),
+                    if requested {
+                        ""
+                    } else {
+                        " besides the label and slice columns: name the features with --feature-cols"
+                    }
+                );
+            }
+        }
     }
     Ok(names)
 }
@@ -908,8 +942,16 @@ mod tests {
             pick(&interface(Some(&["a", "b"])), &[]),
             Ok(vec!["a".to_string(), "b".to_string()])
         );
+        let three = Interface {
+            inputs: vec![InputSpec {
+                name: "float_input".into(),
+                element: Element::F32,
+                shape: vec![-1, 3],
+            }],
+            ..interface(None)
+        };
         assert_eq!(
-            pick(&interface(None), &[]),
+            pick(&three, &[]),
             Ok(vec!["id".to_string(), "b".to_string(), "a".to_string()])
         );
         assert_eq!(
@@ -925,6 +967,16 @@ mod tests {
         assert!(
             unknown.contains("--feature-cols \"zz\": no such column"),
             "{unknown}"
+        );
+        let wide = pick(&interface(None), &[]).expect_err("three columns for two features");
+        assert!(
+            wide.contains("takes 2 features per row, the data has 3 columns (id, b, a) besides the label and slice columns: name the features with --feature-cols"),
+            "{wide}"
+        );
+        let wide = pick(&interface(None), &["a"]).expect_err("one column for two features");
+        assert!(
+            wide.contains("takes 2 features per row, --feature-cols names 1 columns (a)"),
+            "{wide}"
         );
     }
 
