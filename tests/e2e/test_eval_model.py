@@ -15,6 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn import metrics as skm
@@ -337,6 +338,9 @@ def test_the_run_records_the_model(binary, server, tmp_path):
     assert version.source == f"models:/{model_id}"
     assert tags["eval.model_id"] == model_id
     assert [m.model_id for m in run.inputs.model_inputs] == [model_id]
+    lineage = requests.get(f"{server.url}/api/2.0/cairn/lineage",
+                           params={"uri": uri, "direction": "downstream"}, timeout=30).json()
+    assert run_id in [n["attributes"].get("run_id") for n in lineage["nodes"] if n["type"] == "run"]
     names = {f.path for f in client.list_artifacts(run_id, "eval")}
     assert {"eval/eval.json", "eval/roc_curve.svg", "eval/slices_site.csv"} <= names
 
