@@ -710,11 +710,11 @@ pub fn evaluate(
                         plan.label
                     )
                 };
-                let row_probabilities = if n_classes > 0 {
-                    &predicted.probabilities[offset * n_classes..(offset + 1) * n_classes]
-                } else {
-                    &[]
-                };
+                // `predictions` gave K per row (checked), so this is never short.
+                let row_probabilities = predicted
+                    .probabilities
+                    .get(offset * n_classes..(offset + 1) * n_classes)
+                    .unwrap_or_default();
                 match &mut decided.accumulator {
                     Accumulator::Classification(classification) => {
                         if label_column.is_null(row) {
@@ -722,7 +722,7 @@ pub fn evaluate(
                         }
                         values.clear();
                         match decided.positive {
-                            Some(positive) => values.push(row_probabilities[positive]),
+                            Some(positive) => values.extend(row_probabilities.get(positive)),
                             None => values.extend_from_slice(row_probabilities),
                         }
                         classification
