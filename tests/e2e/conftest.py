@@ -195,7 +195,9 @@ def pytest_terminal_summary(terminalreporter):
 # `cairn data` and `cairn eval` read files, not the tracking store: their tests run once, in the
 # SQLite pass. The ones that talk to a server (tracking) or to PostgreSQL (pushdown) run in both.
 BACKEND_INDEPENDENT_PREFIXES = ("test_data_", "test_eval")
-BACKEND_DEPENDENT = {"test_data_tracking.py", "test_data_postgres.py", "test_eval_tracking.py"}
+BACKEND_DEPENDENT = {
+    "test_data_tracking.py", "test_data_postgres.py", "test_eval_tracking.py", "test_eval_model.py",
+}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -253,9 +253,9 @@ def test_bad_input_exits_2_with_a_plain_message(tmp_path, content, args, message
     assert result.stdout == ""
 
 
-def test_help_says_models_are_not_scored_yet():
+def test_help_names_both_inputs():
     import subprocess
     from cairn_helpers import cairn_bin
     out = subprocess.run([cairn_bin(), "eval", "--help"], capture_output=True, text=True, timeout=30).stdout
-    assert "Scoring a logged model on a dataset is not supported yet" in out
+    assert "--model <MODEL_URI>" in out and "--prediction-col <COLUMN>" in out
     assert "--slice-by" in out

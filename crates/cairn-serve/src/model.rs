@@ -138,13 +138,60 @@ impl Interface {
     }
 
     fn bind_frame(&self, frame: &Frame) -> Result<(Vec<(String, Feed)>, usize), ServeError> {
-        let n_rows = frame.rows.len();
-        if n_rows == 0 {
+        let Some(first) = frame.rows.first() else {
             return Err(bad("no rows to predict"));
+        };
+        let columns = transpose(frame, first.len())?;
+        self.bind_column_major(frame.columns.as_deref(), columns, frame.rows.len())
+    }
+
+    /// Binds a table given column by column (`names[i]` names `columns[i]`, every column the same
+    /// length) as [`Interface::bind`] binds a data frame with those columns: a caller holding
+    /// columns (e.g. `cairn eval` reading a file) skips building rows only to have them transposed.
+    pub fn bind_columns(
+        &self,
+        names: &[String],
+        columns: Vec<Vec<Cell>>,
+    ) -> Result<(Vec<(String, Feed)>, usize), ServeError> {
+        if names.len() != columns.len() {
+            return Err(bad(format!(
+                "{} column names for {} columns",
+                names.len(),
+                columns.len()
+            )));
         }
-        // The columns the model expects, in order: the signature's, else the ONNX inputs' names
-        // (one column per input) when there are several inputs.
-        let expected: Option<Vec<(String, bool)>> = match &self.columns {
+        let n_rows = columns.first().map_or(0, Vec::len);
+        if let Some((index, column)) = columns
+            .iter()
+            .enumerate()
+            .find(|(_, column)| column.len() != n_rows)
+        {
+            return Err(bad(format!(
+                "column '{}' has {} values, column '{}' has {n_rows}",
+                names[index],
+                column.len(),
+                names[0]
+            )));
+        }
+        self.bind_column_major(Some(names), columns, n_rows)
+    }
+
+    /// The element type the model takes column `name` as, when a frame column maps to one input:
+    /// the per-column input of that name, else the single input's type.
+    pub fn column_element(&self, name: &str) -> Option<Element> {
+        match self.inputs.as_slice() {
+            [single] => Some(single.element),
+            several => several
+                .iter()
+                .find(|spec| spec.name == name)
+                .map(|spec| spec.element),
+        }
+    }
+
+    /// The columns the model expects, in order: the signature's, else the ONNX inputs' names (one
+    /// column per input) when there are several inputs; `None`: any columns, in the order sent.
+    pub fn expected_columns(&self) -> Option<Vec<(String, bool)>> {
+        match &self.columns {
             Some(columns) => Some(
                 columns
                     .iter()
@@ -158,9 +205,29 @@ impl Interface {
                     .collect(),
             ),
             None => None,
+        }
+    }
+
+    /// The shared part of binding a frame: `columns` are column-major, `sent` their names if any.
+    fn bind_column_major(
+        &self,
+        sent: Option<&[String]>,
+        columns: Vec<Vec<Cell>>,
+        n_rows: usize,
+    ) -> Result<(Vec<(String, Feed)>, usize), ServeError> {
+        if n_rows == 0 {
+            return Err(bad("no rows to predict"));
+        }
+        let expected = self.expected_columns();
+        let listed = |expected: &[(String, bool)]| {
+            expected
+                .iter()
+                .map(|(name, _)| format!("'{name}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         // Column-major cells in the expected order.
-        let (names, picked): (Vec<String>, Vec<Vec<Cell>>) = match (&expected, &frame.columns) {
+        let (names, picked): (Vec<String>, Vec<Vec<Cell>>) = match (&expected, sent) {
             (Some(expected), Some(sent)) => {
                 let mut names = Vec::with_capacity(expected.len());
                 let mut picked = Vec::with_capacity(expected.len());
@@ -168,16 +235,12 @@ impl Interface {
                     match sent.iter().position(|column| column == name) {
                         Some(index) => {
                             names.push(name.clone());
-                            picked.push(frame.rows.iter().map(|row| row[index].clone()).collect());
+                            picked.push(columns[index].clone());
                         }
                         None if *required => {
                             return Err(bad(format!(
                                 "missing column '{name}'; the model expects columns: {}",
-                                expected
-                                    .iter()
-                                    .map(|(name, _)| format!("'{name}'"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                listed(expected)
                             )))
                         }
                         None => {
@@ -189,28 +252,23 @@ impl Interface {
                 (names, picked)
             }
             (Some(expected), None) => {
-                let width = frame.rows[0].len();
+                let width = columns.len();
                 if width != expected.len() {
                     return Err(bad(format!(
                         "rows have {width} values but the model expects {} columns: {}",
                         expected.len(),
-                        expected
-                            .iter()
-                            .map(|(name, _)| format!("'{name}'"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        listed(expected)
                     )));
                 }
                 let names = expected.iter().map(|(name, _)| name.clone()).collect();
-                (names, transpose(frame, width)?)
+                (names, columns)
             }
-            (None, columns) => {
-                let width = frame.rows[0].len();
-                let names = match columns {
-                    Some(columns) => columns.clone(),
-                    None => (0..width).map(|index| index.to_string()).collect(),
+            (None, sent) => {
+                let names = match sent {
+                    Some(sent) => sent.to_vec(),
+                    None => (0..columns.len()).map(|index| index.to_string()).collect(),
                 };
-                (names, transpose(frame, width)?)
+                (names, columns)
             }
         };
         if self.inputs.len() > 1 {
@@ -894,6 +952,119 @@ mod tests {
         assert!(
             message.contains("takes 2 features per row, got 1 columns"),
             "{message}"
+        );
+    }
+
+    /// `bind_columns` gives what `bind` gives for the same table sent as a data frame.
+    #[test]
+    fn columns_bind_as_the_same_frame() {
+        let per_column = Interface {
+            inputs: vec![
+                InputSpec {
+                    name: "a".into(),
+                    element: Element::I64,
+                    shape: vec![-1, 1],
+                },
+                InputSpec {
+                    name: "b".into(),
+                    element: Element::Text,
+                    shape: vec![-1],
+                },
+            ],
+            output_names: vec![],
+            columns: None,
+        };
+        let as_frame = |names: &[String], columns: &[Vec<Cell>]| {
+            let rows = (0..columns[0].len())
+                .map(|row| columns.iter().map(|column| column[row].clone()).collect())
+                .collect();
+            Payload::Frame(Frame {
+                columns: Some(names.to_vec()),
+                rows,
+            })
+        };
+        let names: Vec<String> = ["b", "extra", "a"].map(String::from).to_vec();
+        let signature = interface(Some(&["a", "b"]));
+        let no_signature = interface(None);
+        let numbers = |values: &[f64]| values.iter().map(|v| Cell::Number(*v)).collect();
+        let texts = |values: &[&str]| values.iter().map(|v| Cell::Text(v.to_string())).collect();
+        type Case<'a> = (&'a Interface, Vec<String>, Vec<Vec<Cell>>);
+        let cases: Vec<Case> = vec![
+            (
+                &signature,
+                names.clone(),
+                vec![
+                    numbers(&[2.0, 4.0]),
+                    texts(&["x", "y"]),
+                    numbers(&[1.0, 3.0]),
+                ],
+            ),
+            (
+                &no_signature,
+                vec!["a".into(), "b".into()],
+                vec![numbers(&[1.0, 3.0]), numbers(&[2.0, 4.0])],
+            ),
+            (
+                &per_column,
+                names.clone(),
+                vec![
+                    texts(&["x", "y"]),
+                    numbers(&[0.0, 1.0]),
+                    numbers(&[7.0, 8.0]),
+                ],
+            ),
+            // Errors read the same too.
+            (&signature, vec!["a".into()], vec![numbers(&[1.0])]),
+            (
+                &no_signature,
+                vec!["a".into(), "b".into(), "c".into()],
+                vec![numbers(&[1.0]), numbers(&[2.0]), numbers(&[3.0])],
+            ),
+            (
+                &signature,
+                vec!["a".into(), "b".into()],
+                vec![numbers(&[1.0]), vec![Cell::Null]],
+            ),
+            (
+                &per_column,
+                vec!["a".into(), "b".into()],
+                vec![numbers(&[1.5]), texts(&["x"])],
+            ),
+        ];
+        for (model, names, columns) in cases {
+            let frame = as_frame(&names, &columns);
+            let expected = model.bind(&frame).map_err(|error| error.to_string());
+            let actual = model
+                .bind_columns(&names, columns)
+                .map_err(|error| error.to_string());
+            assert_eq!(actual, expected, "{names:?}");
+        }
+        let model = signature;
+        let message = model
+            .bind_columns(
+                &["a".into(), "b".into()],
+                vec![numbers(&[1.0, 2.0]), numbers(&[1.0])],
+            )
+            .expect_err("ragged");
+        assert_eq!(
+            message.to_string(),
+            "column 'b' has 1 values, column 'a' has 2"
+        );
+        let message = model
+            .bind_columns(&["a".into(), "b".into()], vec![Vec::new(), Vec::new()])
+            .expect_err("empty");
+        assert_eq!(message.to_string(), "no rows to predict");
+        assert_eq!(model.column_element("anything"), Some(Element::F32));
+        assert_eq!(per_column.column_element("b"), Some(Element::Text));
+        assert_eq!(per_column.column_element("c"), None);
+        assert_eq!(
+            model.expected_columns(),
+            Some(vec![("a".into(), true), ("b".into(), true)])
+        );
+        assert_eq!(no_signature.expected_columns(), None);
+        assert_eq!(
+            per_column.expected_columns(),
+            Some(vec![("a".into(), true), ("b".into(), true)])
         );
     }
 

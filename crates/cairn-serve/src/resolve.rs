@@ -20,8 +20,43 @@ pub struct LocalModel {
     pub mlmodel: MlModel,
     /// The registry version (`"1"` for a local file or a run's artifact).
     pub version: String,
+    /// What the tracking server said about the model (empty for local paths).
+    pub provenance: Provenance,
     /// The downloaded copy, deleted when dropped.
     pub download: Option<tempfile::TempDir>,
+}
+
+/// Where a model came from, as the tracking server tells it (for `models:/` and `runs:/` URIs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The registered model and its version (`models:/name/3`, `models:/name@alias`).
+    pub registered_model: Option<String>,
+    pub version: Option<String>,
+    /// The run that logged the model.
+    pub run_id: Option<String>,
+    /// The logged model (MLflow 3's `m-...` id), when there is one.
+    pub model_id: Option<String>,
+}
+
+impl Provenance {
+    /// From a `model_version` object of the registry API.
+    pub fn of_model_version(version: &Value) -> Provenance {
+        Provenance {
+            registered_model: text(version, "name"),
+            version: text(version, "version"),
+            run_id: text(version, "run_id"),
+            model_id: text(version, "model_id"),
+        }
+    }
+}
+
+/// A non-empty string field.
+fn text(object: &Value, key: &str) -> Option<String> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
 }
 
 fn resolve_error(message: impl Into<String>) -> ServeError {
@@ -47,8 +82,8 @@ pub async fn resolve(uri: &str, tracking_uri: Option<&str>) -> Result<LocalModel
             )));
         };
         let client = Tracking::new(tracking_uri)?;
-        let (artifact_uri, version) = client.artifact_uri(uri).await?;
-        return client.fetch(&artifact_uri, version).await;
+        let (artifact_uri, provenance) = client.artifact_uri(uri).await?;
+        return client.fetch(&artifact_uri, provenance).await;
     }
     let path = uri.strip_prefix("file://").unwrap_or(uri);
     from_path(Path::new(path))
@@ -61,6 +96,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
             onnx_path: path.to_path_buf(),
             mlmodel: MlModel::default(),
             version: "1".into(),
+            provenance: Provenance::default(),
             download: None,
         });
     }
@@ -79,7 +115,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
         let mlmodel = parse_mlmodel(&text)?;
         let Some(onnx_file) = mlmodel.onnx_file.clone() else {
             return Err(ServeError::Model(format!(
-                "{} has no `onnx` flavor; cairn serve runs ONNX models (convert scikit-learn models with skl2onnx and log them with mlflow.onnx.log_model)",
+                "{} has no `onnx` flavor; cairn serves and evaluates ONNX models only (convert scikit-learn models with skl2onnx and log them with mlflow.onnx.log_model)",
                 mlmodel_path.display()
             )));
         };
@@ -92,6 +128,7 @@ pub fn from_path(path: &Path) -> Result<LocalModel, ServeError> {
             onnx_path: path.join(onnx_file),
             mlmodel,
             version: "1".into(),
+            provenance: Provenance::default(),
             download: None,
         });
     }
@@ -174,8 +211,8 @@ impl Tracking {
         Ok(body)
     }
 
-    /// The artifact URI behind a `models:/` or `runs:/` URI, and the registry version.
-    async fn artifact_uri(&self, uri: &str) -> Result<(String, String), ServeError> {
+    /// The artifact URI behind a `models:/` or `runs:/` URI, and where the model came from.
+    async fn artifact_uri(&self, uri: &str) -> Result<(String, Provenance), ServeError> {
         if let Some(rest) = uri.strip_prefix("runs:/") {
             let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
             let run = self
@@ -191,7 +228,11 @@ impl Tracking {
             } else {
                 format!("{}/{path}", root.trim_end_matches('/'))
             };
-            return Ok((artifact_uri, "1".into()));
+            let provenance = Provenance {
+                run_id: Some(run_id.to_owned()),
+                ..Provenance::default()
+            };
+            return Ok((artifact_uri, provenance));
         }
         let rest = uri.trim_start_matches("models:/").trim_end_matches('/');
         if rest.starts_with("m-") && !rest.contains('/') && !rest.contains('@') {
@@ -202,10 +243,17 @@ impl Tracking {
                 .pointer("/model/info/artifact_uri")
                 .and_then(Value::as_str)
                 .ok_or_else(|| resolve_error(format!("logged model {rest} has no artifact_uri")))?;
-            return Ok((artifact_uri.to_owned(), "1".into()));
+            let provenance = Provenance {
+                run_id: model
+                    .pointer("/model/info")
+                    .and_then(|info| text(info, "source_run_id")),
+                model_id: Some(rest.to_owned()),
+                ..Provenance::default()
+            };
+            return Ok((artifact_uri.to_owned(), provenance));
         }
-        let (name, version) = if let Some((name, alias)) = rest.rsplit_once('@') {
-            (name.to_owned(), self.alias_version(name, alias).await?)
+        let found = if let Some((name, alias)) = rest.rsplit_once('@') {
+            self.alias_model_version(name, alias).await?
         } else if let Some((name, version)) = rest.rsplit_once('/') {
             if version.parse::<u64>().is_err() {
                 return Err(resolve_error(format!(
@@ -217,26 +265,39 @@ impl Tracking {
                 "/api/2.0/mlflow/model-versions/get",
                 &[("name", name), ("version", version)],
             )
-            .await?;
-            (name.to_owned(), version.to_owned())
+            .await?
         } else {
             return Err(resolve_error(format!(
                 "{uri}: expected models:/<name>/<version>, models:/<name>@<alias> or models:/m-<id>"
             )));
         };
-        let artifact_uri = self.download_uri(&name, &version).await?;
-        Ok((artifact_uri, version))
+        let provenance = found
+            .get("model_version")
+            .map(Provenance::of_model_version)
+            .unwrap_or_default();
+        let (Some(name), Some(version)) = (&provenance.registered_model, &provenance.version)
+        else {
+            return Err(resolve_error(format!(
+                "{uri}: the server's model version has no name or version"
+            )));
+        };
+        let artifact_uri = self.download_uri(name, version).await?;
+        Ok((artifact_uri, provenance))
+    }
+
+    /// The registry's answer for alias `alias` of registered model `name` (`{"model_version": ...}`).
+    async fn alias_model_version(&self, name: &str, alias: &str) -> Result<Value, ServeError> {
+        self.get_json_within(
+            "/api/2.0/mlflow/registered-models/alias",
+            &[("name", name), ("alias", alias)],
+            Some(ALIAS_LOOKUP_TIMEOUT),
+        )
+        .await
     }
 
     /// The version `alias` of registered model `name` names now.
     pub async fn alias_version(&self, name: &str, alias: &str) -> Result<String, ServeError> {
-        let found = self
-            .get_json_within(
-                "/api/2.0/mlflow/registered-models/alias",
-                &[("name", name), ("alias", alias)],
-                Some(ALIAS_LOOKUP_TIMEOUT),
-            )
-            .await?;
+        let found = self.alias_model_version(name, alias).await?;
         let version = found
             .pointer("/model_version/version")
             .and_then(Value::as_str)
@@ -247,7 +308,12 @@ impl Tracking {
     /// Downloads version `version` of registered model `name` into a temporary folder.
     pub async fn fetch_version(&self, name: &str, version: &str) -> Result<LocalModel, ServeError> {
         let artifact_uri = self.download_uri(name, version).await?;
-        self.fetch(&artifact_uri, version.to_owned()).await
+        let provenance = Provenance {
+            registered_model: Some(name.to_owned()),
+            version: Some(version.to_owned()),
+            ..Provenance::default()
+        };
+        self.fetch(&artifact_uri, provenance).await
     }
 
     async fn download_uri(&self, name: &str, version: &str) -> Result<String, ServeError> {
@@ -269,12 +335,17 @@ impl Tracking {
     }
 
     /// Downloads `artifact_uri` into a temporary folder that the returned model keeps alive.
-    async fn fetch(&self, artifact_uri: &str, version: String) -> Result<LocalModel, ServeError> {
+    async fn fetch(
+        &self,
+        artifact_uri: &str,
+        provenance: Provenance,
+    ) -> Result<LocalModel, ServeError> {
         let download =
             tempfile::tempdir().map_err(ServeError::io("creating a temporary folder"))?;
         self.download(artifact_uri, download.path()).await?;
         let mut local = from_path(download.path())?;
-        local.version = version;
+        local.version = provenance.version.clone().unwrap_or_else(|| "1".into());
+        local.provenance = provenance;
         local.download = Some(download);
         Ok(local)
     }
@@ -412,5 +483,36 @@ mod tests {
         for (uri, expected) in cases {
             assert_eq!(registry_alias(uri), expected, "{uri}");
         }
+    }
+
+    #[test]
+    fn provenance_of_a_model_version() {
+        let check = |version: Value, expected: Provenance| {
+            assert_eq!(
+                Provenance::of_model_version(&version),
+                expected,
+                "{version}"
+            );
+        };
+        check(
+            serde_json::json!({"name": "churn", "version": "3", "run_id": "abc", "model_id": "m-1",
+                               "source": "models:/m-1", "aliases": ["champion"]}),
+            Provenance {
+                registered_model: Some("churn".into()),
+                version: Some("3".into()),
+                run_id: Some("abc".into()),
+                model_id: Some("m-1".into()),
+            },
+        );
+        // MLflow 2 versions: no model id; an empty run id is no run.
+        check(
+            serde_json::json!({"name": "churn", "version": "1", "run_id": ""}),
+            Provenance {
+                registered_model: Some("churn".into()),
+                version: Some("1".into()),
+                ..Provenance::default()
+            },
+        );
+        check(serde_json::json!({}), Provenance::default());
     }
 }

@@ -61,8 +61,9 @@ enum Command {
     /// with the values scikit-learn gives.
     ///
     /// The input is a predictions file with a label column, a prediction column and, for
-    /// classification, probability columns. Scoring a logged model on a dataset is not supported
-    /// yet: score it first and pass the predictions.
+    /// classification, probability columns; or, with --model, an ONNX model (models:/name@alias,
+    /// runs:/..., a folder or an .onnx file) and a dataset with a label column: cairn scores the
+    /// model on ONNX Runtime and evaluates its predictions.
     Eval(Box<eval::EvalArgs>),
     /// Serve an ONNX model over MLflow's scoring protocol and the Open Inference Protocol v2.
     Serve(serve::ServeArgs),

@@ -56,6 +56,8 @@ pub struct Record {
     pub kind: &'static str,
     /// The new run's `mlflow.source.name` (`cairn data validate`, `cairn eval`).
     pub source_name: String,
+    /// Logged models the run consumed (`cairn eval --model`), logged as the run's model inputs.
+    pub models: Vec<String>,
 }
 
 /// Logs `record`; returns the run id.
@@ -180,25 +182,29 @@ async fn log_async(client: &Client, args: &TrackingArgs, record: Record) -> anyh
         "local"
     };
     let schema = json!({"mlflow_colspec": record.columns.iter().map(|c| json!({"name": c, "type": "string"})).collect::<Vec<_>>()});
+    let mut inputs = json!({
+        "run_id": run_id,
+        "datasets": [{
+            "dataset": {
+                "name": record.dataset_name,
+                "digest": record.dataset_digest,
+                "source_type": source_type,
+                "source": json!({"uri": source}).to_string(),
+                "schema": schema.to_string(),
+                "profile": json!({"num_rows": record.rows}).to_string(),
+            },
+            "tags": [{"key": "mlflow.data.context", "value": kind}],
+        }],
+    });
+    if !record.models.is_empty() {
+        inputs["models"] = record
+            .models
+            .iter()
+            .map(|model_id| json!({"model_id": model_id}))
+            .collect();
+    }
     client
-        .post(
-            "/api/2.0/mlflow/runs/log-inputs",
-            &json!({
-                "run_id": run_id,
-                "datasets": [{
-                    "dataset": {
-                        "name": record.dataset_name,
-                        "digest": record.dataset_digest,
-                        "source_type": source_type,
-                        "source": json!({"uri": source}).to_string(),
-                        "schema": schema.to_string(),
-                        "profile": json!({"num_rows": record.rows}).to_string(),
-                    },
-                    "tags": [{"key": "mlflow.data.context", "value": kind}],
-                }],
-            }),
-            "log the dataset",
-        )
+        .post("/api/2.0/mlflow/runs/log-inputs", &inputs, "log the inputs")
         .await?;
     let timestamp = now_ms();
     let mut tags: Vec<Value> = record

@@ -125,6 +125,7 @@ fn record(validation: &cairn_data::validate::Validation, suite_text: &str) -> Re
         metrics,
         tags: vec![("validation.suite".into(), validation.suite_name.clone())],
         passed: Some(validation.success()),
+        models: Vec::new(),
         artifacts: vec![
             ("validation.json".into(), json.into_bytes()),
             (

@@ -33,7 +33,7 @@ pub struct Outcome {
     pub rows: u64,
 }
 
-fn find(columns: &[String], name: &str, flag: &str) -> anyhow::Result<usize> {
+pub(super) fn find(columns: &[String], name: &str, flag: &str) -> anyhow::Result<usize> {
     columns
         .iter()
         .position(|column| column == name)
@@ -45,13 +45,10 @@ fn find(columns: &[String], name: &str, flag: &str) -> anyhow::Result<usize> {
         })
 }
 
-/// Where row `row` of `chunk` is, for messages: `file:line` (or `file: row N` without lines).
-fn place(source: &dyn ChunkSource, chunk: &Chunk, row: usize) -> String {
-    let file = source
-        .files()
-        .get(chunk.file_index)
-        .cloned()
-        .unwrap_or_default();
+/// Where row `row` of `chunk` is, for messages: `file:line` (or `file: row N` without lines);
+/// `files` are the source's.
+pub(super) fn place(files: &[String], chunk: &Chunk, row: usize) -> String {
+    let file = files.get(chunk.file_index).cloned().unwrap_or_default();
     match chunk.line(row) {
         0 => format!("{file}: row {}", chunk.first_row + row as u64 + 1),
         line => format!("{file}:{line}"),
@@ -60,7 +57,7 @@ fn place(source: &dyn ChunkSource, chunk: &Chunk, row: usize) -> String {
 
 /// A label without surrounding spaces (checked at the ends first: labels rarely have any).
 #[inline]
-fn trimmed(text: &str) -> &str {
+pub(super) fn trimmed(text: &str) -> &str {
     let bytes = text.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(first), Some(last)) if first.is_ascii_whitespace() || last.is_ascii_whitespace() => {
@@ -71,7 +68,11 @@ fn trimmed(text: &str) -> &str {
 }
 
 /// The slice cell of every row of `chunk` (null slice values read as `null`).
-fn chunk_cells(chunk: &Chunk, slices: &[usize], mut cell: impl FnMut(&[&str]) -> u32) -> Vec<u32> {
+pub(super) fn chunk_cells(
+    chunk: &Chunk,
+    slices: &[usize],
+    mut cell: impl FnMut(&[&str]) -> u32,
+) -> Vec<u32> {
     match slices {
         [] => vec![cell(&[]); chunk.n_rows],
         [one] => {
@@ -108,13 +109,13 @@ fn chunk_cells(chunk: &Chunk, slices: &[usize], mut cell: impl FnMut(&[&str]) ->
     }
 }
 
-enum Accumulator {
+pub(super) enum Accumulator {
     Classification(ClassificationAccumulator),
     Regression(RegressionAccumulator),
 }
 
 /// A cell's number, or why it is not one.
-fn number(column: &Column, row: usize) -> Result<f64, String> {
+pub(super) fn number(column: &Column, row: usize) -> Result<f64, String> {
     match column.kind(row) {
         CellKind::Null => Err("empty".to_owned()),
         CellKind::Int | CellKind::Float | CellKind::Bool => Ok(column.numbers()[row]),
@@ -213,7 +214,7 @@ pub fn evaluate(mut source: Box<dyn ChunkSource>, plan: Plan) -> anyhow::Result<
         let fail = |row: usize, column: &str, message: &str| -> anyhow::Error {
             anyhow::anyhow!(
                 "{}: column {column:?}: {message}",
-                place(source.as_ref(), &chunk, row)
+                place(source.files(), &chunk, row)
             )
         };
         let rows_of = label_column
@@ -243,7 +244,7 @@ pub fn evaluate(mut source: Box<dyn ChunkSource>, plan: Plan) -> anyhow::Result<
                     classification
                         .push(*cell, trimmed(label), trimmed(prediction), &values)
                         .map_err(|error| {
-                            anyhow::anyhow!("{}: {error}", place(source.as_ref(), &chunk, row))
+                            anyhow::anyhow!("{}: {error}", place(source.files(), &chunk, row))
                         })?;
                 }
             }
@@ -254,7 +255,7 @@ pub fn evaluate(mut source: Box<dyn ChunkSource>, plan: Plan) -> anyhow::Result<
                     let predicted = number(prediction_column, row)
                         .map_err(|message| fail(row, &plan.prediction, &message))?;
                     regression.push(*cell, target, predicted).map_err(|error| {
-                        anyhow::anyhow!("{}: {error}", place(source.as_ref(), &chunk, row))
+                        anyhow::anyhow!("{}: {error}", place(source.files(), &chunk, row))
                     })?;
                 }
             }

@@ -3,6 +3,7 @@
 
 use cairn_eval::keys::metric_key_part;
 use cairn_eval::report;
+use cairn_serve::resolve::Provenance;
 
 use super::read::Outcome;
 use crate::data::dataset_digest;
@@ -50,7 +51,48 @@ pub fn metrics(outcome: &Outcome) -> Vec<(String, f64)> {
     metrics
 }
 
-pub fn record(predictions: &str, outcome: &Outcome, label_column: &str, json: String) -> Record {
+/// The model `cairn eval --model` scored, as the run records it.
+pub struct ModelUsed {
+    /// The URI as given.
+    pub uri: String,
+    pub provenance: Provenance,
+}
+
+impl ModelUsed {
+    /// `name version 3` for a registry model, else the URI.
+    pub fn describe(&self) -> String {
+        match (&self.provenance.registered_model, &self.provenance.version) {
+            (Some(name), Some(version)) => format!("{} ({name} version {version})", self.uri),
+            _ => self.uri.clone(),
+        }
+    }
+
+    /// Tags `eval.model_uri` and, where the tracking server said, `eval.model_name`,
+    /// `eval.model_version`, `eval.model_run_id` (the run that logged it), `eval.model_id`.
+    fn tags(&self) -> Vec<(String, String)> {
+        let provenance = &self.provenance;
+        let mut tags = vec![("eval.model_uri".to_owned(), self.uri.clone())];
+        for (key, value) in [
+            ("eval.model_name", &provenance.registered_model),
+            ("eval.model_version", &provenance.version),
+            ("eval.model_run_id", &provenance.run_id),
+            ("eval.model_id", &provenance.model_id),
+        ] {
+            if let Some(value) = value {
+                tags.push((key.to_owned(), value.clone()));
+            }
+        }
+        tags
+    }
+}
+
+pub fn record(
+    predictions: &str,
+    outcome: &Outcome,
+    label_column: &str,
+    json: String,
+    model: Option<&ModelUsed>,
+) -> Record {
     let evaluation = &outcome.evaluation;
     let name = std::path::Path::new(predictions)
         .file_stem()
@@ -63,6 +105,9 @@ pub fn record(predictions: &str, outcome: &Outcome, label_column: &str, json: St
     ];
     if let Some(positive) = &evaluation.pos_label {
         tags.push(("eval.pos_label".to_owned(), positive.clone()));
+    }
+    if let Some(model) = model {
+        tags.extend(model.tags());
     }
     let mut artifacts = vec![
         ("eval.json".to_owned(), json.into_bytes()),
@@ -84,8 +129,22 @@ pub fn record(predictions: &str, outcome: &Outcome, label_column: &str, json: St
             csv.into_bytes(),
         ));
     }
+    let default_run_name = match model.map(|model| &model.provenance) {
+        Some(Provenance {
+            registered_model: Some(model_name),
+            version: Some(version),
+            ..
+        }) => format!("eval of {model_name} v{version} on {name}"),
+        Some(_) => format!("eval of a model on {name}"),
+        None => format!("eval on {name}"),
+    };
     Record {
-        default_run_name: format!("eval on {name}"),
+        default_run_name,
+        // The model consumed (a lineage edge model -> this run), when it is a logged model.
+        models: model
+            .and_then(|model| model.provenance.model_id.clone())
+            .into_iter()
+            .collect(),
         dataset_name: name,
         dataset_digest: dataset_digest(&outcome.files, &outcome.columns),
         dataset_source: predictions.to_owned(),
