@@ -18,7 +18,7 @@ import pytest
 import requests
 from mlflow.models import infer_signature
 
-from cairn_helpers import cairn_bin, free_port
+from cairn_helpers import MOTO_CREDENTIALS, cairn_bin, free_port, moto_s3
 
 onnx = pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
@@ -42,10 +42,10 @@ def iris_model(tmp_path_factory):
     return folder, features
 
 
-def _serve(tmp_path, folder, *extra):
+def _serve(tmp_path, folder, *extra, env_extra=None):
     port = free_port()
     log_path = tmp_path / f"serve-{port}.log"
-    env = dict(os.environ, ORT_DYLIB_PATH=_dylib())
+    env = dict(os.environ, ORT_DYLIB_PATH=_dylib(), **(env_extra or {}))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([cairn_bin(), "serve", str(folder), "--port", str(port), "--name", "iris", *extra],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -178,3 +178,28 @@ def test_drift_reads_the_log_as_it_is(tmp_path, iris_model):
     columns = {column["column"]: column for column in json.loads(report.read_text())["columns"]}
     assert columns["petal length (cm)"]["drifted"] is True
     assert columns["sepal width (cm)"]["drifted"] is False
+
+
+def test_log_to_s3(tmp_path, iris_model):
+    """The same files on S3-compatible storage (moto), read back with boto3."""
+    import io
+
+    folder, features = iris_model
+    with moto_s3(tmp_path, "predlog") as (endpoint, s3):
+        url, proc, log_path = _serve(tmp_path, folder, "--prediction-log", "s3://predlog/serving/prod",
+                                     env_extra={**MOTO_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint})
+        try:
+            for i in range(4):
+                response = requests.post(f"{url}/invocations", headers={"X-Request-Id": f"s3-{i}"},
+                                         json={"instances": features.values[i * 5:i * 5 + 5].tolist()}, timeout=10)
+                assert response.status_code == 200, response.text
+        finally:
+            _stop(proc, log_path)
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket="predlog", Prefix="serving/prod/")["Contents"]]
+        assert keys and all(key.startswith("serving/prod/iris/1/predictions-") for key in keys), keys
+        frames = [pd.read_parquet(io.BytesIO(s3.get_object(Bucket="predlog", Key=key)["Body"].read())) for key in keys]
+        log = pd.concat(frames, ignore_index=True)
+        assert sorted(log["request_id"].unique()) == [f"s3-{i}" for i in range(4)]
+        assert len(log) == 20
+        np.testing.assert_allclose(log.sort_values(["request_id", "row"])[list(features.columns)].to_numpy(),
+                                   features.values[:20].astype(np.float32), rtol=0, atol=0)
