@@ -11,6 +11,7 @@
 //!   the background, switches to it.
 //! - [`metrics`] writes Prometheus text; [`process`] reads the process' CPU and memory (Linux).
 
+pub mod batch;
 pub mod http;
 pub mod metrics;
 pub mod mlmodel;
