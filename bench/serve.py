@@ -1,10 +1,15 @@
-"""`cairn serve` against `mlflow models serve` (the venv's mlflow, --env-manager local) on the same
-1-row logistic regression: wrk at concurrency 1 and 32; req/s, p50, p99 and the ratio.
+"""`cairn serve` against `mlflow models serve` (the venv's mlflow, --env-manager local), side by side in one
+run, with wrk: a logistic regression at 1 and 64 rows per request, concurrency 1 and 32; req/s, p50,
+p99 and the ratio to MLflow. cairn runs twice, with micro-batching on (the default) and off
+(`--batch-wait-us 0`). A random forest (100 trees, depth 10) at 1 row, concurrency 1, is set against
+raw ONNX Runtime measured in the same run: onnxruntime's Python `InferenceSession.run` on one
+single-threaded session, median over many calls (cairn's p50 includes HTTP and JSON; raw does not).
 
     .venv/bin/python bench/serve.py [--duration 10] [--cairn-bin PATH]
 
-Needs `wrk` (apt-get install wrk). The model is trained on iris, converted with skl2onnx and saved with
-mlflow.onnx.save_model; both servers load that one folder (MLflow through its onnx pyfunc flavor).
+Needs `wrk` (apt-get install wrk). The models are trained on iris, converted with skl2onnx and saved
+with mlflow.onnx.save_model; every server loads the same folders (MLflow through its onnx pyfunc
+flavor).
 """
 
 from __future__ import annotations
@@ -74,6 +79,27 @@ def run_wrk(url: str, body: str, connections: int, duration: int, workdir: Path)
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non2xx": int(errors.group(1)) if errors else 0}
 
 
+def raw_onnxruntime_ms(onnx_bytes: bytes, row, calls: int = 5000) -> float:
+    """Median ms of `InferenceSession.run` on one single-threaded session for one row."""
+    import statistics
+
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    feed = {"float_input": row}
+    for _ in range(200):
+        session.run(None, feed)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
@@ -84,54 +110,83 @@ def main() -> None:
         raise SystemExit("wrk not found: apt-get install wrk")
 
     import mlflow.onnx
+    import numpy as np
     from mlflow.models import infer_signature
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     features, target = load_iris(return_X_y=True, as_frame=True)
-    model = LogisticRegression(max_iter=500).fit(features, target)
-    onnx_model = convert_sklearn(model, initial_types=[("float_input", FloatTensorType([None, 4]))])
-    folder = workdir / "model"
-    mlflow.onnx.save_model(onnx_model, str(folder), signature=infer_signature(features, model.predict(features)))
-    body = json.dumps({"dataframe_split": features.iloc[:1].to_dict(orient="split", index=False)})
+    folders = {}
+    onnx_models = {}
+    for key, model in {
+        "lr": LogisticRegression(max_iter=500),
+        "rf": RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0),
+    }.items():
+        model.fit(features, target)
+        onnx_models[key] = convert_sklearn(model, initial_types=[("float_input", FloatTensorType([None, 4]))])
+        folders[key] = workdir / key
+        mlflow.onnx.save_model(onnx_models[key], str(folders[key]),
+                               signature=infer_signature(features, model.predict(features)))
 
+    def body(n_rows: int) -> str:
+        rows = features.sample(n=n_rows, replace=n_rows > len(features), random_state=0)
+        return json.dumps({"dataframe_split": rows.to_dict(orient="split", index=False)})
+
+    # (label, model, rows per request, concurrency)
+    cases = [(f"{key} {rows}-row", key, rows, connections)
+             for key, rows, connections in [("lr", 1, 1), ("lr", 1, 32), ("lr", 64, 1), ("lr", 64, 32),
+                                            ("rf", 1, 1)]]
+    cairn = lambda *extra: lambda folder, port: [args.cairn_bin, "serve", str(folder), "--port", str(port), *extra]  # noqa: E731
     servers = {
-        "cairn serve": lambda port: [args.cairn_bin, "serve", str(folder), "--port", str(port)],
-        "mlflow models serve": lambda port: [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(folder),
-                                             "--env-manager", "local", "--port", str(port), "--host", "127.0.0.1"],
+        "cairn serve": (cairn(), ["lr", "rf"]),
+        "cairn (batching off)": (cairn("--batch-wait-us", "0"), ["lr", "rf"]),
+        "mlflow models serve": (
+            lambda folder, port: [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(folder),
+                                  "--env-manager", "local", "--port", str(port), "--host", "127.0.0.1"],
+            ["lr"],
+        ),
     }
     # mlflow models serve runs `uvicorn` from PATH: the venv's bin first.
     env = dict(os.environ, VIRTUAL_ENV=sys.prefix, CAIRN_LOG="warn",
                PATH=f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-    results: dict[str, dict[int, dict]] = {}
-    for name, command in servers.items():
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            wait(url, proc)
-            assert requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"},
-                                 timeout=10).status_code == 200
-            results[name] = {}
-            for connections in (1, 32):
-                run_wrk(url, body, connections, 2, workdir)  # warm-up
-                results[name][connections] = run_wrk(url, body, connections, args.duration, workdir)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+    results: dict[tuple[str, str], dict] = {}
+    for name, (command, keys) in servers.items():
+        for key in keys:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            proc = subprocess.Popen(command(folders[key], port), env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                wait(url, proc)
+                for label, case_key, rows, connections in cases:
+                    if case_key != key:
+                        continue
+                    payload = body(rows)
+                    assert requests.post(f"{url}/invocations", data=payload, timeout=10,
+                                         headers={"Content-Type": "application/json"}).status_code == 200
+                    run_wrk(url, payload, connections, 2, workdir)  # warm-up
+                    results[(name, f"{label} c={connections}")] = run_wrk(url, payload, connections, args.duration,
+                                                                         workdir)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
 
-    print(f"{'server':<22}{'conc':>5}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    for name, by_concurrency in results.items():
-        for connections, figures in by_concurrency.items():
-            print(f"{name:<22}{connections:>5}{figures['rps']:>11.0f}{figures['p50_ms']:>9.2f}"
-                  f"{figures['p99_ms']:>9.2f}{figures['non2xx']:>9}")
-    for connections in (1, 32):
-        ratio = results["cairn serve"][connections]["rps"] / results["mlflow models serve"][connections]["rps"]
-        print(f"cairn / mlflow req/s at concurrency {connections}: {ratio:.1f}x")
+    raw_ms = raw_onnxruntime_ms(onnx_models["rf"].SerializeToString(),
+                                features.iloc[:1].to_numpy(dtype=np.float32))
+
+    print(f"{'server':<22}{'case':<18}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs mlflow':>11}")
+    for (name, case), figures in results.items():
+        mlflow_figures = results.get(("mlflow models serve", case))
+        ratio = f"{figures['rps'] / mlflow_figures['rps']:.1f}x" if mlflow_figures else ""
+        print(f"{name:<22}{case:<18}{figures['rps']:>10.0f}{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}"
+              f"{figures['non2xx']:>9}{ratio:>11}")
+    cairn_rf = results[("cairn serve", "rf 1-row c=1")]["p50_ms"]
+    print(f"random forest, 1 row: raw ONNX Runtime median {raw_ms:.3f} ms; cairn serve p50 {cairn_rf:.3f} ms "
+          f"({cairn_rf / raw_ms:.2f}x raw)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
+use crate::batch::{BatchConfig, Batcher};
 use crate::metrics::Snapshot;
 use crate::model::{mlflow_predictions, LoadedModel};
 use crate::predlog::{Entry, PredictionLog};
@@ -29,6 +30,8 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// A prediction taking longer gets 504.
     pub request_timeout: Duration,
+    /// Micro-batching of concurrent requests to one model version.
+    pub batch: BatchConfig,
 }
 
 impl Default for Limits {
@@ -37,6 +40,7 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_in_flight: 256,
             request_timeout: Duration::from_secs(30),
+            batch: BatchConfig::default(),
         }
     }
 }
@@ -323,9 +327,6 @@ async fn predict(
     };
     let payload = parse()?;
     let (feeds, rows) = model.interface.bind(&payload)?;
-    state
-        .metrics
-        .observe_batch(&model.name, &model.version, rows);
     // A sampled request keeps a copy of its inputs for the prediction log.
     let logged = state
         .log
@@ -333,17 +334,26 @@ async fn predict(
         .filter(|log| log.sample_next())
         .map(|_| feeds.clone());
     let timeout = state.limits.request_timeout;
-    let called = Arc::clone(&model);
-    let call = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        called.predict(feeds)
-    });
-    let outputs = match tokio::time::timeout(timeout, call).await {
+    // Each model call (a request alone, or a batch of them) is counted with its rows.
+    let on_call: Arc<dyn Fn(usize) + Send + Sync> = {
+        let state = Arc::clone(state);
+        let (name, version) = (model.name.clone(), model.version.clone());
+        Arc::new(move |call_rows| state.metrics.observe_batch(&name, &version, call_rows))
+    };
+    let answer = Batcher::submit(
+        &model,
+        state.limits.batch,
+        feeds,
+        rows,
+        Box::new(permit),
+        on_call,
+    );
+    let outputs = match tokio::time::timeout(timeout, answer).await {
         Err(_) => return Err(ServeError::Timeout(timeout.as_millis() as u64)),
-        Ok(Err(join_error)) => {
-            return Err(ServeError::Runtime(format!(
-                "inference task failed: {join_error}"
-            )))
+        Ok(Err(_)) => {
+            return Err(ServeError::Runtime(
+                "inference task ended without an answer".into(),
+            ))
         }
         Ok(Ok(result)) => result?,
     };

@@ -5,12 +5,14 @@
 //!   a local folder, downloading through a tracking server's artifact proxy.
 //! - [`mlmodel`] reads an `MLmodel` file; [`request`] parses request bodies (both pure).
 //! - [`model`] binds a parsed request to the model's inputs, runs it and shapes the outputs.
+//! - [`batch`] lets concurrent requests for one model version share a model call.
 //! - [`http`] is the axum router: protocols, limits, metrics; each model sits in a slot that hot
 //!   reload can swap.
 //! - [`reload`] follows `models:/name@alias` aliases: polls the registry, loads a new version in
 //!   the background, switches to it.
 //! - [`metrics`] writes Prometheus text; [`process`] reads the process' CPU and memory (Linux).
 
+pub mod batch;
 pub mod http;
 pub mod metrics;
 pub mod mlmodel;

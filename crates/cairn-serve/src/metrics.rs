@@ -255,7 +255,7 @@ fn render_series(text: &mut String, series: &BTreeMap<(String, String), Series>)
         text,
         "cairn_serve_batch_rows",
         "histogram",
-        "Rows per model call (the batch a request brings).",
+        "Rows per model call (one request's rows, or a micro-batch of several requests').",
     );
     for ((model, version), entry) in series {
         if entry.calls == 0 {

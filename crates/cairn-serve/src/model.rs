@@ -553,6 +553,8 @@ pub struct LoadedModel {
     pub interface: Interface,
     sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
+    /// This version's micro-batching queue (see [`crate::batch`]).
+    pub(crate) batcher: crate::batch::Batcher,
     /// The downloaded files, deleted when the last request holding this model is done with it.
     download: Option<tempfile::TempDir>,
 }
@@ -656,6 +658,7 @@ impl LoadedModel {
             interface,
             sessions,
             next: AtomicUsize::new(0),
+            batcher: crate::batch::Batcher::default(),
             download: None,
         })
     }

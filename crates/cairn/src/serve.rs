@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use cairn_serve::batch::BatchConfig;
 use cairn_serve::http::{Limits, ServeState};
 use cairn_serve::model::LoadedModel;
 use cairn_serve::predlog::{LogSettings, PredictionLog};
@@ -47,6 +48,14 @@ pub struct ServeArgs {
     /// A prediction taking longer gets 504.
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     pub request_timeout_ms: u64,
+    /// Micro-batching: while a model is busy, requests arriving for it wait up to this many
+    /// microseconds to share one model call (a request arriving at an idle model runs at once).
+    /// 0 turns batching off.
+    #[arg(long, default_value_t = 200, value_name = "MICROSECONDS")]
+    pub batch_wait_us: u64,
+    /// ... and a shared call closes at this many rows.
+    #[arg(long, default_value_t = 64, value_name = "ROWS")]
+    pub batch_max_rows: usize,
     /// Write a sampled prediction log (one Parquet row per predicted row: request id, time, inputs,
     /// outputs) under this folder or s3://bucket/prefix, in <model>/<version>/ files.
     #[arg(long, value_name = "FOLDER_OR_URL")]
@@ -146,6 +155,10 @@ async fn serve(args: ServeArgs, environment: ort::environment::Environment) -> a
         max_body_bytes: args.max_body_bytes,
         max_in_flight: args.max_in_flight,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
+        batch: BatchConfig {
+            max_rows: args.batch_max_rows,
+            wait: Duration::from_micros(args.batch_wait_us),
+        },
     };
     let log = match &args.prediction_log {
         Some(destination) => Some(prediction_log(destination, &args)?),
