@@ -178,6 +178,19 @@ async fn load_runs(conn: &mut PgConnection, run_ids: &[String]) -> Result<Vec<Ru
     Ok(runs)
 }
 
+/// The runs' ids, in order.
+fn run_ids(runs: &[Run]) -> Vec<String> {
+    runs.iter().map(|run| run.info.run_id.clone()).collect()
+}
+
+/// Each id's position in `ids`.
+fn positions(ids: &[String]) -> HashMap<&str, usize> {
+    ids.iter()
+        .enumerate()
+        .map(|(position, id)| (id.as_str(), position))
+        .collect()
+}
+
 /// Fills the data, inputs and outputs of `runs` (which hold their infos only): one query per part.
 async fn load_run_data(
     conn: &mut PgConnection,
@@ -187,12 +200,8 @@ async fn load_run_data(
     if runs.is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = runs.iter().map(|run| run.info.run_id.clone()).collect();
-    let index: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(position, id)| (id.as_str(), position))
-        .collect();
+    let ids = run_ids(runs);
+    let index = positions(&ids);
     let run_for = |run_id: &str| index.get(run_id).copied();
 
     let metrics: Vec<MetricRow> = sqlx::query_as(
@@ -1374,12 +1383,8 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         let (mut runs, present) = assemble_search_page(rows)?;
-        let ids: Vec<String> = runs.iter().map(|run| run.info.run_id.clone()).collect();
-        let index: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(position, id)| (id.as_str(), position))
-            .collect();
+        let ids = run_ids(&runs);
+        let index = positions(&ids);
         let run_for = |run_id: &str| index.get(run_id).copied();
         load_rare_parts(&mut conn, &mut runs, present, &ids, &run_for).await?;
         Ok(finish_page(runs, request.page))
