@@ -147,6 +147,9 @@ def test_create_rename_delete_restore_experiment(browser, ui_data, ui_server):
     b.js("window.confirm = () => true;")
     b.css(f'tr[data-experiment-id="{exp_id}"] button.exp-restore').click()
     b.wait_for(lambda d: client.get_experiment(exp_id).lifecycle_stage == "active", "mlflow to see the experiment restored")
+    # The page reloads the deleted view after a restore; navigating before that reload lands could be
+    # overtaken by it, so wait for the row to leave this view first.
+    b.wait_for(lambda d: exp_id not in experiment_rows(b), f"the row of {exp_id} to leave the deleted view")
     b.open("/", "experiments")
     assert exp_id in experiment_rows(b)
     assert experiment_rows(b)[exp_id]["name"] == new_name
