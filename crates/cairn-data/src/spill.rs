@@ -152,6 +152,11 @@ pub(crate) trait Record: Copy + Ord {
     const SIZE: usize;
     fn encode(&self, out: &mut [u8]);
     fn decode(bytes: &[u8]) -> Self;
+
+    /// Sorts records in memory.
+    fn sort(records: &mut [Self]) {
+        records.sort_unstable();
+    }
 }
 
 fn read_u64(bytes: &[u8], at: usize) -> u64 {
@@ -169,6 +174,11 @@ impl Record for u64 {
 
     fn decode(bytes: &[u8]) -> u64 {
         read_u64(bytes, 0)
+    }
+
+    /// Radix sorted: several times faster than a comparison sort on millions of keys.
+    fn sort(records: &mut [u64]) {
+        radsort::sort(records);
     }
 }
 
@@ -424,7 +434,7 @@ impl<R: Record> Sorter<R> {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        self.buffer.sort_unstable();
+        R::sort(&mut self.buffer);
         if self.dedup {
             self.buffer.dedup();
         }
@@ -449,7 +459,7 @@ impl<R: Record> Sorter<R> {
 
     /// Every record pushed, sorted.
     pub(crate) fn finish(mut self) -> Result<Sorted<R>> {
-        self.buffer.sort_unstable();
+        R::sort(&mut self.buffer);
         if self.dedup {
             self.buffer.dedup();
         }
@@ -494,11 +504,6 @@ pub(crate) fn values_at_ranks(
     Ok(found)
 }
 
-/// Buckets of a hash table (hashbrown: a power of two, 7/8 of them usable) that hold `entries`.
-fn buckets_for(entries: usize) -> usize {
-    (entries.saturating_mul(8) / 7).next_power_of_two().max(16)
-}
-
 /// The most entries a hash table of `bucket_bytes`-byte buckets (key, value and control byte) may
 /// hold so that the table, plus `extra` bytes per entry, stays within `bytes`.
 pub(crate) fn table_entries(bytes: usize, bucket_bytes: usize, extra: usize) -> usize {
@@ -528,15 +533,6 @@ impl DistinctHashes {
         }
     }
 
-    /// Sizes the set for `expected` hashes at once (capped at what the allowance holds).
-    pub(crate) fn reserve(&mut self, expected: u64) {
-        let limit = self.limit();
-        let wanted = usize::try_from(expected).unwrap_or(usize::MAX).min(limit);
-        if buckets_for(wanted) > buckets_for(self.set.capacity()) {
-            self.set.reserve(wanted - self.set.len());
-        }
-    }
-
     fn limit(&mut self) -> usize {
         if self.limit == 0 {
             self.limit = table_entries(self.runs.allowance.bytes(), 9, 8);
@@ -554,7 +550,7 @@ impl DistinctHashes {
 
     fn spill(&mut self) -> Result<()> {
         let mut hashes: Vec<u64> = self.set.drain().collect();
-        hashes.sort_unstable();
+        radsort::sort(&mut hashes);
         self.runs.write_sorted_run(hashes)
     }
 

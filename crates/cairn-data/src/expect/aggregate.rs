@@ -378,9 +378,6 @@ impl Check for AggregateCheck {
             if let Some(values) = self.values.as_mut() {
                 values.reserve(expected);
             }
-            if let Some(hashes) = self.hashes.as_mut() {
-                hashes.reserve(expected);
-            }
         }
         let bins = match &self.rule {
             Rule::KlDivergence {

@@ -854,10 +854,14 @@ impl UniqueCheck {
         let several = self.columns.len() > 1;
         let examples = &mut self.examples;
         log.for_each(|record| {
-            let Some(logged) = read_logged_row(record, several) else {
+            // Only the rows wanted are decoded.
+            let Some(row) = record.get(..8).and_then(|bytes| bytes.try_into().ok()) else {
                 return;
             };
-            if let Ok(at) = examples.binary_search_by_key(&logged.row, |e| e.row) {
+            let Ok(at) = examples.binary_search_by_key(&u64::from_le_bytes(row), |e| e.row) else {
+                return;
+            };
+            if let Some(logged) = read_logged_row(record, several) {
                 let example = &mut examples[at];
                 example
                     .place
@@ -872,14 +876,12 @@ impl UniqueCheck {
 
 /// A row read back from a [`UniqueCheck`]'s log.
 struct LoggedRow {
-    row: u64,
     file_index: usize,
     line: u64,
     value: Value,
 }
 
 fn read_logged_row(record: &[u8], several: bool) -> Option<LoggedRow> {
-    let row = u64::from_le_bytes(record.get(..8)?.try_into().ok()?);
     let mut at = 8;
     let file_index = usize::try_from(get_varint(record, &mut at)?).ok()?;
     let line = get_varint(record, &mut at)?;
@@ -911,7 +913,6 @@ fn read_logged_row(record: &[u8], several: bool) -> Option<LoggedRow> {
         values.pop()?
     };
     Some(LoggedRow {
-        row,
         file_index,
         line,
         value,

@@ -252,6 +252,11 @@ fn distinct_hashes_count_exactly_across_runs() {
     }
 }
 
+/// Buckets of a hash table (hashbrown: a power of two, 7/8 of them usable) that hold `entries`.
+fn buckets_for(entries: usize) -> usize {
+    (entries.saturating_mul(8) / 7).next_power_of_two().max(16)
+}
+
 #[test]
 fn hash_tables_are_sized_within_their_bytes() {
     for bytes in [0usize, 1000, 1 << 16, 64 << 20] {
