@@ -73,8 +73,11 @@ pub struct ColumnProfile {
     /// Text cells that read as an ISO date / an ISO date-time.
     dates: u64,
     datetimes: u64,
-    // Welford over the numeric cells.
+    // Over the numeric cells: the sum (Neumaier-compensated) for the mean, as pandas divides its
+    // sum; Welford's running mean and squared deviations for the variance.
     numeric_count: u64,
+    sum: f64,
+    sum_compensation: f64,
     mean: f64,
     m2: f64,
     min: f64,
@@ -112,6 +115,8 @@ impl ColumnProfile {
             dates: 0,
             datetimes: 0,
             numeric_count: 0,
+            sum: 0.0,
+            sum_compensation: 0.0,
             mean: 0.0,
             m2: 0.0,
             min: f64::INFINITY,
@@ -235,8 +240,18 @@ impl ColumnProfile {
 
     fn add_number(&mut self, value: f64) {
         self.numeric_count += 1;
+        let total = self.sum + value;
+        self.sum_compensation += if self.sum.abs() >= value.abs() {
+            (self.sum - total) + value
+        } else {
+            (value - total) + self.sum
+        };
+        self.sum = total;
+        // The reciprocal does not depend on the running mean, so the division stays off the chain
+        // of dependent operations from one cell to the next (it was most of the numeric cells' cost).
+        let reciprocal = 1.0 / self.numeric_count as f64;
         let delta = value - self.mean;
-        self.mean += delta / self.numeric_count as f64;
+        self.mean += delta * reciprocal;
         self.m2 += delta * (value - self.mean);
         if value < self.min {
             self.min = value;
@@ -368,7 +383,13 @@ impl ColumnProfile {
             let integral = inferred == InferredType::Int;
             summary.min = Some(number_value(self.min, integral));
             summary.max = Some(number_value(self.max, integral));
-            summary.mean = Some(self.mean);
+            // The compensation is NaN once the sum is infinite: the sum alone is the answer then.
+            let sum = if self.sum_compensation.is_finite() {
+                self.sum + self.sum_compensation
+            } else {
+                self.sum
+            };
+            summary.mean = Some(sum / self.numeric_count as f64);
             summary.std = (self.numeric_count > 1)
                 .then(|| (self.m2 / (self.numeric_count - 1) as f64).max(0.0).sqrt());
             let exact = self.sample.is_exact();
@@ -528,10 +549,12 @@ fn pattern_bytes(text: &str, out: &mut Vec<u8>) -> u64 {
     let kept = &bytes[..bytes.len().min(PATTERN_CHARS)];
     let mut hash = PATTERN_SEED;
     for group in kept.chunks(8) {
-        let mut word = 0u64;
-        for (index, &byte) in group.iter().enumerate() {
-            word |= u64::from(ASCII_CLASS[usize::from(byte)]) << (8 * index);
-        }
+        let word = match <[u8; 8]>::try_from(group) {
+            Ok(eight) => classify_word(u64::from_le_bytes(eight)),
+            Err(_) => group.iter().enumerate().fold(0u64, |word, (index, &byte)| {
+                word | u64::from(ASCII_CLASS[usize::from(byte)]) << (8 * index)
+            }),
+        };
         out.extend_from_slice(&word.to_le_bytes()[..group.len()]);
         hash = pattern_fold(hash, word);
     }
@@ -544,6 +567,31 @@ fn pattern_bytes(text: &str, out: &mut Vec<u8>) -> u64 {
         hash = pattern_fold(hash, u64::from_le_bytes(word));
     }
     pattern_finish(hash, out.len())
+}
+
+/// `byte` in each of the eight lanes of a word.
+const fn lanes(byte: u8) -> u64 {
+    0x0101_0101_0101_0101 * byte as u64
+}
+
+/// 0xFF in the lanes of `word` (eight ASCII bytes) that lie within `low..=high`, 0 elsewhere. With
+/// every byte below 0x80, adding `0x80 - low` sets a lane's top bit exactly when it is at least
+/// `low`, and `0x80 + high` minus the lane has it set exactly when the lane is at most `high`;
+/// neither carries into the next lane.
+fn lanes_within(word: u64, low: u8, high: u8) -> u64 {
+    let at_least = word.wrapping_add(lanes(0x80 - low));
+    let at_most = lanes(0x80 + high).wrapping_sub(word);
+    ((at_least & at_most & lanes(0x80)) >> 7) * 0xFF
+}
+
+/// The pattern classes of eight ASCII bytes at once ([`ASCII_CLASS`] lane by lane).
+fn classify_word(word: u64) -> u64 {
+    let mut classes = word;
+    for (low, high, class) in [(b'0', b'9', b'9'), (b'a', b'z', b'a'), (b'A', b'Z', b'A')] {
+        let mask = lanes_within(word, low, high);
+        classes = (classes & !mask) | (lanes(class) & mask);
+    }
+    classes
 }
 
 const PATTERN_SEED: u64 = 0x7061_7474_6572_6e73;

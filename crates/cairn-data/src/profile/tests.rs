@@ -312,3 +312,21 @@ fn a_pattern_has_one_hash_whichever_way_it_is_computed() {
     assert_ne!(hash("abc"), hash("abcd"));
     assert_ne!(hash("a"), hash("a\0"));
 }
+
+#[test]
+fn eight_ascii_bytes_are_classified_at_once_as_one_by_one() {
+    // Every ASCII byte in every lane, next to the range edges of its neighbours.
+    for byte in 0u8..128 {
+        for lane in 0..8 {
+            let mut bytes = *b"/09:@AZ[";
+            bytes[lane] = byte;
+            let expected: Vec<u8> = bytes.iter().map(|&b| ASCII_CLASS[usize::from(b)]).collect();
+            let got = classify_word(u64::from_le_bytes(bytes)).to_le_bytes();
+            assert_eq!(
+                got.as_slice(),
+                expected.as_slice(),
+                "byte {byte} in lane {lane}"
+            );
+        }
+    }
+}
