@@ -771,19 +771,27 @@ impl UniqueCheck {
         };
         let columns = &self.columns;
         log.push_with(|out| {
-            out.extend_from_slice(&(chunk.first_row + row as u64).to_le_bytes());
-            put_varint(out, chunk.file_index as u64);
-            put_varint(out, chunk.line(row));
+            // Parts are assembled on the stack and appended whole: byte-by-byte pushes to the
+            // buffer made the compiler reload its length after every byte.
+            let mut head = [0u8; 28];
+            head[..8].copy_from_slice(&(chunk.first_row + row as u64).to_le_bytes());
+            let mut at = put_varint(&mut head, 8, chunk.file_index as u64);
+            at = put_varint(&mut head, at, chunk.line(row));
+            out.extend_from_slice(&head[..at]);
             for &c in columns {
                 let column = chunk.column(c);
                 let text = column.text(row);
                 let kind = column.kind(row);
-                out.push(kind as u8);
+                let mut cell = [0u8; 19];
+                cell[0] = kind as u8;
+                let mut at = 1;
                 if matches!(kind, CellKind::Float | CellKind::Bool) {
                     let number = super::cell_number(column, row).unwrap_or(f64::NAN);
-                    out.extend_from_slice(&number.to_bits().to_le_bytes());
+                    cell[1..9].copy_from_slice(&number.to_bits().to_le_bytes());
+                    at = 9;
                 }
-                put_varint(out, text.len() as u64);
+                at = put_varint(&mut cell, at, text.len() as u64);
+                out.extend_from_slice(&cell[..at]);
                 out.extend_from_slice(text.as_bytes());
             }
         })
@@ -919,13 +927,16 @@ fn read_logged_row(record: &[u8], several: bool) -> Option<LoggedRow> {
     })
 }
 
-/// Appends `value` as a LEB128 varint (7 bits a byte, high bit = more).
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+/// Writes `value` as a LEB128 varint (7 bits a byte, high bit = more) at `at` in `buffer` (which
+/// has room for 10 bytes there); returns where it ends.
+fn put_varint(buffer: &mut [u8], mut at: usize, mut value: u64) -> usize {
     while value >= 0x80 {
-        out.push((value as u8) | 0x80);
+        buffer[at] = (value as u8) | 0x80;
         value >>= 7;
+        at += 1;
     }
-    out.push(value as u8);
+    buffer[at] = value as u8;
+    at + 1
 }
 
 fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
