@@ -399,10 +399,11 @@ impl<R: Record> Sorter<R> {
         }
     }
 
-    /// Records held in memory before a run is written: two thirds of the allowance, so that the
-    /// last growth of the buffer (old and new allocation side by side) stays within it.
+    /// Records held in memory before a run is written: half the allowance, so that the radix
+    /// sort's scratch buffer (as large as the records) or the buffer's last growth (old and new
+    /// allocations side by side) stays within it.
     fn limit(&self) -> usize {
-        (self.allowance.bytes() / 3 * 2 / std::mem::size_of::<R>().max(1)).max(MIN_RECORDS)
+        (self.allowance.bytes() / 2 / std::mem::size_of::<R>().max(1)).max(MIN_RECORDS)
     }
 
     /// Sizes the buffer for `expected` records at once (capped at the limit), rather than growing.
@@ -514,12 +515,12 @@ pub(crate) fn table_entries(bytes: usize, bucket_bytes: usize, extra: usize) -> 
     buckets / 8 * 7
 }
 
-/// Distinct 64-bit hashes, counted exactly: a hash set while it fits half the allowance, then
-/// sorted, deduplicated runs of it on disk, merged at the end.
+/// Distinct 64-bit hashes, counted exactly: a hash set while it fits the allowance, then sorted,
+/// deduplicated runs of it on disk, merged at the end.
 pub(crate) struct DistinctHashes {
     set: IdSet,
-    /// Entries the set may hold: its buckets (9 bytes each) and the sorted copy written as a run (8
-    /// bytes per entry) fit the allowance.
+    /// Entries the set may hold: its buckets (9 bytes each) and the sorted copy written as a run
+    /// with the radix sort's scratch (16 bytes per entry) fit the allowance.
     limit: usize,
     runs: Sorter<u64>,
 }
@@ -535,7 +536,7 @@ impl DistinctHashes {
 
     fn limit(&mut self) -> usize {
         if self.limit == 0 {
-            self.limit = table_entries(self.runs.allowance.bytes(), 9, 8);
+            self.limit = table_entries(self.runs.allowance.bytes(), 9, 16);
         }
         self.limit
     }

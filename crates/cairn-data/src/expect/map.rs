@@ -771,29 +771,39 @@ impl UniqueCheck {
         };
         let columns = &self.columns;
         log.push_with(|out| {
-            // Parts are assembled on the stack and appended whole: byte-by-byte pushes to the
-            // buffer made the compiler reload its length after every byte.
-            let mut head = [0u8; 28];
-            head[..8].copy_from_slice(&(chunk.first_row + row as u64).to_le_bytes());
-            let mut at = put_varint(&mut head, 8, chunk.file_index as u64);
-            at = put_varint(&mut head, at, chunk.line(row));
-            out.extend_from_slice(&head[..at]);
+            // The record is assembled on the stack and appended in one copy when it fits: byte-by-
+            // byte pushes made the compiler reload the buffer's length after every byte, and a copy
+            // per part cost a library call each.
+            let mut record = [0u8; 160];
+            record[..8].copy_from_slice(&(chunk.first_row + row as u64).to_le_bytes());
+            let mut at = put_varint(&mut record, 8, chunk.file_index as u64);
+            at = put_varint(&mut record, at, chunk.line(row));
             for &c in columns {
                 let column = chunk.column(c);
                 let text = column.text(row);
                 let kind = column.kind(row);
-                let mut cell = [0u8; 19];
-                cell[0] = kind as u8;
-                let mut at = 1;
+                if at + 19 + text.len() > record.len() {
+                    out.extend_from_slice(&record[..at]);
+                    at = 0;
+                }
+                record[at] = kind as u8;
+                at += 1;
                 if matches!(kind, CellKind::Float | CellKind::Bool) {
                     let number = super::cell_number(column, row).unwrap_or(f64::NAN);
-                    cell[1..9].copy_from_slice(&number.to_bits().to_le_bytes());
-                    at = 9;
+                    record[at..at + 8].copy_from_slice(&number.to_bits().to_le_bytes());
+                    at += 8;
                 }
-                at = put_varint(&mut cell, at, text.len() as u64);
-                out.extend_from_slice(&cell[..at]);
-                out.extend_from_slice(text.as_bytes());
+                at = put_varint(&mut record, at, text.len() as u64);
+                if at + text.len() <= record.len() {
+                    record[at..at + text.len()].copy_from_slice(text.as_bytes());
+                    at += text.len();
+                } else {
+                    out.extend_from_slice(&record[..at]);
+                    out.extend_from_slice(text.as_bytes());
+                    at = 0;
+                }
             }
+            out.extend_from_slice(&record[..at]);
         })
     }
 

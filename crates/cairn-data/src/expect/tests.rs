@@ -969,3 +969,29 @@ fn spilled_results_match_a_plain_computation() {
         .collect();
     assert_eq!(results[7].observed_value["values"], json!(expected));
 }
+
+#[test]
+fn long_values_are_logged_whole_for_examples_found_across_runs() {
+    // Values longer than the log's stack record, repeated far apart (each alone in its run).
+    let long = |i: usize| format!("{i:0>4}{}", "é-long ".repeat(40 + i % 7));
+    let values: Vec<String> = (0..400)
+        .map(|i| if i >= 300 { long(i - 300) } else { long(i) })
+        .collect();
+    let rows: Vec<[&str; 2]> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| [v.as_str(), if i % 2 == 0 { "a" } else { "b" }])
+        .collect();
+    let rows: Vec<&[&str]> = rows.iter().map(|r| r.as_slice()).collect();
+    for expectation in [
+        json!({"type": "expect_column_values_to_be_unique", "column": "s"}),
+        json!({"type": "expect_compound_columns_to_be_unique", "column_list": ["s", "t"]}),
+    ] {
+        let result = run(&["s", "t"], &rows, expectation);
+        assert_eq!(result.examples.len(), EXAMPLES);
+        assert_eq!(result.examples[0].row, 0);
+        let first = &result.examples[0].value;
+        let text = first.as_str().or_else(|| first[0].as_str()).unwrap();
+        assert_eq!(text, long(0));
+    }
+}
