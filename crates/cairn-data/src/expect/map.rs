@@ -663,9 +663,15 @@ impl Ignore {
 /// it (16 bytes per distinct value, 16 more per repeated one). Past the check's memory allowance,
 /// what memory holds is written as a sorted run of (hash, first row, rows) records and memory starts
 /// over; the runs are merged at the end, where a value seen once in each of several runs turns out
-/// repeated after all. So that such rows can be shown, the first row of each value in each run is
-/// logged with its cells while it could still be among the first examples (rows are seen in order,
-/// so that stops once [`super::EXAMPLES`] repeated rows before it are known).
+/// repeated after all.
+///
+/// Such rows are shown with their value and place, which the runs do not keep: from the second run
+/// on, the first row of each value in a run is logged with its hash, place and cells while it could
+/// still be among the first examples (rows come in order, so that stops once [`super::EXAMPLES`]
+/// repeated rows before it are known), and always when its value may have been alone in the first
+/// run (a Bloom filter of those values answers), whose rows are not logged: such a value is shown
+/// from a later row holding it. A validation that never spills logs nothing. As Great Expectations
+/// numbers rows, a value's first row has no line (0); the others have theirs.
 struct UniqueCheck {
     columns: Vec<usize>,
     tolerance: Tolerance,
@@ -681,19 +687,26 @@ struct UniqueCheck {
     /// Rows of values repeated within runs already written.
     unexpected_in_runs: u64,
     runs: Sorter<(u64, u64, u64)>,
-    /// Each value's first row in each run, with its place and cells (see [`UniqueCheck::log_first`]).
+    /// The values alone in the first run (written once it is).
+    first_run_singles: Option<BloomFilter>,
+    /// The first row of each value in each run after the first (see above).
     firsts: Option<ByteLog>,
     rows: u64,
     missing: u64,
+    /// (first row, file index) of each chunk that starts a file, to place first occurrences.
+    chunk_files: Vec<(u64, usize)>,
     /// The first rows of repeated values, sorted; at most EXAMPLES.
     examples: Vec<Candidate>,
 }
 
 /// A repeated row kept as an example; what is not known when it is found (the value of a row seen
-/// in an earlier run, the place of a first occurrence) comes from the log at the end.
+/// in an earlier run, the line of a row that may or may not be its value's first) is settled when
+/// the runs are merged, from the log.
 #[derive(Debug, Clone)]
 struct Candidate {
     row: u64,
+    /// The row's hash (to find its value in the log when it has none).
+    hash: u64,
     value: Option<Value>,
     place: Option<(usize, u64)>,
 }
@@ -716,20 +729,22 @@ impl UniqueCheck {
             seen: IdMap::default(),
             repeated: IdMap::default(),
             unexpected_in_runs: 0,
+            first_run_singles: None,
             firsts: None,
             rows: 0,
             missing: 0,
+            chunk_files: Vec::new(),
             examples: Vec::new(),
         }
     }
 
     /// Splits the allowance: half for `seen` with the sorted copy a run is written from (17 + 24
-    /// bytes per entry), a quarter for `repeated`, a quarter for the log of first rows.
+    /// bytes per entry), a quarter for `repeated`, the rest for the log's buffer and the filter of
+    /// the first run's values (about 1.25 bytes per entry of `seen`).
     fn size(&mut self, rows_hint: u64) {
         let bytes = self.allowance.bytes();
         self.seen_limit = table_entries(bytes / 2, 17, 24);
         self.repeated_limit = table_entries(bytes / 4, 17, 0);
-        self.firsts = Some(ByteLog::new(self.allowance.clone(), bytes / 8));
         if rows_hint > 0 {
             // One allocation of the right size rather than doublings (never past the limit).
             let expected = usize::try_from(rows_hint + rows_hint / 16).unwrap_or(usize::MAX);
@@ -749,6 +764,19 @@ impl UniqueCheck {
         )
     }
 
+    fn hash(&self, chunk: &Chunk, row: usize) -> u64 {
+        if self.columns.len() == 1 {
+            return xxh3_64(chunk.column(self.columns[0]).text(row).as_bytes());
+        }
+        let mut hasher = Xxh3::new();
+        for &c in &self.columns {
+            let text = chunk.column(c).text(row);
+            hasher.update(&(text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+        hasher.digest()
+    }
+
     fn wants(&self, row: u64) -> bool {
         self.examples.len() < super::EXAMPLES
             || self.examples.last().is_some_and(|last| last.row > row)
@@ -763,9 +791,16 @@ impl UniqueCheck {
         self.examples.truncate(super::EXAMPLES);
     }
 
-    /// Logs a value's first row in the current run: row, file and line, then per column the kind,
-    /// the parsed number (floats and booleans only; NaN when none) and the text.
-    fn log_first(&mut self, chunk: &Chunk, row: usize) -> Result<()> {
+    fn file_of(&self, row: u64) -> usize {
+        let at = self.chunk_files.partition_point(|(first, _)| *first <= row);
+        self.chunk_files
+            .get(at.saturating_sub(1))
+            .map_or(0, |(_, file)| *file)
+    }
+
+    /// Logs a value's first row in a run after the first: row, hash, file and line, then per column
+    /// the kind, the parsed number (floats and booleans only; NaN when none) and the text.
+    fn log_first(&mut self, chunk: &Chunk, row: usize, hash: u64) -> Result<()> {
         let Some(log) = self.firsts.as_mut() else {
             return Ok(());
         };
@@ -776,7 +811,8 @@ impl UniqueCheck {
             // per part cost a library call each.
             let mut record = [0u8; 160];
             record[..8].copy_from_slice(&(chunk.first_row + row as u64).to_le_bytes());
-            let mut at = put_varint(&mut record, 8, chunk.file_index as u64);
+            record[8..16].copy_from_slice(&hash.to_le_bytes());
+            let mut at = put_varint(&mut record, 16, chunk.file_index as u64);
             at = put_varint(&mut record, at, chunk.line(row));
             for &c in columns {
                 let column = chunk.column(c);
@@ -807,7 +843,8 @@ impl UniqueCheck {
         })
     }
 
-    /// Writes the current run: (hash, first row, rows) sorted by hash.
+    /// Writes the current run: (hash, first row, rows) sorted by hash. After the first run, values'
+    /// first rows are logged from here on.
     fn write_run(&mut self) -> Result<()> {
         let mut records: Vec<(u64, u64, u64)> = self
             .seen
@@ -815,6 +852,16 @@ impl UniqueCheck {
             .map(|(&hash, &first)| (hash, first, self.repeated.get(&hash).copied().unwrap_or(1)))
             .collect();
         records.sort_unstable();
+        if self.firsts.is_none() {
+            let singles = records.iter().filter(|record| record.2 == 1);
+            let mut filter = BloomFilter::new(singles.clone().count());
+            for record in singles {
+                filter.insert(record.0);
+            }
+            self.first_run_singles = Some(filter);
+            let log_bytes = self.allowance.bytes() / 8;
+            self.firsts = Some(ByteLog::new(self.allowance.clone(), log_bytes));
+        }
         self.unexpected_in_runs += self.repeated.values().sum::<u64>();
         self.runs.write_sorted_run(records)?;
         self.seen.clear();
@@ -823,41 +870,53 @@ impl UniqueCheck {
     }
 
     /// Merges the runs: a value in several runs is repeated, so its rows that were alone in their
-    /// run are unexpected too (rows repeated within a run were counted when it was written).
+    /// run are unexpected too (rows repeated within a run were counted when it was written). Places
+    /// the examples whose line depended on being their value's first row.
     fn merge_runs(&mut self) -> Result<u64> {
         self.write_run()?;
         let mut unexpected = self.unexpected_in_runs;
         let runs = std::mem::replace(&mut self.runs, Sorter::new(self.allowance.clone(), false));
         let mut group: Vec<(u64, u64)> = Vec::new();
-        let mut group_hash = None;
+        let mut group_hash = 0;
         let mut records = runs.finish()?;
         loop {
             let record = records.next().transpose()?;
-            if record.is_none() || record.map(|r| r.0) != group_hash {
-                if group.len() > 1 {
-                    for &(first, count) in &group {
-                        if count == 1 {
-                            unexpected += 1;
-                            self.keep_example(Candidate {
-                                row: first,
-                                value: None,
-                                place: None,
-                            });
-                        }
-                    }
-                }
+            if record.is_none_or(|r| r.0 != group_hash) && !group.is_empty() {
+                self.settle_group(group_hash, &group, &mut unexpected);
                 group.clear();
             }
             let Some((hash, first, count)) = record else {
                 break;
             };
-            group_hash = Some(hash);
+            group_hash = hash;
             group.push((first, count));
         }
         Ok(unexpected)
     }
 
-    /// Fills in what the examples lack from the log of first rows.
+    /// One value's records, one per run holding it, in row order.
+    fn settle_group(&mut self, hash: u64, group: &[(u64, u64)], unexpected: &mut u64) {
+        let first_of_value = group[0].0;
+        for &(first, count) in group {
+            if group.len() > 1 && count == 1 {
+                *unexpected += 1;
+                self.keep_example(Candidate {
+                    row: first,
+                    hash,
+                    value: None,
+                    place: None,
+                });
+            }
+            if first == first_of_value {
+                let file = self.file_of(first);
+                if let Ok(at) = self.examples.binary_search_by_key(&first, |e| e.row) {
+                    self.examples[at].place.get_or_insert((file, 0));
+                }
+            }
+        }
+    }
+
+    /// Fills in what the examples lack from the log: places by row, values by hash.
     fn complete_examples(&mut self) -> Result<()> {
         let Some(log) = self.firsts.take() else {
             return Ok(());
@@ -872,24 +931,72 @@ impl UniqueCheck {
         let several = self.columns.len() > 1;
         let examples = &mut self.examples;
         log.for_each(|record| {
+            let (Some(row), Some(hash)) = (read_word(record, 0), read_word(record, 8)) else {
+                return;
+            };
             // Only the rows wanted are decoded.
-            let Some(row) = record.get(..8).and_then(|bytes| bytes.try_into().ok()) else {
+            let by_row = examples.binary_search_by_key(&row, |e| e.row).ok();
+            let by_value = examples.iter().any(|e| e.value.is_none() && e.hash == hash);
+            if by_row.is_none() && !by_value {
+                return;
+            }
+            let Some(logged) = read_logged_row(record, several) else {
                 return;
             };
-            let Ok(at) = examples.binary_search_by_key(&u64::from_le_bytes(row), |e| e.row) else {
-                return;
-            };
-            if let Some(logged) = read_logged_row(record, several) {
-                let example = &mut examples[at];
-                example
+            if let Some(at) = by_row {
+                examples[at]
                     .place
                     .get_or_insert((logged.file_index, logged.line));
-                if example.value.is_none() {
-                    example.value = Some(logged.value);
+            }
+            for example in examples.iter_mut() {
+                if example.value.is_none() && example.hash == hash {
+                    example.value = Some(logged.value.clone());
                 }
             }
         })
     }
+}
+
+/// A Bloom filter over 64-bit hashes (about 10 bits per value, 3 probes: 1-2% false positives,
+/// which only make the uniqueness check log a row it did not need).
+struct BloomFilter {
+    words: Vec<u64>,
+    mask: u64,
+}
+
+impl BloomFilter {
+    fn new(values: usize) -> BloomFilter {
+        let bits = (values.max(64) * 10).next_power_of_two();
+        BloomFilter {
+            words: vec![0; bits / 64],
+            mask: bits as u64 - 1,
+        }
+    }
+
+    fn probes(&self, hash: u64) -> [u64; 3] {
+        // Three rotations of a well-mixed hash, each masked to the filter's size.
+        [
+            hash & self.mask,
+            hash.rotate_right(21) & self.mask,
+            hash.rotate_right(42) & self.mask,
+        ]
+    }
+
+    fn insert(&mut self, hash: u64) {
+        for bit in self.probes(hash) {
+            self.words[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_contain(&self, hash: u64) -> bool {
+        self.probes(hash)
+            .iter()
+            .all(|&bit| self.words[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+}
+
+fn read_word(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// A row read back from a [`UniqueCheck`]'s log.
@@ -900,7 +1007,7 @@ struct LoggedRow {
 }
 
 fn read_logged_row(record: &[u8], several: bool) -> Option<LoggedRow> {
-    let mut at = 8;
+    let mut at = 16;
     let file_index = usize::try_from(get_varint(record, &mut at)?).ok()?;
     let line = get_varint(record, &mut at)?;
     let mut values = Vec::new();
@@ -915,10 +1022,9 @@ fn read_logged_row(record: &[u8], several: bool) -> Option<LoggedRow> {
         at += 1;
         let mut number = None;
         if matches!(kind, CellKind::Float | CellKind::Bool) {
-            let bits = u64::from_le_bytes(record.get(at..at + 8)?.try_into().ok()?);
-            at += 8;
             // NaN where the reader parsed no number.
-            number = Some(f64::from_bits(bits)).filter(|value| !value.is_nan());
+            number = Some(f64::from_bits(read_word(record, at)?)).filter(|value| !value.is_nan());
+            at += 8;
         }
         let length = usize::try_from(get_varint(record, &mut at)?).ok()?;
         let text = std::str::from_utf8(record.get(at..at + length)?).ok()?;
@@ -968,6 +1074,13 @@ impl Check for UniqueCheck {
         if self.seen_limit == 0 {
             self.size(chunk.rows_hint);
         }
+        if self
+            .chunk_files
+            .last()
+            .is_none_or(|(_, file)| *file != chunk.file_index)
+        {
+            self.chunk_files.push((chunk.first_row, chunk.file_index));
+        }
         for row in 0..chunk.n_rows {
             let nulls = self
                 .columns
@@ -978,51 +1091,41 @@ impl Check for UniqueCheck {
                 self.missing += 1;
                 continue;
             }
-            let hash = if self.columns.len() == 1 {
-                xxh3_64(chunk.column(self.columns[0]).text(row).as_bytes())
-            } else {
-                let mut hasher = Xxh3::new();
-                for &c in &self.columns {
-                    let text = chunk.column(c).text(row);
-                    hasher.update(&(text.len() as u64).to_le_bytes());
-                    hasher.update(text.as_bytes());
-                }
-                hasher.digest()
-            };
+            let hash = self.hash(chunk, row);
             if self.seen.len() >= self.seen_limit && !self.seen.contains_key(&hash) {
                 self.write_run()?;
             }
             let absolute = chunk.first_row + row as u64;
             let first_row = *self.seen.entry(hash).or_insert(absolute);
             if first_row == absolute {
-                if self.wants(absolute) {
-                    self.log_first(chunk, row)?;
-                }
+                self.first_in_run(chunk, row, hash)?;
                 continue;
             }
             if self.repeated.len() >= self.repeated_limit && !self.repeated.contains_key(&hash) {
                 self.write_run()?;
                 // The value starts the new run here (its earlier rows are in written runs).
                 self.seen.insert(hash, absolute);
-                if self.wants(absolute) {
-                    self.log_first(chunk, row)?;
-                }
+                self.first_in_run(chunk, row, hash)?;
                 continue;
             }
             let count = self.repeated.entry(hash).or_insert(1);
             *count += 1;
             if *count == 2 && self.wants(first_row) {
-                // The first occurrence holds the same value (same hash); its place is in the log.
+                // The first row in this run holds the same value (same hash). Its place: in the
+                // first run it is the value's first row (no line); later, the merge settles it.
+                let place = self.firsts.is_none().then(|| (self.file_of(first_row), 0));
                 let candidate = Candidate {
                     row: first_row,
+                    hash,
                     value: Some(self.value(chunk, row)),
-                    place: None,
+                    place,
                 };
                 self.keep_example(candidate);
             }
             if self.wants(absolute) {
                 let candidate = Candidate {
                     row: absolute,
+                    hash,
                     value: Some(self.value(chunk, row)),
                     place: Some((chunk.file_index, chunk.line(row))),
                 };
@@ -1060,6 +1163,26 @@ impl Check for UniqueCheck {
                 }
             })
             .collect();
+        Ok(())
+    }
+}
+
+impl UniqueCheck {
+    /// A value's first row in the current run: logged after the first run while it could be an
+    /// example, or when its value may have been alone in the first run.
+    fn first_in_run(&mut self, chunk: &Chunk, row: usize, hash: u64) -> Result<()> {
+        if self.firsts.is_none() {
+            return Ok(());
+        }
+        let absolute = chunk.first_row + row as u64;
+        let needed = self.wants(absolute)
+            || self
+                .first_run_singles
+                .as_ref()
+                .is_some_and(|filter| filter.may_contain(hash));
+        if needed {
+            self.log_first(chunk, row, hash)?;
+        }
         Ok(())
     }
 }
