@@ -175,11 +175,6 @@ impl Record for u64 {
     fn decode(bytes: &[u8]) -> u64 {
         read_u64(bytes, 0)
     }
-
-    /// Radix sorted: several times faster than a comparison sort on millions of keys.
-    fn sort(records: &mut [u64]) {
-        radsort::sort(records);
-    }
 }
 
 impl Record for (u64, u64, u64) {
@@ -399,11 +394,11 @@ impl<R: Record> Sorter<R> {
         }
     }
 
-    /// Records held in memory before a run is written: half the allowance, so that the radix
-    /// sort's scratch buffer (as large as the records) or the buffer's last growth (old and new
-    /// allocations side by side) stays within it.
+    /// Records held in memory before a run is written: two thirds of the allowance, so that the
+    /// buffer's last growth (old and new allocations side by side) stays within it. (Sorting is in
+    /// place.)
     fn limit(&self) -> usize {
-        (self.allowance.bytes() / 2 / std::mem::size_of::<R>().max(1)).max(MIN_RECORDS)
+        (self.allowance.bytes() / 3 * 2 / std::mem::size_of::<R>().max(1)).max(MIN_RECORDS)
     }
 
     /// Sizes the buffer for `expected` records at once (capped at the limit), rather than growing.
@@ -478,6 +473,36 @@ impl<R: Record> Sorter<R> {
         Ok(Sorted {
             inner: SortedInner::Merge(Merge::new(sources)?),
         })
+    }
+}
+
+impl Sorter<u64> {
+    /// The values at the given ranks (0-based positions, in sorted order) of the [`f64_key`]s
+    /// pushed: selected in place when they all are in memory (linear time, no sort), else read from
+    /// the merged runs.
+    pub(crate) fn values_at_ranks(
+        mut self,
+        ranks: impl IntoIterator<Item = usize>,
+    ) -> Result<BTreeMap<usize, f64>> {
+        if !self.runs.is_empty() {
+            return values_at_ranks(self.finish()?, ranks);
+        }
+        let mut wanted: Vec<usize> = ranks.into_iter().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let keys = &mut self.buffer;
+        let mut found = BTreeMap::new();
+        let mut start = 0;
+        for rank in wanted {
+            if rank >= keys.len() {
+                break;
+            }
+            // Everything left of the previous rank is smaller: select in the part right of it.
+            let (_, key, _) = keys[start..].select_nth_unstable(rank - start);
+            found.insert(rank, key_f64(*key));
+            start = rank + 1;
+        }
+        Ok(found)
     }
 }
 

@@ -10,7 +10,7 @@ use super::table::within;
 use super::{cell_value, Check, Compiled, ExpectationResult, Kwargs, TableFacts};
 use crate::error::Result;
 use crate::hashing::FastMap;
-use crate::spill::{f64_key, values_at_ranks, DistinctHashes, MemoryPool, Sorter};
+use crate::spill::{f64_key, DistinctHashes, MemoryPool, Sorter};
 use crate::stats::{self, Moments};
 use crate::table::{CellKind, Chunk, Needs};
 
@@ -659,7 +659,7 @@ impl AggregateCheck {
                 Quantile::Nearest => vec![stats::nearest_rank(n, q)],
             })
             .collect();
-        let found = values_at_ranks(values.finish()?, ranks)?;
+        let found = values.values_at_ranks(ranks)?;
         let at = |rank: usize| found.get(&rank).copied().unwrap_or(f64::NAN);
         Ok(quantiles
             .iter()

@@ -15,8 +15,7 @@ use super::{
 use crate::error::Result;
 use crate::hashing::{IdMap, TextSet};
 use crate::spill::{
-    f64_key, table_entries, values_at_ranks, Allowance, ByteLog, Log, LogReader, MemoryPool,
-    Sorted, Sorter,
+    f64_key, table_entries, Allowance, ByteLog, Log, LogReader, MemoryPool, Sorter,
 };
 use crate::stats::{self, Moments};
 use crate::table::{CellKind, Chunk, Column, Needs};
@@ -1399,12 +1398,13 @@ impl WholeColumnCheck {
     }
 }
 
-/// The numbers of a row log (NaN rows left out), sorted: their count and the sorted stream.
+/// The numbers of a row log (NaN rows left out), transformed, in an external sorter: their count
+/// and the sorter.
 fn sorted_numbers(
     values: &mut LogReader<u64>,
     allowance: &Allowance,
     transform: impl Fn(f64) -> f64,
-) -> Result<(usize, Sorted<u64>)> {
+) -> Result<(usize, Sorter<u64>)> {
     let mut sorter = Sorter::new(allowance.clone(), false);
     let mut count = 0usize;
     for bits in values.iter()? {
@@ -1414,16 +1414,16 @@ fn sorted_numbers(
             count += 1;
         }
     }
-    Ok((count, sorter.finish()?))
+    Ok((count, sorter))
 }
 
-/// Linear-interpolation quantiles of a sorted stream of `n` values (as `stats::quantile_linear`).
-fn linear_quantiles(n: usize, sorted: Sorted<u64>, quantiles: &[f64]) -> Result<Vec<f64>> {
+/// Linear-interpolation quantiles of the `n` values in a sorter (as `stats::quantile_linear`).
+fn linear_quantiles(n: usize, sorted: Sorter<u64>, quantiles: &[f64]) -> Result<Vec<f64>> {
     let ranks = quantiles.iter().flat_map(|&q| {
         let (low, high, _) = stats::linear_position(n, q);
         [low, high]
     });
-    let found = values_at_ranks(sorted, ranks)?;
+    let found = sorted.values_at_ranks(ranks)?;
     let at = |rank: usize| found.get(&rank).copied().unwrap_or(f64::NAN);
     Ok(quantiles
         .iter()

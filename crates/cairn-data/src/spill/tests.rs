@@ -275,3 +275,37 @@ fn hash_tables_are_sized_within_their_bytes() {
         }
     }
 }
+
+#[test]
+fn ranks_selected_in_memory_equal_ranks_merged_from_runs() {
+    let mut random = Random(99);
+    let values: Vec<f64> = (0..20_000)
+        .map(|_| match random.next() % 50 {
+            0 => f64::NAN,
+            1 => -0.0,
+            2 => f64::NEG_INFINITY,
+            n => (n as f64 * 0.5).floor() - 10.0,
+        })
+        .collect();
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ranks = [
+        0usize, 1, 999, 1_000, 10_000, 10_000, 19_998, 19_999, 25_000,
+    ];
+    for budget in [0usize, 1 << 20] {
+        let mut sorter = Sorter::new(Allowance::alone(budget), false);
+        for value in &values {
+            sorter.push(f64_key(*value)).unwrap();
+        }
+        assert_eq!(sorter.runs() > 0, budget == 0);
+        let found = sorter.values_at_ranks(ranks).unwrap();
+        assert_eq!(found.len(), 7, "budget {budget}");
+        for (rank, value) in found {
+            assert_eq!(
+                value.to_bits(),
+                sorted[rank].to_bits(),
+                "rank {rank}, budget {budget}"
+            );
+        }
+    }
+}
