@@ -6,7 +6,9 @@ malformed input, multi-file inputs, other formats and the report files.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cairn_helpers import cairn_bin
 from data_helpers import (
     aggregate_reference,
     assert_result,
@@ -772,3 +775,100 @@ def test_quoted_newlines_count_rows_not_lines(tmp_path):
     run = validate(tmp_path, bad, [{"type": "expect_table_row_count_to_be_between", "min_value": 0}])
     assert run.code == 2
     assert "q2.csv:5" in run.stderr, run.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bounded memory: the checks that keep every value spill to disk past --memory-budget, and stay exact.
+
+SPILL_EXPECTATIONS = [
+    {"type": "expect_column_values_to_be_unique", "column": "id"},
+    {"type": "expect_compound_columns_to_be_unique", "column_list": ["k", "x"]},
+    {"type": "expect_column_unique_value_count_to_be_between", "column": "x", "min_value": 1},
+    {"type": "expect_column_proportion_of_unique_values_to_be_between", "column": "id", "min_value": 0.5},
+    {"type": "expect_column_median_to_be_between", "column": "x", "min_value": 0, "max_value": 100},
+    {"type": "expect_column_quantile_values_to_be_between", "column": "x",
+     "quantile_ranges": {"quantiles": [0.01, 0.25, 0.5, 0.75, 0.99],
+                         "value_ranges": [[None, None], [None, None], [None, None], [None, None], [None, None]]}},
+    {"type": "expect_column_value_z_scores_to_be_less_than", "column": "x", "threshold": 3, "mostly": 0.9},
+    {"type": "expect_column_values_to_not_be_outliers", "column": "x", "method": "iqr", "mostly": 0.9},
+    {"type": "expect_column_values_to_not_be_outliers", "column": "x", "method": "mad", "mostly": 0.9},
+]
+
+
+@pytest.fixture(scope="module")
+def spill_table(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """200,000 rows: ids with duplicates planted far apart (so a repeated value sits alone in each of
+    several spilled runs) and next to each other, floats with ties and nulls, a text key."""
+    rng = np.random.default_rng(11)
+    n = 200_000
+    ids = np.arange(n, dtype=np.int64)
+    far = rng.choice(np.arange(100_000, n), 40, replace=False)
+    ids[far] = far - 90_000
+    ids[[1_000, 1_001]] = 999
+    x = np.round(rng.lognormal(3.0, 0.8, n), 1)
+    x[rng.choice(n, 2_000, replace=False)] = np.nan
+    k = np.array(["p", "q", "r"], dtype=object)[rng.integers(0, 3, n)]
+    path = tmp_path_factory.mktemp("spill") / "big.csv"
+    write_csv(pd.DataFrame({"id": ids, "x": x, "k": k}), path)
+    return path, pd.read_csv(path)
+
+
+def _results_without_timing(run) -> list:
+    assert run.doc is not None, run.stderr
+    return run.doc["results"]
+
+
+def test_a_tiny_memory_budget_spills_and_gives_the_default_results(tmp_path, spill_table):
+    path, df = spill_table
+    default = validate(tmp_path, path, SPILL_EXPECTATIONS)
+    assert default.code == 1, default.stderr
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    tiny = validate(tmp_path, path, SPILL_EXPECTATIONS, "--memory-budget", "64K", "--temp-dir", str(spill_dir))
+    assert tiny.code == 1, tiny.stderr
+    assert _results_without_timing(tiny) == _results_without_timing(default)
+    # Spill files are unlinked as soon as they are made: nothing is left behind.
+    assert list(spill_dir.iterdir()) == []
+
+    # The same budget from the environment.
+    env_run = subprocess.run(
+        [cairn_bin(), "data", "validate", "--suite", str(tmp_path / "suite.yaml"), str(path), "--json", "-", "-q"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        env={**os.environ, "CAIRN_DATA_MEMORY_BUDGET": "64K", "CAIRN_DATA_TEMP_DIR": str(spill_dir)},
+    )
+    assert env_run.returncode == 1, env_run.stderr
+    assert json.loads(env_run.stdout)["results"] == _results_without_timing(default)
+
+    # Against pandas: duplicated(keep=False) for uniqueness, nunique, median, nearest quantiles.
+    duplicated = df["id"].duplicated(keep=False)
+    unique = tiny.result(0)["result"]
+    assert unique["unexpected_count"] == int(duplicated.sum())
+    assert int(duplicated.sum()) > 20
+    assert unique["partial_unexpected_index_list"] == [int(i) for i in df.index[duplicated][:20]]
+    assert [float(v) for v in unique["partial_unexpected_list"]] == [float(v) for v in df["id"][duplicated][:20]]
+    pairs = df[["k", "x"]].dropna(how="all")
+    compound = tiny.result(1)["result"]
+    assert compound["unexpected_count"] == int(pairs.duplicated(keep=False).sum())
+    assert tiny.result(2)["result"]["observed_value"] == df["x"].nunique()
+    assert tiny.result(3)["result"]["observed_value"] == pytest.approx(df["id"].nunique() / len(df), rel=1e-12)
+    assert tiny.result(4)["result"]["observed_value"] == df["x"].median()
+    quantiles = [0.01, 0.25, 0.5, 0.75, 0.99]
+    assert tiny.result(5)["result"]["observed_value"]["values"] == quantiles_nearest(df["x"], quantiles)
+
+
+def test_spilling_to_a_missing_temporary_directory_is_an_input_error(tmp_path, spill_table):
+    path, _ = spill_table
+    missing = tmp_path / "no-such-dir"
+    run = validate(tmp_path, path, SPILL_EXPECTATIONS[:1], "--memory-budget", "64K", "--temp-dir", str(missing))
+    assert run.code == 2
+    assert "spill file" in run.stderr and str(missing) in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("size", ["64", "1.5G", "lots"])
+def test_memory_budget_takes_sizes(tmp_path, spill_table, size):
+    path, _ = spill_table
+    run = validate(tmp_path, path, SPILL_EXPECTATIONS[:1], "--memory-budget", size)
+    if size == "64":
+        assert run.code == 1, run.stderr
+    else:
+        assert run.code == 2 and "is not a size" in run.stderr, run.stderr

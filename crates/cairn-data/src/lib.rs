@@ -18,6 +18,7 @@ pub mod hashing;
 pub mod profile;
 pub mod report;
 pub mod source;
+pub mod spill;
 pub mod sql;
 pub mod stats;
 pub mod suggest;

@@ -54,19 +54,38 @@ impl Moments {
     }
 }
 
-/// Quantile of sorted values with linear interpolation (numpy's default). NaN when empty.
-pub fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+/// Where quantile `q` of `n` sorted values lies for linear interpolation (numpy's default): the two
+/// ranks around it and the fraction between them.
+pub fn linear_position(n: usize, q: f64) -> (usize, usize, f64) {
+    let position = q.clamp(0.0, 1.0) * (n.max(1) - 1) as f64;
     let low = position.floor() as usize;
     let high = position.ceil() as usize;
-    let fraction = position - low as f64;
-    if low == high {
-        return sorted[low];
+    (low, high, position - low as f64)
+}
+
+/// Quantile `q` of `n` sorted values by linear interpolation, reading values by rank with `at`
+/// (which is only asked for the ranks [`linear_position`] names). NaN when empty.
+pub fn quantile_linear_by(n: usize, q: f64, at: impl Fn(usize) -> f64) -> f64 {
+    if n == 0 {
+        return f64::NAN;
     }
-    sorted[low] + (sorted[high] - sorted[low]) * fraction
+    let (low, high, fraction) = linear_position(n, q);
+    if low == high {
+        return at(low);
+    }
+    at(low) + (at(high) - at(low)) * fraction
+}
+
+/// Quantile of sorted values with linear interpolation (numpy's default). NaN when empty.
+pub fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
+    quantile_linear_by(sorted.len(), q, |rank| sorted[rank])
+}
+
+/// The rank numpy's `nearest` method picks for quantile `q` of `n` sorted values: q·(n−1) rounded
+/// half to even.
+pub fn nearest_rank(n: usize, q: f64) -> usize {
+    let position = q.clamp(0.0, 1.0) * (n.max(1) - 1) as f64;
+    (position.round_ties_even() as usize).min(n.max(1) - 1)
 }
 
 /// Quantile of sorted values, `nearest` method (numpy: the index q·(n−1) rounded half to even), as
@@ -75,9 +94,7 @@ pub fn quantile_nearest(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let index = position.round_ties_even() as usize;
-    sorted[index.min(sorted.len() - 1)]
+    sorted[nearest_rank(sorted.len(), q)]
 }
 
 /// The median (mean of the two middle values for an even count). NaN when empty.

@@ -8,6 +8,7 @@ use crate::error::{DataError, Result};
 use crate::expect::{Check, ExpectationResult, Plan, TableFacts};
 use crate::profile::{ColumnProfile, ProfileOptions, TableProfile, TableProfiler};
 use crate::source::ChunkSource;
+use crate::spill::MemoryBudget;
 use crate::suite::Suite;
 use crate::table::Chunk;
 
@@ -52,17 +53,18 @@ const PLOT_PROFILE: ProfileOptions = ProfileOptions {
 };
 
 /// Validates everything `source` yields against `suite`; with `profile`, also profiles every column
-/// in the same pass (for the HTML report's plots).
+/// in the same pass (for the HTML report's plots). The checks that keep values share `memory`.
 pub fn validate(
     suite: &Suite,
     data: &str,
     mut source: Box<dyn ChunkSource>,
     profile: bool,
+    memory: &MemoryBudget,
 ) -> Result<Validation> {
     let started = Instant::now();
     let columns = source.columns().to_vec();
     let files = source.files().to_vec();
-    let mut plan = Plan::compile(suite, &columns)?;
+    let mut plan = Plan::compile(suite, &columns, memory)?;
     let mut needs = plan.needs();
     let mut profiler = profile.then(|| {
         for need in &mut needs {
@@ -98,30 +100,49 @@ pub fn validate(
             buckets[index % groups].push(check);
         }
         let mut feeds = Vec::with_capacity(groups);
+        let mut workers = Vec::with_capacity(groups);
         for mut bucket in buckets {
             let (feed, chunks) = mpsc::sync_channel::<Arc<Chunk>>(QUEUE);
             feeds.push(feed);
-            scope.spawn(move || {
+            // A check that fails (a spill file it cannot write) stops its thread; the error is
+            // reported once the reader is stopped.
+            workers.push(scope.spawn(move || -> Result<()> {
                 for chunk in chunks {
                     for check in bucket.iter_mut() {
-                        check.update(&chunk);
+                        check.update(&chunk)?;
                     }
                 }
-            });
+                Ok(())
+            }));
         }
+        let mut fed = Ok(());
         for chunk in receiver {
-            let chunk = Arc::new(chunk?);
-            row_count += chunk.n_rows as u64;
-            for feed in &feeds {
-                if feed.send(Arc::clone(&chunk)).is_err() {
-                    return Err(DataError::input("a check thread stopped unexpectedly"));
+            let chunk = match chunk {
+                Ok(chunk) => Arc::new(chunk),
+                Err(error) => {
+                    fed = Err(error);
+                    break;
                 }
+            };
+            row_count += chunk.n_rows as u64;
+            if feeds
+                .iter()
+                .any(|feed| feed.send(Arc::clone(&chunk)).is_err())
+            {
+                // A check thread ended early: its error is joined below.
+                break;
             }
             if let Some(profiler) = profiler.as_mut() {
                 profiler.update(&chunk, 1);
             }
         }
         drop(feeds);
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| DataError::input("a check thread failed"))??;
+        }
+        fed?;
         reader
             .join()
             .map_err(|_| DataError::input("the reader thread failed"))?;
@@ -131,7 +152,7 @@ pub fn validate(
         columns: columns.clone(),
         row_count,
     };
-    let results = plan.finish(&facts);
+    let results = plan.finish(&facts)?;
     Ok(Validation {
         suite_name: suite.name.clone(),
         data: data.to_string(),

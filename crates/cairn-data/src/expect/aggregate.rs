@@ -1,20 +1,24 @@
 //! Column-aggregate expectations: one observed value per column (type, mean, median, quantiles, stdev,
 //! sum, min, max, distinct values, unique counts, most common value, KL divergence).
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::table::within;
 use super::{cell_value, Check, Compiled, ExpectationResult, Kwargs, TableFacts};
 use crate::error::Result;
-use crate::hashing::{FastMap, IdSet};
-use crate::stats::{median, quantile_nearest, Moments};
+use crate::hashing::FastMap;
+use crate::spill::{f64_key, DistinctHashes, MemoryPool, Sorter};
+use crate::stats::{self, Moments};
 use crate::table::{CellKind, Chunk, Needs};
 
 pub(crate) fn compile(
     name: &str,
     kwargs: &Kwargs<'_>,
     needs: &mut [Needs],
+    pool: &Arc<MemoryPool>,
 ) -> Result<Option<Compiled>> {
     let column = match name {
         n if n.starts_with("expect_column_") => match kwargs.column_index("column")? {
@@ -36,7 +40,7 @@ pub(crate) fn compile(
         _ => need.numbers = true,
     }
     Ok(Some(Compiled::Check(Box::new(AggregateCheck::new(
-        column, rule,
+        column, rule, pool,
     )))))
 }
 
@@ -284,14 +288,31 @@ struct AggregateCheck {
     /// Non-numeric cells where numbers were needed: count and the first one.
     non_numeric: u64,
     first_non_numeric: Option<(u64, String)>,
-    values: Vec<f64>,
+    /// Every number, for medians and quantiles (sorted in memory, or externally past the
+    /// allowance), as [`f64_key`]s.
+    values: Option<Sorter<u64>>,
+    /// Rows per bin of a continuous KL partition.
+    bin_counts: Vec<f64>,
     /// Distinct values: text → (count, value).
     counts: FastMap<String, (u64, Value, super::Example)>,
-    hashes: IdSet,
+    /// Distinct values' hashes, for unique counts.
+    hashes: Option<DistinctHashes>,
 }
 
 impl AggregateCheck {
-    fn new(column: usize, rule: Rule) -> AggregateCheck {
+    fn new(column: usize, rule: Rule, pool: &Arc<MemoryPool>) -> AggregateCheck {
+        let keeps_values = matches!(
+            rule,
+            Rule::Statistic(Statistic::Median, _) | Rule::Quantiles { .. }
+        );
+        let counts_hashes = matches!(rule, Rule::UniqueCount(_) | Rule::UniqueProportion(_));
+        let bins = match &rule {
+            Rule::KlDivergence {
+                partition: Partition::Continuous { weights, .. },
+                ..
+            } => weights.len(),
+            _ => 0,
+        };
         AggregateCheck {
             column,
             rule,
@@ -304,9 +325,10 @@ impl AggregateCheck {
             all_integral: true,
             non_numeric: 0,
             first_non_numeric: None,
-            values: Vec::new(),
+            values: keeps_values.then(|| Sorter::new(pool.allowance(), false)),
+            bin_counts: vec![0.0; bins],
             counts: FastMap::default(),
-            hashes: IdSet::default(),
+            hashes: counts_hashes.then(|| DistinctHashes::new(pool.allowance())),
         }
     }
 
@@ -314,16 +336,15 @@ impl AggregateCheck {
         matches!(self.rule, Rule::Statistic(..) | Rule::Quantiles { .. })
     }
 
-    fn keeps_values(&self) -> bool {
+    /// Rules judged on the numbers (a text cell is an error for them).
+    fn reads_numbers(&self) -> bool {
         matches!(
             self.rule,
-            Rule::Statistic(Statistic::Median, _)
-                | Rule::Quantiles { .. }
-                | Rule::KlDivergence {
-                    partition: Partition::Continuous { .. },
-                    ..
-                }
-        )
+            Rule::KlDivergence {
+                partition: Partition::Continuous { .. },
+                ..
+            }
+        ) || self.values.is_some()
     }
 
     fn counts_values(&self) -> bool {
@@ -340,23 +361,32 @@ impl AggregateCheck {
 }
 
 impl Check for AggregateCheck {
-    fn update(&mut self, chunk: &Chunk) {
+    fn update(&mut self, chunk: &Chunk) -> Result<()> {
         let column = chunk.column(self.column);
+        let first_chunk = self.rows == 0;
         self.rows += chunk.n_rows as u64;
         if let Rule::Type(_) = self.rule {
             for kind in column.kinds() {
                 self.kinds[*kind as usize] += 1;
             }
-            return;
+            return Ok(());
         }
-        let numeric = self.numeric_rule() || self.keeps_values();
-        let keeps_values = self.keeps_values();
-        if keeps_values && self.values.is_empty() && chunk.rows_hint > 0 {
-            self.values
-                .reserve((chunk.rows_hint + chunk.rows_hint / 16).min(1 << 28) as usize);
+        let numeric = self.numeric_rule() || self.reads_numbers();
+        if first_chunk && chunk.rows_hint > 0 {
+            // One allocation of the right size (within the allowance) rather than doublings.
+            let expected = chunk.rows_hint + chunk.rows_hint / 16;
+            if let Some(values) = self.values.as_mut() {
+                values.reserve(expected);
+            }
         }
+        let bins = match &self.rule {
+            Rule::KlDivergence {
+                partition: Partition::Continuous { bins, .. },
+                ..
+            } => Some(bins.as_slice()),
+            _ => None,
+        };
         let counts_values = self.counts_values();
-        let hashes = matches!(self.rule, Rule::UniqueCount(_) | Rule::UniqueProportion(_));
         for (row, kind) in column.kinds().iter().enumerate() {
             match kind {
                 CellKind::Null => {
@@ -369,8 +399,18 @@ impl Check for AggregateCheck {
                     self.moments.push(value);
                     self.min = self.min.min(value);
                     self.max = self.max.max(value);
-                    if keeps_values {
-                        self.values.push(value);
+                    if let Some(values) = self.values.as_mut() {
+                        values.push(f64_key(value))?;
+                    }
+                    if let Some(bins) = bins {
+                        // As GE bins: values outside the edges are left out, the last bin holds
+                        // its upper edge.
+                        let last = bins.len() - 1;
+                        if !(value < bins[0] || value > bins[last]) {
+                            let upper = bins.partition_point(|edge| *edge <= value);
+                            let bin = upper.saturating_sub(1).min(self.bin_counts.len() - 1);
+                            self.bin_counts[bin] += 1.0;
+                        }
                     }
                 }
                 _ if numeric => {
@@ -397,13 +437,18 @@ impl Check for AggregateCheck {
                     self.counts.insert(text.to_string(), (1, value, first));
                 }
             }
-            if hashes {
-                self.hashes.insert(xxh3_64(column.text(row).as_bytes()));
+            if let Some(hashes) = self.hashes.as_mut() {
+                hashes.insert(xxh3_64(column.text(row).as_bytes()))?;
             }
         }
+        Ok(())
     }
 
-    fn finish(mut self: Box<Self>, _facts: &TableFacts, result: &mut ExpectationResult) {
+    fn finish(
+        mut self: Box<Self>,
+        _facts: &TableFacts,
+        result: &mut ExpectationResult,
+    ) -> Result<()> {
         result.element_count = Some(self.rows);
         result.missing_count = Some(self.nulls);
         if self.non_numeric > 0 {
@@ -414,7 +459,7 @@ impl Check for AggregateCheck {
                 if self.non_numeric == 1 { "" } else { "s" }
             ));
             result.success = false;
-            return;
+            return Ok(());
         }
         let integral = self.all_integral;
         let number = |value: f64| -> Value {
@@ -448,19 +493,15 @@ impl Check for AggregateCheck {
                         self.max
                     }),
                     Statistic::Median => {
-                        self.values.sort_unstable_by(f64::total_cmp);
-                        json!(nan_null(median(&self.values)))
+                        let median = self.quantiles(&[0.5], Quantile::Linear)?[0];
+                        json!(nan_null(median))
                     }
                 };
                 result.success = observed.as_f64().is_some_and(|value| range.holds(value));
                 result.observed_value = observed;
             }
             Rule::Quantiles { quantiles, ranges } => {
-                self.values.sort_unstable_by(f64::total_cmp);
-                let observed: Vec<f64> = quantiles
-                    .iter()
-                    .map(|q| quantile_nearest(&self.values, *q))
-                    .collect();
+                let observed = self.quantiles(&quantiles, Quantile::Nearest)?;
                 let success: Vec<bool> = observed
                     .iter()
                     .zip(&ranges)
@@ -488,16 +529,17 @@ impl Check for AggregateCheck {
                 distinct_set_result(rule, &set, entries, result);
             }
             Rule::UniqueCount(range) => {
-                let count = self.hashes.len() as f64;
-                result.observed_value = json!(self.hashes.len());
-                result.success = range.holds(count);
+                let distinct = self.distinct_count()?;
+                result.observed_value = json!(distinct);
+                result.success = range.holds(distinct as f64);
             }
             Rule::UniqueProportion(range) => {
                 let judged = self.rows - self.nulls;
+                let distinct = self.distinct_count()?;
                 let proportion = if judged == 0 {
                     0.0
                 } else {
-                    self.hashes.len() as f64 / judged as f64
+                    distinct as f64 / judged as f64
                 };
                 result.observed_value = json!(proportion);
                 result.success = range.holds(proportion);
@@ -564,22 +606,13 @@ impl Check for AggregateCheck {
                         }
                         (observed, expected)
                     }
-                    Partition::Continuous { bins, weights } => {
-                        let mut counts = vec![0.0; weights.len()];
-                        let last = bins.len() - 1;
-                        for value in &self.values {
-                            if *value < bins[0] || *value > bins[last] {
-                                continue;
-                            }
-                            let upper = bins.partition_point(|edge| edge <= value);
-                            let bin = upper.saturating_sub(1).min(weights.len() - 1);
-                            counts[bin] += 1.0;
-                        }
-                        (
-                            counts.iter().map(|c| c / judged.max(1.0)).collect(),
-                            weights,
-                        )
-                    }
+                    Partition::Continuous { weights, .. } => (
+                        self.bin_counts
+                            .iter()
+                            .map(|c| c / judged.max(1.0))
+                            .collect(),
+                        weights,
+                    ),
                 };
                 let divergence = kl_divergence(&observed, &expected);
                 result.observed_value = if divergence.is_finite() {
@@ -595,6 +628,53 @@ impl Check for AggregateCheck {
                     .details
                     .insert("expected_partition".into(), json!({"weights": expected}));
             }
+        }
+        Ok(())
+    }
+}
+
+/// How a quantile is read between ranks.
+#[derive(Debug, Clone, Copy)]
+enum Quantile {
+    /// Linear interpolation (numpy's default; the median).
+    Linear,
+    /// The nearest rank (GE's `expect_column_quantile_values_to_be_between`).
+    Nearest,
+}
+
+impl AggregateCheck {
+    /// Quantiles of the kept numbers, read from their sorted stream (NaN when there are none).
+    fn quantiles(&mut self, quantiles: &[f64], method: Quantile) -> Result<Vec<f64>> {
+        let Some(values) = self.values.take() else {
+            return Ok(vec![f64::NAN; quantiles.len()]);
+        };
+        let n = self.moments.count as usize;
+        let ranks: Vec<usize> = quantiles
+            .iter()
+            .flat_map(|&q| match method {
+                Quantile::Linear => {
+                    let (low, high, _) = stats::linear_position(n, q);
+                    vec![low, high]
+                }
+                Quantile::Nearest => vec![stats::nearest_rank(n, q)],
+            })
+            .collect();
+        let found = values.values_at_ranks(ranks)?;
+        let at = |rank: usize| found.get(&rank).copied().unwrap_or(f64::NAN);
+        Ok(quantiles
+            .iter()
+            .map(|&q| match method {
+                Quantile::Linear => stats::quantile_linear_by(n, q, at),
+                Quantile::Nearest if n == 0 => f64::NAN,
+                Quantile::Nearest => at(stats::nearest_rank(n, q)),
+            })
+            .collect())
+    }
+
+    fn distinct_count(&mut self) -> Result<u64> {
+        match self.hashes.take() {
+            Some(hashes) => hashes.count(),
+            None => Ok(0),
         }
     }
 }

@@ -17,7 +17,10 @@ pub(crate) mod table;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use crate::error::Result;
+use crate::spill::{MemoryBudget, MemoryPool};
 use crate::suite::{ExpectationConfig, Suite};
 use crate::table::{CellKind, Chunk, Column, Needs};
 
@@ -129,10 +132,12 @@ pub struct TableFacts {
     pub row_count: u64,
 }
 
-/// A compiled expectation, fed every chunk in row order.
+/// A compiled expectation, fed every chunk in row order. Errors are those of spill files (a check
+/// that keeps values past its memory allowance writes them to disk); a result the data fails is
+/// not an error.
 pub trait Check: Send {
-    fn update(&mut self, chunk: &Chunk);
-    fn finish(self: Box<Self>, facts: &TableFacts, result: &mut ExpectationResult);
+    fn update(&mut self, chunk: &Chunk) -> Result<()>;
+    fn finish(self: Box<Self>, facts: &TableFacts, result: &mut ExpectationResult) -> Result<()>;
 }
 
 /// A suite compiled against a table's columns.
@@ -143,14 +148,16 @@ pub struct Plan {
 
 impl Plan {
     /// Compiles `suite` for a table with `columns`. Bad arguments are a usage error; a column the
-    /// data lacks fails that expectation only.
-    pub fn compile(suite: &Suite, columns: &[String]) -> Result<Plan> {
+    /// data lacks fails that expectation only. The checks that keep values (uniqueness, medians,
+    /// quantiles, outliers) share `memory` equally and spill to its directory past it.
+    pub fn compile(suite: &Suite, columns: &[String], memory: &MemoryBudget) -> Result<Plan> {
         let mut needs = vec![Needs::default(); columns.len()];
         let mut entries = Vec::with_capacity(suite.expectations.len());
+        let pool = MemoryPool::new(memory.clone());
         for (index, config) in suite.expectations.iter().enumerate() {
             let kwargs = Kwargs::new(index, config, columns);
             let result = ExpectationResult::new(config);
-            match compile_one(&kwargs, &mut needs)? {
+            match compile_one(&kwargs, &mut needs, &pool)? {
                 Compiled::Check(check) => entries.push((result, Some(check))),
                 Compiled::Failed(error) => {
                     entries.push((ExpectationResult::failed(config, error), None))
@@ -165,12 +172,13 @@ impl Plan {
         self.needs.clone()
     }
 
-    pub fn update(&mut self, chunk: &Chunk) {
+    pub fn update(&mut self, chunk: &Chunk) -> Result<()> {
         for (_, check) in &mut self.entries {
             if let Some(check) = check {
-                check.update(chunk);
+                check.update(chunk)?;
             }
         }
+        Ok(())
     }
 
     /// The running checks, for callers that spread them over threads (each check must still see
@@ -182,14 +190,14 @@ impl Plan {
             .collect()
     }
 
-    pub fn finish(self, facts: &TableFacts) -> Vec<ExpectationResult> {
+    pub fn finish(self, facts: &TableFacts) -> Result<Vec<ExpectationResult>> {
         self.entries
             .into_iter()
             .map(|(mut result, check)| {
                 if let Some(check) = check {
-                    check.finish(facts, &mut result);
+                    check.finish(facts, &mut result)?;
                 }
-                result
+                Ok(result)
             })
             .collect()
     }
@@ -250,15 +258,19 @@ pub const KNOWN: &[&str] = &[
     "expect_column_kl_divergence_to_be_less_than",
 ];
 
-fn compile_one(kwargs: &Kwargs<'_>, needs: &mut [Needs]) -> Result<Compiled> {
+fn compile_one(
+    kwargs: &Kwargs<'_>,
+    needs: &mut [Needs],
+    pool: &Arc<MemoryPool>,
+) -> Result<Compiled> {
     let name = kwargs.expectation_type();
     if let Some(compiled) = table::compile(name, kwargs, needs)? {
         return Ok(compiled);
     }
-    if let Some(compiled) = map::compile(name, kwargs, needs)? {
+    if let Some(compiled) = map::compile(name, kwargs, needs, pool)? {
         return Ok(compiled);
     }
-    if let Some(compiled) = aggregate::compile(name, kwargs, needs)? {
+    if let Some(compiled) = aggregate::compile(name, kwargs, needs, pool)? {
         return Ok(compiled);
     }
     Err(kwargs.error(format!(
@@ -273,30 +285,33 @@ fn compile_one(kwargs: &Kwargs<'_>, needs: &mut [Needs]) -> Result<Compiled> {
 
 /// A cell as a JSON value: a number where the cell is one, else its text.
 pub(crate) fn cell_value(column: &Column, row: usize) -> Value {
-    match column.kind(row) {
+    value_of(column.kind(row), column.text(row), cell_number(column, row))
+}
+
+/// The number the reader parsed for a cell, when it parsed numbers.
+pub(crate) fn cell_number(column: &Column, row: usize) -> Option<f64> {
+    column.has_numbers().then(|| column.numbers()[row])
+}
+
+/// A cell's JSON value from its parts: kind, text and (when parsed) number.
+pub(crate) fn value_of(kind: CellKind, text: &str, number: Option<f64>) -> Value {
+    match kind {
         CellKind::Null => Value::Null,
         CellKind::Int => {
-            let text = column.text(row).trim();
+            let text = text.trim();
             text.parse::<i64>()
                 .map(Value::from)
                 .unwrap_or_else(|_| Value::String(text.to_string()))
         }
         CellKind::Float => {
-            let parsed = if column.has_numbers() {
-                column.numbers()[row]
-            } else {
-                column.text(row).trim().parse().unwrap_or(f64::NAN)
-            };
-            serde_json::Number::from_f64(parsed).map_or_else(
-                || Value::String(column.text(row).to_string()),
-                Value::Number,
-            )
+            let parsed = number.unwrap_or_else(|| text.trim().parse().unwrap_or(f64::NAN));
+            serde_json::Number::from_f64(parsed)
+                .map_or_else(|| Value::String(text.to_string()), Value::Number)
         }
         CellKind::Bool => Value::Bool(
-            column.numbers().get(row).is_some_and(|v| *v == 1.0)
-                || matches!(column.text(row), "True" | "true" | "TRUE"),
+            number.is_some_and(|v| v == 1.0) || matches!(text, "True" | "true" | "TRUE"),
         ),
-        CellKind::Text => Value::String(column.text(row).to_string()),
+        CellKind::Text => Value::String(text.to_string()),
     }
 }
 

@@ -118,9 +118,11 @@ pub(crate) fn within(
 }
 
 impl Check for TableCheck {
-    fn update(&mut self, _chunk: &Chunk) {}
+    fn update(&mut self, _chunk: &Chunk) -> Result<()> {
+        Ok(())
+    }
 
-    fn finish(self: Box<Self>, facts: &TableFacts, result: &mut ExpectationResult) {
+    fn finish(self: Box<Self>, facts: &TableFacts, result: &mut ExpectationResult) -> Result<()> {
         let columns = &facts.columns;
         match &self.rule {
             Rule::RowCountBetween {
@@ -185,5 +187,6 @@ impl Check for TableCheck {
                 };
             }
         }
+        Ok(())
     }
 }

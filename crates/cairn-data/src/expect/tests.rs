@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::spill::MemoryBudget;
 use crate::suite::Suite;
 use crate::table::{CellReading, Column};
 
@@ -40,24 +41,49 @@ fn suite(expectation: Value) -> Suite {
     Suite::parse(&text, "test").unwrap()
 }
 
-/// Runs one expectation over the table, whole and in small chunks; all runs must agree.
-fn run(header: &[&str], rows: &[&[&str]], expectation: Value) -> ExpectationResult {
+/// A budget so small that every check keeping values spills after a few rows (many runs).
+fn tiny_budget() -> MemoryBudget {
+    MemoryBudget {
+        bytes: 0,
+        temp_dir: None,
+    }
+}
+
+/// Runs a suite over the table in chunks of `chunk_rows` rows within `memory`.
+fn run_suite(
+    header: &[&str],
+    rows: &[&[&str]],
+    suite: &Suite,
+    chunk_rows: usize,
+    memory: &MemoryBudget,
+) -> Vec<ExpectationResult> {
     let columns: Vec<String> = header.iter().map(|c| c.to_string()).collect();
+    let mut plan = Plan::compile(suite, &columns, memory).unwrap();
+    for chunk in chunks(header, rows, chunk_rows.min(rows.len().max(1))) {
+        plan.update(&chunk).unwrap();
+    }
+    let facts = TableFacts {
+        columns,
+        row_count: rows.len() as u64,
+    };
+    plan.finish(&facts).unwrap()
+}
+
+/// Runs one expectation over the table, whole and in small chunks, in memory and spilled to disk
+/// after every few values; all runs must agree.
+fn run(header: &[&str], rows: &[&[&str]], expectation: Value) -> ExpectationResult {
     let suite = suite(expectation);
     let mut results = Vec::new();
     for chunk_rows in [usize::MAX, 1, 2] {
-        let mut plan = Plan::compile(&suite, &columns).unwrap();
-        for chunk in chunks(header, rows, chunk_rows.min(rows.len().max(1))) {
-            plan.update(&chunk);
-        }
-        let facts = TableFacts {
-            columns: columns.clone(),
-            row_count: rows.len() as u64,
-        };
-        results.push(plan.finish(&facts).remove(0));
+        results
+            .push(run_suite(header, rows, &suite, chunk_rows, &MemoryBudget::default()).remove(0));
     }
     assert_eq!(results[0], results[1], "one-row chunks changed the result");
     assert_eq!(results[0], results[2], "two-row chunks changed the result");
+    for chunk_rows in [usize::MAX, 1] {
+        let spilled = run_suite(header, rows, &suite, chunk_rows, &tiny_budget()).remove(0);
+        assert_eq!(results[0], spilled, "spilling changed the result");
+    }
     results.remove(0)
 }
 
@@ -748,13 +774,239 @@ fn bad_arguments_are_usage_errors_naming_the_expectation() {
         ),
     ];
     for (expectation, needle) in cases {
-        let error = Plan::compile(&suite(expectation.clone()), &columns)
-            .err()
-            .unwrap_or_else(|| panic!("{expectation} compiled"));
+        let error = Plan::compile(
+            &suite(expectation.clone()),
+            &columns,
+            &MemoryBudget::default(),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{expectation} compiled"));
         let message = error.to_string();
         assert!(
             message.contains(needle) && message.starts_with("expectation 1 ("),
             "{expectation}: {message}"
         );
+    }
+}
+
+/// A table big enough for a tiny memory budget to spill every check that keeps values many times:
+/// ids repeated far apart (a value alone in each of several runs) and next to each other, nulls,
+/// ties, negative zeros and infinities among the numbers, text keys for compound uniqueness.
+fn big_table() -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec!["id", "x", "k"];
+    let mut rows = Vec::new();
+    for i in 0..4_000u64 {
+        let id = if i % 97 == 0 && i > 1_500 {
+            // Repeats a value last seen 1,500 rows earlier (another run).
+            (i - 1_500).to_string()
+        } else if i % 1_013 == 1 {
+            // Repeats the previous row's value.
+            (i - 1).to_string()
+        } else if i % 89 == 0 {
+            String::new()
+        } else {
+            i.to_string()
+        };
+        let x = match i % 53 {
+            0 => String::new(),
+            1 => "-0.0".to_string(),
+            2 if i % 3 == 0 => "inf".to_string(),
+            _ => format!("{:.1}", ((i * 7_919) % 1_009) as f64 / 10.0 - 30.0),
+        };
+        let k = format!("k{}", (i * 31) % 57);
+        rows.push(vec![id, x, k]);
+    }
+    (header, rows)
+}
+
+fn spill_cases() -> Vec<Value> {
+    vec![
+        json!({"type": "expect_column_values_to_be_unique", "column": "id"}),
+        json!({"type": "expect_column_values_to_be_unique", "column": "x", "mostly": 0.1}),
+        json!({"type": "expect_compound_columns_to_be_unique", "column_list": ["x", "k"]}),
+        json!({"type": "expect_column_unique_value_count_to_be_between", "column": "x", "min_value": 1}),
+        json!({"type": "expect_column_proportion_of_unique_values_to_be_between", "column": "id", "min_value": 0.9}),
+        json!({"type": "expect_column_median_to_be_between", "column": "x", "min_value": -100}),
+        json!({"type": "expect_column_median_to_be_between", "column": "id", "max_value": 0}),
+        json!({"type": "expect_column_quantile_values_to_be_between", "column": "x",
+            "quantile_ranges": {"quantiles": [0.0, 0.05, 0.333, 0.5, 0.95, 1.0],
+                "value_ranges": [[null, null], [null, null], [null, null], [null, null], [null, null], [null, 10]]}}),
+        json!({"type": "expect_column_value_z_scores_to_be_less_than", "column": "id", "threshold": 1.5}),
+        json!({"type": "expect_column_values_to_not_be_outliers", "column": "x"}),
+        json!({"type": "expect_column_values_to_not_be_outliers", "column": "id", "method": "mad", "threshold": 1.0}),
+        json!({"type": "expect_column_kl_divergence_to_be_less_than", "column": "x",
+            "partition_object": {"bins": [-40, -10, 0, 10, 80], "weights": [0.3, 0.2, 0.2, 0.3]}, "threshold": 0.1}),
+    ]
+}
+
+#[test]
+fn spilling_to_disk_gives_the_in_memory_results() {
+    let (header, rows) = big_table();
+    let rows: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|row| row.iter().map(String::as_str).collect())
+        .collect();
+    let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+    let expectations = spill_cases();
+    let suite = Suite::parse(
+        &json!({"version": 1, "name": "t", "expectations": expectations}).to_string(),
+        "test",
+    )
+    .unwrap();
+    let in_memory = run_suite(&header, &rows, &suite, 1_000, &MemoryBudget::default());
+    // From runs of a few values to a first run of about a thousand (values alone in it, repeated
+    // in later runs, are shown from a later row).
+    for (budget, chunk_rows) in [
+        (0usize, 1_000usize),
+        (0, 7),
+        (3_000, 333),
+        (200_000, 1_000),
+        (2_000_000, 4_000),
+    ] {
+        let memory = MemoryBudget {
+            bytes: budget,
+            temp_dir: None,
+        };
+        let spilled = run_suite(&header, &rows, &suite, chunk_rows, &memory);
+        for (expected, got) in in_memory.iter().zip(&spilled) {
+            assert_eq!(
+                expected, got,
+                "{} with {budget} bytes, chunks of {chunk_rows}",
+                expected.expectation_type
+            );
+        }
+    }
+    // Each of these checks did write to disk with no budget: pointed at a missing directory, each
+    // fails with the directory's name.
+    for expectation in expectations {
+        let one = Suite::parse(
+            &json!({"version": 1, "name": "t", "expectations": [expectation]}).to_string(),
+            "test",
+        )
+        .unwrap();
+        if expectation["type"] == "expect_column_kl_divergence_to_be_less_than" {
+            continue; // binned as it streams: keeps no values
+        }
+        let columns: Vec<String> = header.iter().map(|c| c.to_string()).collect();
+        let memory = MemoryBudget {
+            bytes: 0,
+            temp_dir: Some("/nonexistent/cairn-spill-test".into()),
+        };
+        let mut plan = Plan::compile(&one, &columns, &memory).unwrap();
+        let facts = TableFacts {
+            columns: columns.clone(),
+            row_count: rows.len() as u64,
+        };
+        let outcome = chunks(&header, &rows, 1_000)
+            .iter()
+            .try_for_each(|chunk| plan.update(chunk))
+            .and_then(|()| plan.finish(&facts).map(|_| ()));
+        let message = outcome.expect_err("should spill").to_string();
+        assert!(
+            message.contains("/nonexistent/cairn-spill-test"),
+            "{expectation}: {message}"
+        );
+    }
+}
+
+#[test]
+fn spilled_results_match_a_plain_computation() {
+    let (header, rows) = big_table();
+    let row_refs: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|row| row.iter().map(String::as_str).collect())
+        .collect();
+    let row_refs: Vec<&[&str]> = row_refs.iter().map(Vec::as_slice).collect();
+    let suite = Suite::parse(
+        &json!({"version": 1, "name": "t", "expectations": spill_cases()}).to_string(),
+        "test",
+    )
+    .unwrap();
+    let results = run_suite(&header, &row_refs, &suite, 500, &tiny_budget());
+
+    // Uniqueness: every row of a value held by several rows (pandas' duplicated(keep=False)).
+    let ids: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    let mut counts: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for id in ids.iter().filter(|id| !id.is_empty()) {
+        *counts.entry(id).or_default() += 1;
+    }
+    let repeated: Vec<u64> = (0..ids.len() as u64)
+        .filter(|&row| {
+            counts
+                .get(ids[row as usize])
+                .is_some_and(|count| *count > 1)
+        })
+        .collect();
+    let unique = &results[0];
+    assert_eq!(unique.unexpected_count, Some(repeated.len() as u64));
+    assert!(repeated.len() > EXAMPLES);
+    let example_rows: Vec<u64> = unique.examples.iter().map(|e| e.row).collect();
+    assert_eq!(example_rows, repeated[..EXAMPLES]);
+    for example in &unique.examples {
+        let text = ids[example.row as usize];
+        assert_eq!(example.value, json!(text.parse::<i64>().unwrap()));
+        // A value's first row has no line (as before any spilling); the others have theirs (the
+        // chunks number lines from 2, after a header line).
+        let first = ids.iter().position(|id| *id == text).unwrap() as u64;
+        let line = if example.row == first {
+            0
+        } else {
+            example.row + 2
+        };
+        assert_eq!(example.line, line, "row {}", example.row);
+    }
+
+    // Numbers as pandas reads them (nulls dropped), for the distinct count, median and quantiles.
+    let mut xs: Vec<f64> = rows
+        .iter()
+        .filter(|row| !row[1].is_empty())
+        .map(|row| row[1].parse::<f64>().unwrap())
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    let distinct_texts: std::collections::HashSet<&str> = rows
+        .iter()
+        .map(|row| row[1].as_str())
+        .filter(|x| !x.is_empty())
+        .collect();
+    assert_eq!(results[3].observed_value, json!(distinct_texts.len()));
+    assert_eq!(
+        results[5].observed_value,
+        json!(crate::stats::median(&xs)),
+        "median of x"
+    );
+    let quantiles = [0.0, 0.05, 0.333, 0.5, 0.95, 1.0];
+    let expected: Vec<Value> = quantiles
+        .iter()
+        .map(|q| {
+            let value = crate::stats::quantile_nearest(&xs, *q);
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
+        })
+        .collect();
+    assert_eq!(results[7].observed_value["values"], json!(expected));
+}
+
+#[test]
+fn long_values_are_logged_whole_for_examples_found_across_runs() {
+    // Values longer than the log's stack record, repeated far apart (each alone in its run).
+    let long = |i: usize| format!("{i:0>4}{}", "é-long ".repeat(40 + i % 7));
+    let values: Vec<String> = (0..400)
+        .map(|i| if i >= 300 { long(i - 300) } else { long(i) })
+        .collect();
+    let rows: Vec<[&str; 2]> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| [v.as_str(), if i % 2 == 0 { "a" } else { "b" }])
+        .collect();
+    let rows: Vec<&[&str]> = rows.iter().map(|r| r.as_slice()).collect();
+    for expectation in [
+        json!({"type": "expect_column_values_to_be_unique", "column": "s"}),
+        json!({"type": "expect_compound_columns_to_be_unique", "column_list": ["s", "t"]}),
+    ] {
+        let result = run(&["s", "t"], &rows, expectation);
+        assert_eq!(result.examples.len(), EXAMPLES);
+        assert_eq!(result.examples[0].row, 0);
+        let first = &result.examples[0].value;
+        let text = first.as_str().or_else(|| first[0].as_str()).unwrap();
+        assert_eq!(text, long(0));
     }
 }

@@ -224,8 +224,11 @@ fn text_after_numbers_makes_a_string_column_without_numeric_statistics() {
 
 #[test]
 fn renderings_name_every_column_and_mark_approximations() {
+    // Distinct values are exact while the frequent-values counter holds them all (20 here), then
+    // counted on until 10, then estimated.
     let options = ProfileOptions {
         distinct_limit: 10,
+        top_capacity: 20,
         ..ProfileOptions::default()
     };
     let mut profiler = TableProfiler::new(&["n".to_string(), "s<x>".to_string()], options);
@@ -251,4 +254,79 @@ fn renderings_name_every_column_and_mark_approximations() {
     let json = serde_json::to_string(&table).unwrap();
     let back: TableProfile = serde_json::from_str(&json).unwrap();
     assert_eq!(back, table);
+}
+
+#[test]
+fn distinct_values_past_the_frequent_values_counter_are_still_exact() {
+    // 3,000 values, each twice: more than the frequent-values counter holds (100), fewer than
+    // the distinct limit, so the count is exact though the top counts are not.
+    let cells: Vec<String> = (0..6_000)
+        .map(|i| format!("v{}", (i * 7) % 3_000))
+        .collect();
+    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+    let options = ProfileOptions {
+        distinct_limit: 1_000_000,
+        sample_budget: 1_000,
+        top_capacity: 100,
+    };
+    for chunk in [6_000, 999] {
+        let summary = profile_with(&cells, chunk, options);
+        assert_eq!(summary.distinct, 3_000);
+        assert!(!summary.distinct_approximate);
+        assert!(summary.top_values_error > 0);
+        assert!(!summary.unique);
+    }
+}
+
+#[test]
+fn a_pattern_has_one_hash_whichever_way_it_is_computed() {
+    // ASCII text is classified word by word, other text character by character; equal patterns
+    // must count as one.
+    let texts = [
+        "",
+        "a",
+        "Ab1",
+        "abcdefgh",
+        "abcdefghi",
+        "x-9_Y",
+        "é",
+        "Ünïcode 12",
+        "ab\u{e9}cd",
+        "12345678901234567890123456789012",
+        "123456789012345678901234567890123",
+        "a long value, longer than the thirty-two characters kept",
+        "ééééééééééééééééééééééééééééééééééé",
+    ];
+    for text in texts {
+        let mut bytes = Vec::new();
+        let hash = pattern_bytes(text, &mut bytes);
+        // The character-by-character classification is the reference for every text.
+        let mut expected = Vec::new();
+        pattern_chars(text, &mut expected);
+        assert_eq!(bytes, expected, "{text:?}");
+        assert_eq!(hash, pattern_hash(&bytes), "{text:?}");
+    }
+    let hash = |text: &str| pattern_bytes(text, &mut Vec::new());
+    assert_eq!(hash("abc"), hash("xyz"));
+    assert_eq!(hash("abc"), hash("\u{e9}bc"));
+    assert_ne!(hash("abc"), hash("abcd"));
+    assert_ne!(hash("a"), hash("a\0"));
+}
+
+#[test]
+fn eight_ascii_bytes_are_classified_at_once_as_one_by_one() {
+    // Every ASCII byte in every lane, next to the range edges of its neighbours.
+    for byte in 0u8..128 {
+        for lane in 0..8 {
+            let mut bytes = *b"/09:@AZ[";
+            bytes[lane] = byte;
+            let expected: Vec<u8> = bytes.iter().map(|&b| ASCII_CLASS[usize::from(b)]).collect();
+            let got = classify_word(u64::from_le_bytes(bytes)).to_le_bytes();
+            assert_eq!(
+                got.as_slice(),
+                expected.as_slice(),
+                "byte {byte} in lane {lane}"
+            );
+        }
+    }
 }

@@ -15,6 +15,7 @@ use sqlx::{Column as _, Connection, Executor, PgConnection, Row, TypeInfo};
 use super::{ChunkSource, Progress};
 use crate::error::{DataError, Result};
 use crate::expect::{Plan, TableFacts};
+use crate::spill::MemoryBudget;
 use crate::sql::{self, AggregateRow, DbColumn, Query, Relation, Rows, TypeClass};
 use crate::suite::Suite;
 use crate::table::{Chunk, Column, Needs};
@@ -121,8 +122,9 @@ fn text_cells(row: &sqlx::postgres::PgRow) -> Result<Vec<Option<String>>> {
         .collect()
 }
 
-/// Validates the relation `input` names against `suite`.
-pub fn validate(suite: &Suite, input: &PostgresInput) -> Result<Validation> {
+/// Validates the relation `input` names against `suite` (the expectations SQL cannot answer run in
+/// the engine over the rows they need, sharing `memory`).
+pub fn validate(suite: &Suite, input: &PostgresInput, memory: &MemoryBudget) -> Result<Validation> {
     let started = Instant::now();
     let relation = match (&input.table, &input.query) {
         (Some(table), None) => Relation::parse_table(table)?,
@@ -151,7 +153,7 @@ pub fn validate(suite: &Suite, input: &PostgresInput) -> Result<Validation> {
             .collect();
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         // The engine's compile reports bad arguments exactly as for files.
-        Plan::compile(suite, &names)?;
+        Plan::compile(suite, &names, memory)?;
         let mut rejected = Vec::new();
         for config in &suite.expectations {
             for pattern in sql::regexes(config) {
@@ -212,11 +214,11 @@ pub fn validate(suite: &Suite, input: &PostgresInput) -> Result<Validation> {
                 columns: names.clone(),
                 row_count,
             };
-            Plan::compile(&sub_suite, &names)?.finish(&facts)
+            Plan::compile(&sub_suite, &names, memory)?.finish(&facts)?
         } else {
             needed.sort_unstable();
             let source = PostgresSource::open(input.url.clone(), &compiled, &needed, &shown);
-            crate::validate::validate(&sub_suite, &shown, Box::new(source), false)?.results
+            crate::validate::validate(&sub_suite, &shown, Box::new(source), false, memory)?.results
         };
         for (index, result) in engine.into_iter().zip(engine_results) {
             results[index] = Some(result);

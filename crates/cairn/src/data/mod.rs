@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cairn_data::source::{Format, Progress, ReadOptions};
+use cairn_data::spill::MemoryBudget;
 use cairn_data::table::{CellReading, PANDAS_NULLS};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -127,6 +128,53 @@ fn one_byte(flag: &str, text: &str) -> anyhow::Result<u8> {
     }
 }
 
+/// How much memory the checks that keep every value may hold, and where they spill past it.
+#[derive(Debug, Clone, Args)]
+pub struct MemoryArgs {
+    /// Memory shared by the checks that keep every value (uniqueness, unique counts, medians,
+    /// quantiles, z-scores, outliers). Past it they write sorted runs to temporary files and merge
+    /// them at the end: results stay exact. A size in bytes, or with K, M, G or T (powers of 1024).
+    #[arg(long, env = "CAIRN_DATA_MEMORY_BUDGET", value_name = "SIZE", default_value = "64M",
+          value_parser = parse_size)]
+    pub memory_budget: u64,
+    /// Where spill files go (default: the system's temporary directory, $TMPDIR). They are deleted
+    /// as soon as they are created, so nothing is left behind.
+    #[arg(long, env = "CAIRN_DATA_TEMP_DIR", value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl MemoryArgs {
+    pub fn budget(&self) -> MemoryBudget {
+        MemoryBudget {
+            bytes: usize::try_from(self.memory_budget).unwrap_or(usize::MAX),
+            temp_dir: self.temp_dir.clone(),
+        }
+    }
+}
+
+/// Reads a size: bytes, or a number with K, M, G or T (powers of 1024; `KB`, `KiB`... too).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let digits = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 64M, 2G, 500000)"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("{text:?} is not a size (e.g. 64M, 2G, 500000)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
 /// Report files a command writes on request (`-` = standard output).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ReportArgs {
@@ -224,4 +272,28 @@ pub fn dataset_digest(files: &[String], columns: &[String]) -> String {
         hasher.update(&[0]);
     }
     format!("{:016x}", hasher.digest())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_with_binary_units() {
+        let check = |text: &str, expected: Option<u64>| {
+            assert_eq!(parse_size(text).ok(), expected, "{text:?}");
+        };
+        check("0", Some(0));
+        check("500000", Some(500_000));
+        check("64M", Some(64 << 20));
+        check("64MB", Some(64 << 20));
+        check("1g", Some(1 << 30));
+        check("2GiB", Some(2 << 30));
+        check("16k", Some(16 << 10));
+        check(" 3T ", Some(3 << 40));
+        check("1.5G", None);
+        check("M", None);
+        check("12X", None);
+        check("99999999999T", None);
+    }
 }

@@ -12,7 +12,9 @@ use super::{write_output, Outcome, ProgressDisplay, ReadArgs, ReportArgs};
 /// Per-column memory budgets: past them, results are estimates and say so.
 #[derive(Debug, Clone, Args)]
 pub struct BudgetArgs {
-    /// Distinct values counted exactly per column (8 bytes each) before a HyperLogLog estimate.
+    /// Distinct values counted exactly per column (8 to 24 bytes each) before a HyperLogLog
+    /// estimate. A column whose values all fit the most-frequent-values counter (100,000) is
+    /// counted exactly whatever this says.
     #[arg(long, value_name = "N", default_value_t = ProfileOptions::default().distinct_limit)]
     pub exact_distinct: usize,
     /// Numbers kept per column for exact quantiles and histogram (8 bytes each) before sampling.

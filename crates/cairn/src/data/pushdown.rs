@@ -2,6 +2,7 @@
 //! on the server (see `cairn_data::sql`), so the rows never leave the database.
 
 use cairn_data::source::postgres::{self, PostgresInput};
+use cairn_data::spill::MemoryBudget;
 use cairn_data::suite::Suite;
 use cairn_data::validate::Validation;
 use clap::Args;
@@ -32,12 +33,17 @@ pub fn applies(data: &str, args: &PostgresArgs) -> anyhow::Result<bool> {
     Ok(false)
 }
 
-pub fn validate(suite: &Suite, data: &str, args: &PostgresArgs) -> anyhow::Result<Validation> {
+pub fn validate(
+    suite: &Suite,
+    data: &str,
+    args: &PostgresArgs,
+    memory: &MemoryBudget,
+) -> anyhow::Result<Validation> {
     let input = PostgresInput {
         url: data.trim().to_string(),
         table: args.table.clone(),
         query: args.query.clone(),
         order_by: args.order_by.clone(),
     };
-    Ok(postgres::validate(suite, &input)?)
+    Ok(postgres::validate(suite, &input, memory)?)
 }

@@ -28,6 +28,8 @@ pub struct ValidateArgs {
     tracking: TrackingArgs,
     #[command(flatten)]
     postgres: super::pushdown::PostgresArgs,
+    #[command(flatten)]
+    memory: super::MemoryArgs,
     /// Print nothing on the terminal but errors (reports are still written).
     #[arg(long, short)]
     quiet: bool,
@@ -39,13 +41,19 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
     let suite = Suite::parse(&text, &args.suite.display().to_string())?;
     let with_profile = args.report.html.is_some() || args.tracking.wanted();
     let validation = if super::pushdown::applies(&args.data, &args.postgres)? {
-        super::pushdown::validate(&suite, &args.data, &args.postgres)?
+        super::pushdown::validate(&suite, &args.data, &args.postgres, &args.memory.budget())?
     } else {
         let options = args.read.options()?;
         let source = cairn_data::source::open(&args.data, &options)?;
         let progress = (!args.quiet && std::io::stderr().is_terminal())
             .then(|| ProgressDisplay::start("validating", source.progress()));
-        let validation = cairn_data::validate::validate(&suite, &args.data, source, with_profile);
+        let validation = cairn_data::validate::validate(
+            &suite,
+            &args.data,
+            source,
+            with_profile,
+            &args.memory.budget(),
+        );
         drop(progress);
         validation?
     };
