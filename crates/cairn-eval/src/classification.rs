@@ -302,11 +302,15 @@ impl ClassificationAccumulator {
                 jobs.push((cells.clone(), format!("slice {column}={value}"), false));
             }
         }
-        let mut finished = parallel_map(&jobs, |(cells, label, with_curves)| {
-            let mut warnings = BTreeSet::new();
-            let group = finisher.group(cells, label, *with_curves, &mut warnings);
-            (group, warnings)
-        })
+        let mut finished = crate::parallel::map(
+            &jobs,
+            crate::parallel::cores(),
+            |(cells, label, with_curves)| {
+                let mut warnings = BTreeSet::new();
+                let group = finisher.group(cells, label, *with_curves, &mut warnings);
+                (group, warnings)
+            },
+        )
         .into_iter();
         let mut take = |warnings: &mut BTreeSet<String>| {
             let (group, found) = finished.next().unwrap_or_default();
@@ -346,41 +350,6 @@ impl ClassificationAccumulator {
             warnings: warnings.into_iter().collect(),
         })
     }
-}
-
-/// `work` over `items` on the available cores, results in the order of `items` (items are taken
-/// in order, so put the biggest first).
-fn parallel_map<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, items.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(index) else {
-                            return done;
-                        };
-                        done.push((index, work(item)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Sorts score lists on the available cores (longest first, each to the least loaded thread).

@@ -18,6 +18,7 @@ pub mod classification;
 pub mod curve;
 pub mod error;
 pub mod keys;
+pub mod parallel;
 pub mod regression;
 pub mod report;
 pub mod result;

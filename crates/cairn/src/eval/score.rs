@@ -455,45 +455,6 @@ const PROBA_PREFIX: &str = "proba_";
 /// The prediction column of `--predictions-out`.
 const PREDICTION_COLUMN: &str = "prediction";
 
-/// Runs `work` over `batches` on up to `threads` threads; results in the batches' order.
-fn parallel_batches<R: Send>(
-    batches: &[Range<usize>],
-    threads: usize,
-    work: impl Fn(Range<usize>) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.clamp(1, batches.len().max(1));
-    if threads == 1 {
-        return batches.iter().map(|range| work(range.clone())).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(range) = batches.get(index) else {
-                            return done;
-                        };
-                        done.push((index, work(range.clone())));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
-}
-
 /// What the first batch decided.
 struct Decided {
     shape: Shape,
@@ -634,7 +595,7 @@ pub fn evaluate(
             .step_by(plan.batch_rows)
             .map(|start| start..(start + plan.batch_rows).min(chunk.n_rows))
             .collect();
-        let scored = parallel_batches(&batches, plan.threads, |range| {
+        let scored = cairn_eval::parallel::map(&batches, plan.threads, |range| {
             let first = range.start;
             let last = range.end.saturating_sub(1);
             let mut cells = Vec::with_capacity(features.len());
