@@ -374,16 +374,17 @@ pub fn split_outputs(outputs: Outputs, rows: &[usize]) -> Option<Vec<Outputs>> {
                     ));
                 }
             }
-            Output::ClassProbabilities(maps) => {
-                if maps.len() != total {
+            Output::ClassProbabilities(table) => {
+                if table.rows() != total {
                     return None;
                 }
-                let mut maps = maps.into_iter();
+                let mut start = 0;
                 for (part, count) in parts.iter_mut().zip(rows) {
                     part.push((
                         name.clone(),
-                        Output::ClassProbabilities(maps.by_ref().take(*count).collect()),
+                        Output::ClassProbabilities(table.slice(start, *count)?),
                     ));
+                    start += count;
                 }
             }
         }
@@ -396,7 +397,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::InputSpec;
+    use crate::model::{ClassProbabilities, InputSpec};
     use crate::request::{parse_invocations, Cell};
 
     fn iris() -> Interface {
@@ -531,9 +532,12 @@ mod tests {
             values: rows.iter().flatten().map(|value| json!(value)).collect(),
         };
         let zipmap = Output::ClassProbabilities(
-            rows.iter()
-                .map(|row| vec![("0".to_string(), row[0]), ("1".to_string(), row[1])])
-                .collect(),
+            ClassProbabilities::from_pairs(
+                rows.iter()
+                    .map(|row| vec![("0".to_string(), row[0]), ("1".to_string(), row[1])])
+                    .collect(),
+            )
+            .expect("same classes"),
         );
         (tensor, zipmap)
     }

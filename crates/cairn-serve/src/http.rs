@@ -402,10 +402,16 @@ async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> 
     }
     .await;
     let response = match result {
-        Ok((payload, rows, outputs)) => Json(json!({
-            "predictions": mlflow_predictions(&outputs, rows, payload.is_frame())
-        }))
-        .into_response(),
+        Ok((payload, rows, outputs)) => {
+            #[derive(serde::Serialize)]
+            struct Body<'a> {
+                predictions: crate::model::MlflowPredictions<'a>,
+            }
+            Json(Body {
+                predictions: mlflow_predictions(&outputs, rows, payload.is_frame()),
+            })
+            .into_response()
+        }
         Err(error) => error_response(Protocol::Mlflow, &error),
     };
     let response = with_request_id(response, &id);

@@ -4,7 +4,8 @@
 //! - [`resolve`] turns a model URI (`models:/name@alias`, `runs:/...`, a folder, an `.onnx` file) into
 //!   a local folder, downloading through a tracking server's artifact proxy.
 //! - [`mlmodel`] reads an `MLmodel` file; [`request`] parses request bodies (both pure).
-//! - [`model`] binds a parsed request to the model's inputs, runs it and shapes the outputs.
+//! - [`model`] binds a parsed request to the model's inputs, runs it and shapes the outputs;
+//!   [`zipmap`] rewrites a classifier's ZipMap output into a tensor at load time.
 //! - [`batch`] lets concurrent requests for one model version share a model call.
 //! - [`http`] is the axum router: protocols, limits, metrics; each model sits in a slot that hot
 //!   reload can swap.
@@ -23,6 +24,7 @@ pub mod reload;
 pub mod request;
 pub mod resolve;
 pub mod runtime;
+pub mod zipmap;
 
 /// Everything that can go wrong, with the HTTP status each maps to (see [`ServeError::status`]).
 #[derive(Debug, thiserror::Error)]

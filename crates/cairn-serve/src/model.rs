@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::{json, Value};
 
 use crate::mlmodel::{Schema, TensorSpec};
 use crate::request::{Cell, Frame, Payload, TensorData};
@@ -457,36 +459,68 @@ pub enum Output {
         /// Elements as JSON values, row-major.
         values: Vec<Value>,
     },
-    /// A ZipMap: per row, (class, probability) sorted by class.
-    ClassProbabilities(Vec<Vec<(String, f64)>>),
+    /// A ZipMap: per-class probabilities.
+    ClassProbabilities(ClassProbabilities),
+}
+
+/// Per-class probabilities of each row (what a ZipMap returns), classes sorted: integer labels
+/// numerically, then text labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassProbabilities {
+    pub classes: Arc<[String]>,
+    /// Row-major: `classes.len()` probabilities per row.
+    pub values: Vec<f64>,
+}
+
+impl ClassProbabilities {
+    /// From one `(class, probability)` list per row; `None` when rows name different classes.
+    pub fn from_pairs(rows: Vec<Vec<(String, f64)>>) -> Option<ClassProbabilities> {
+        let classes: Arc<[String]> = rows
+            .first()
+            .map(|pairs| pairs.iter().map(|(class, _)| class.clone()).collect())
+            .unwrap_or_default();
+        let mut values = Vec::with_capacity(rows.len() * classes.len());
+        for pairs in rows {
+            if pairs.len() != classes.len()
+                || pairs
+                    .iter()
+                    .zip(classes.iter())
+                    .any(|((class, _), want)| class != want)
+            {
+                return None;
+            }
+            values.extend(pairs.into_iter().map(|(_, probability)| probability));
+        }
+        Some(ClassProbabilities { classes, values })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.values
+            .len()
+            .checked_div(self.classes.len())
+            .unwrap_or(0)
+    }
+
+    /// The probabilities of row `row`, in class order.
+    pub fn row(&self, row: usize) -> Option<&[f64]> {
+        let width = self.classes.len();
+        self.values.get(row * width..(row + 1) * width)
+    }
+
+    /// Rows `start..start + count`.
+    pub fn slice(&self, start: usize, count: usize) -> Option<ClassProbabilities> {
+        let width = self.classes.len();
+        Some(ClassProbabilities {
+            classes: Arc::clone(&self.classes),
+            values: self
+                .values
+                .get(start * width..(start + count) * width)?
+                .to_vec(),
+        })
+    }
 }
 
 impl Output {
-    /// The value for row `row` of a batch of `rows`.
-    fn row(&self, row: usize, rows: usize) -> Value {
-        match self {
-            Output::ClassProbabilities(maps) => maps.get(row).map_or(Value::Null, |pairs| {
-                Value::Object(
-                    pairs
-                        .iter()
-                        .map(|(class, probability)| (class.clone(), json!(probability)))
-                        .collect(),
-                )
-            }),
-            Output::Tensor { values, .. } => {
-                if rows == 0 || values.len() % rows != 0 {
-                    return Value::Null;
-                }
-                let width = values.len() / rows;
-                if width == 1 {
-                    values[row].clone()
-                } else {
-                    Value::Array(values[row * width..(row + 1) * width].to_vec())
-                }
-            }
-        }
-    }
-
     /// `[{name, datatype, shape, data}]` entry of a v2 response.
     pub fn to_v2(&self, name: &str) -> Value {
         match self {
@@ -497,21 +531,13 @@ impl Output {
             } => {
                 json!({"name": name, "datatype": element.v2_name(), "shape": shape, "data": values})
             }
-            Output::ClassProbabilities(maps) => {
-                let classes: Vec<&String> = maps
-                    .first()
-                    .map(|pairs| pairs.iter().map(|(class, _)| class).collect())
-                    .unwrap_or_default();
-                let data: Vec<f64> = maps
-                    .iter()
-                    .flat_map(|pairs| pairs.iter().map(|(_, probability)| *probability))
-                    .collect();
+            Output::ClassProbabilities(table) => {
                 json!({
                     "name": name,
                     "datatype": "FP32",
-                    "shape": [maps.len(), classes.len()],
-                    "data": data,
-                    "parameters": {"classes": classes.iter().map(|class| class.as_str()).collect::<Vec<_>>().join(",")},
+                    "shape": [table.rows(), table.classes.len()],
+                    "data": table.values,
+                    "parameters": {"classes": table.classes.join(",")},
                 })
             }
         }
@@ -519,31 +545,121 @@ impl Output {
 }
 
 /// MLflow's `predictions`: one record per row for data-frame input, else one list per output.
-pub fn mlflow_predictions(outputs: &[(String, Output)], rows: usize, frame: bool) -> Value {
-    if frame {
-        let records = (0..rows)
-            .map(|row| {
-                Value::Object(
-                    outputs
-                        .iter()
-                        .map(|(name, output)| (name.clone(), output.row(row, rows)))
-                        .collect::<Map<String, Value>>(),
-                )
-            })
-            .collect();
-        return Value::Array(records);
+///
+/// Serialized straight from the outputs, without building a JSON tree first (that tree cost more
+/// than the model call for a 64-row request). Object keys come out sorted, as serde_json's `Map`
+/// orders them.
+pub fn mlflow_predictions(
+    outputs: &[(String, Output)],
+    rows: usize,
+    frame: bool,
+) -> MlflowPredictions<'_> {
+    let mut sorted: Vec<(&str, &Output, Vec<usize>)> = outputs
+        .iter()
+        .map(|(name, output)| {
+            let mut order = Vec::new();
+            if let Output::ClassProbabilities(table) = output {
+                order = (0..table.classes.len()).collect();
+                order.sort_by(|a, b| table.classes[*a].cmp(&table.classes[*b]));
+            }
+            (name.as_str(), output, order)
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    MlflowPredictions {
+        outputs: sorted,
+        rows,
+        frame,
     }
-    Value::Object(
-        outputs
-            .iter()
-            .map(|(name, output)| {
-                (
-                    name.clone(),
-                    Value::Array((0..rows).map(|row| output.row(row, rows)).collect()),
-                )
-            })
-            .collect(),
-    )
+}
+
+/// See [`mlflow_predictions`].
+pub struct MlflowPredictions<'a> {
+    /// (name, output, class order for probabilities), by name.
+    outputs: Vec<(&'a str, &'a Output, Vec<usize>)>,
+    rows: usize,
+    frame: bool,
+}
+
+impl Serialize for MlflowPredictions<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let cell = |index: usize, row: usize| {
+            let (_, output, order) = &self.outputs[index];
+            OutputCell {
+                output,
+                order,
+                row,
+                rows: self.rows,
+            }
+        };
+        if self.frame {
+            let mut records = serializer.serialize_seq(Some(self.rows))?;
+            for row in 0..self.rows {
+                records.serialize_element(&Fields(
+                    (0..self.outputs.len()).map(|index| (self.outputs[index].0, cell(index, row))),
+                ))?;
+            }
+            return records.end();
+        }
+        let mut columns = serializer.serialize_map(Some(self.outputs.len()))?;
+        for (index, (name, _, _)) in self.outputs.iter().enumerate() {
+            columns.serialize_entry(name, &Items((0..self.rows).map(|row| cell(index, row))))?;
+        }
+        columns.end()
+    }
+}
+
+/// An object from (key, value) pairs, written in the order given.
+struct Fields<I>(I);
+
+impl<K: Serialize, V: Serialize, I: Iterator<Item = (K, V)> + Clone> Serialize for Fields<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.clone())
+    }
+}
+
+/// An array from an iterator.
+struct Items<I>(I);
+
+impl<T: Serialize, I: Iterator<Item = T> + Clone> Serialize for Items<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
+    }
+}
+
+/// One output's value for one row of a batch of `rows`.
+struct OutputCell<'a> {
+    output: &'a Output,
+    /// Class order for probabilities.
+    order: &'a [usize],
+    row: usize,
+    rows: usize,
+}
+
+impl Serialize for OutputCell<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.output {
+            Output::ClassProbabilities(table) => match table.row(self.row) {
+                Some(values) => serializer.collect_map(
+                    self.order
+                        .iter()
+                        .map(|index| (&table.classes[*index], values[*index])),
+                ),
+                None => serializer.serialize_unit(),
+            },
+            Output::Tensor { values, .. } => {
+                if self.rows == 0 || values.len() % self.rows != 0 {
+                    return serializer.serialize_unit();
+                }
+                let width = values.len() / self.rows;
+                if width == 1 {
+                    values[self.row].serialize(serializer)
+                } else {
+                    values[self.row * width..(self.row + 1) * width].serialize(serializer)
+                }
+            }
+        }
+    }
 }
 
 /// A model ready to serve.
@@ -552,6 +668,8 @@ pub struct LoadedModel {
     pub version: String,
     pub interface: Interface,
     sessions: Vec<Mutex<Session>>,
+    /// Outputs that were ZipMaps, now float tensors.
+    unzipped: Vec<UnzippedOutput>,
     next: AtomicUsize,
     /// This version's micro-batching queue (see [`crate::batch`]).
     pub(crate) batcher: crate::batch::Batcher,
@@ -584,19 +702,30 @@ impl LoadedModel {
             |error: String| ServeError::Model(format!("loading {}: {error}", onnx_path.display()));
         let bytes = std::fs::read(onnx_path)
             .map_err(ServeError::io(format!("reading {}", onnx_path.display())))?;
+        let session = |bytes: &[u8]| -> Result<Session, ort::Error> {
+            Session::builder(environment)?
+                .with_intra_threads(1)?
+                .with_inter_threads(1)?
+                .commit_from_memory(bytes)
+        };
+        // ZipMaps unzipped (see zipmap.rs); the model as written when ONNX Runtime refuses the
+        // rewrite.
+        let (bytes, unzipped) = match crate::zipmap::unzip(&bytes) {
+            Some((rewritten, unzipped)) => match session(&rewritten) {
+                Ok(_) => (rewritten, unzipped),
+                Err(error) => {
+                    tracing::warn!(%error, "serving the ZipMap output as maps: the unzipped model did not load");
+                    (bytes, Vec::new())
+                }
+            },
+            None => (bytes, Vec::new()),
+        };
         let mut sessions = Vec::with_capacity(n_sessions.max(1));
         for _ in 0..n_sessions.max(1) {
-            let mut builder = Session::builder(environment)
-                .map_err(|error| model_error(error.to_string()))?
-                .with_intra_threads(1)
-                .map_err(|error| model_error(error.to_string()))?
-                .with_inter_threads(1)
-                .map_err(|error| model_error(error.to_string()))?;
-            let session = builder
-                .commit_from_memory(&bytes)
-                .map_err(|error| model_error(error.to_string()))?;
+            let session = session(&bytes).map_err(|error| model_error(error.to_string()))?;
             sessions.push(Mutex::new(session));
         }
+        let unzipped = unzipped.into_iter().map(UnzippedOutput::new).collect();
         let interface = {
             let first = sessions[0]
                 .lock()
@@ -657,6 +786,7 @@ impl LoadedModel {
             version: version.to_owned(),
             interface,
             sessions,
+            unzipped,
             next: AtomicUsize::new(0),
             batcher: crate::batch::Batcher::default(),
             download: None,
@@ -744,9 +874,64 @@ impl LoadedModel {
             let Some(value) = outputs.get(name.as_str()) else {
                 continue;
             };
-            shaped.push((name.clone(), shape_output(value).map_err(runtime)?));
+            let output = match self.unzipped.iter().find(|done| done.output == *name) {
+                Some(unzipped) => unzipped.shape(value).map_err(runtime)?,
+                None => shape_output(value).map_err(runtime)?,
+            };
+            shaped.push((name.clone(), output));
         }
         Ok(shaped)
+    }
+}
+
+/// An output that was a ZipMap: its float tensor, read back as per-class probabilities.
+struct UnzippedOutput {
+    output: String,
+    /// Sorted as [`ClassProbabilities`] wants them.
+    classes: Arc<[String]>,
+    /// The tensor column of each class in `classes`.
+    columns: Vec<usize>,
+}
+
+impl UnzippedOutput {
+    fn new(unzipped: crate::zipmap::Unzipped) -> UnzippedOutput {
+        let mut columns: Vec<usize> = (0..unzipped.classes.len()).collect();
+        let key = |column: &usize| {
+            let class = &unzipped.classes[*column];
+            match class.parse::<i64>() {
+                Ok(number) if unzipped.numeric => SortKey::Int(number),
+                _ => SortKey::Text(class.clone()),
+            }
+        };
+        columns.sort_by_cached_key(key);
+        UnzippedOutput {
+            classes: columns
+                .iter()
+                .map(|column| unzipped.classes[*column].clone())
+                .collect(),
+            output: unzipped.output,
+            columns,
+        }
+    }
+
+    fn shape(&self, value: &DynValue) -> Result<Output, ort::Error> {
+        let (shape, data) = value.try_extract_tensor::<f32>()?;
+        let width = self.classes.len();
+        if shape.len() != 2 || usize::try_from(shape[1]).ok() != Some(width) {
+            return Err(ort::Error::new(format!(
+                "output '{}' has shape {:?}, expected [rows, {width}]",
+                self.output,
+                &shape[..]
+            )));
+        }
+        let mut values = Vec::with_capacity(data.len());
+        for row in data.chunks_exact(width) {
+            values.extend(self.columns.iter().map(|column| f64::from(row[*column])));
+        }
+        Ok(Output::ClassProbabilities(ClassProbabilities {
+            classes: Arc::clone(&self.classes),
+            values,
+        }))
     }
 }
 
@@ -830,7 +1015,9 @@ fn shape_output(value: &DynValue) -> Result<Output, ort::Error> {
                         .collect(),
                 );
             }
-            Ok(Output::ClassProbabilities(rows))
+            ClassProbabilities::from_pairs(rows)
+                .map(Output::ClassProbabilities)
+                .ok_or_else(|| ort::Error::new("the ZipMap's rows name different classes"))
         }
         other => Err(ort::Error::new(format!(
             "unsupported output type {other:?}"
@@ -1128,21 +1315,27 @@ mod tests {
             ),
             (
                 "output_probability".to_string(),
-                Output::ClassProbabilities(vec![
-                    vec![("0".into(), 0.25), ("1".into(), 0.75)],
-                    vec![("0".into(), 0.5), ("1".into(), 0.5)],
-                ]),
+                Output::ClassProbabilities(
+                    ClassProbabilities::from_pairs(vec![
+                        vec![("0".into(), 0.25), ("1".into(), 0.75)],
+                        vec![("0".into(), 0.5), ("1".into(), 0.5)],
+                    ])
+                    .expect("same classes"),
+                ),
             ),
         ];
+        let predictions = |frame| {
+            serde_json::to_value(mlflow_predictions(&outputs, 2, frame)).expect("serializes")
+        };
         assert_eq!(
-            mlflow_predictions(&outputs, 2, true),
+            predictions(true),
             json!([
                 {"output_label": 1, "output_probability": {"0": 0.25, "1": 0.75}},
                 {"output_label": 0, "output_probability": {"0": 0.5, "1": 0.5}},
             ])
         );
         assert_eq!(
-            mlflow_predictions(&outputs, 2, false),
+            predictions(false),
             json!({"output_label": [1, 0], "output_probability": [{"0": 0.25, "1": 0.75}, {"0": 0.5, "1": 0.5}]})
         );
         assert_eq!(

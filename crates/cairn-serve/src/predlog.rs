@@ -312,28 +312,17 @@ fn feed_columns(
 /// An output's columns (name, values).
 fn output_columns(name: &str, output: &Output, rows: usize) -> Vec<(String, Values)> {
     match output {
-        Output::ClassProbabilities(maps) => {
-            let classes: Vec<&str> = maps
-                .first()
-                .map(|pairs| pairs.iter().map(|(class, _)| class.as_str()).collect())
-                .unwrap_or_default();
-            classes
-                .iter()
-                .map(|class| {
-                    let values = (0..rows)
-                        .map(|row| {
-                            maps.get(row).and_then(|pairs| {
-                                pairs
-                                    .iter()
-                                    .find(|(other, _)| other == class)
-                                    .map(|(_, probability)| *probability)
-                            })
-                        })
-                        .collect();
-                    (format!("{name}_{class}"), Values::Double(values))
-                })
-                .collect()
-        }
+        Output::ClassProbabilities(table) => table
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(index, class)| {
+                let values = (0..rows)
+                    .map(|row| table.row(row).and_then(|values| values.get(index).copied()))
+                    .collect();
+                (format!("{name}_{class}"), Values::Double(values))
+            })
+            .collect(),
         Output::Tensor {
             element, values, ..
         } => {
@@ -723,6 +712,7 @@ fn split<T: Clone>(values: &[Option<T>]) -> (Vec<T>, Vec<i16>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ClassProbabilities;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     #[test]
@@ -756,10 +746,13 @@ mod tests {
                 ),
                 (
                     "probabilities".into(),
-                    Output::ClassProbabilities(vec![
-                        vec![("0".into(), 0.9), ("1".into(), 0.1)],
-                        vec![("0".into(), 0.2), ("1".into(), 0.8)],
-                    ]),
+                    Output::ClassProbabilities(
+                        ClassProbabilities::from_pairs(vec![
+                            vec![("0".into(), 0.9), ("1".into(), 0.1)],
+                            vec![("0".into(), 0.2), ("1".into(), 0.8)],
+                        ])
+                        .expect("same classes"),
+                    ),
                 ),
             ],
         }

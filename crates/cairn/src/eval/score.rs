@@ -235,13 +235,10 @@ fn shape_of(
     let mut warning = None;
     let probabilities = match zipmap {
         Some(index) => {
-            let Output::ClassProbabilities(rows) = &outputs[index].1 else {
+            let Output::ClassProbabilities(table) = &outputs[index].1 else {
                 bail!("output {index} changed kind");
             };
-            let classes: Vec<String> = rows
-                .first()
-                .map(|pairs| pairs.iter().map(|(class, _)| class.clone()).collect())
-                .unwrap_or_default();
+            let classes: Vec<String> = table.classes.to_vec();
             if classes.len() < 2 {
                 bail!(
                     "the model's probabilities ({}) name {} classes, need at least two",
@@ -363,35 +360,23 @@ fn predictions(
                 .collect::<anyhow::Result<Vec<String>>>()?;
             let mut flat = Vec::new();
             if let Some((index, classes)) = probabilities {
-                let Some((name, Output::ClassProbabilities(maps))) = outputs.get(*index) else {
+                let Some((name, Output::ClassProbabilities(table))) = outputs.get(*index) else {
                     bail!("the model's output {index} is missing or changed kind");
                 };
-                if maps.len() != rows {
+                if table.rows() != rows {
                     bail!(
                         "the model's output {name:?} gives {} rows for {rows}",
-                        maps.len()
+                        table.rows()
                     );
                 }
-                flat.reserve(rows * classes.len());
-                for pairs in maps {
-                    let same = pairs.len() == classes.len()
-                        && pairs
-                            .iter()
-                            .zip(classes)
-                            .all(|((class, _), want)| class == want);
-                    if !same {
-                        bail!(
-                            "the model's output {name:?} changed classes between rows ({} then {})",
-                            classes.join(", "),
-                            pairs
-                                .iter()
-                                .map(|(class, _)| class.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        );
-                    }
-                    flat.extend(pairs.iter().map(|(_, value)| probability(*value)));
+                if table.classes.iter().ne(classes.iter()) {
+                    bail!(
+                        "the model's output {name:?} changed classes between batches ({} then {})",
+                        classes.join(", "),
+                        table.classes.join(", ")
+                    );
                 }
+                flat.extend(table.values.iter().map(|value| probability(*value)));
             }
             Ok(Predictions {
                 labels,
@@ -740,7 +725,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_serve::model::InputSpec;
+    use cairn_serve::model::{ClassProbabilities, InputSpec};
     use serde_json::json;
 
     fn tensor(element: Element, shape: Vec<i64>, values: Vec<Value>) -> Output {
@@ -753,14 +738,17 @@ mod tests {
 
     fn zipmap(rows: &[&[(&str, f64)]]) -> Output {
         Output::ClassProbabilities(
-            rows.iter()
-                .map(|pairs| {
-                    pairs
-                        .iter()
-                        .map(|(class, p)| (class.to_string(), *p))
-                        .collect()
-                })
-                .collect(),
+            ClassProbabilities::from_pairs(
+                rows.iter()
+                    .map(|pairs| {
+                        pairs
+                            .iter()
+                            .map(|(class, p)| (class.to_string(), *p))
+                            .collect()
+                    })
+                    .collect(),
+            )
+            .expect("same classes"),
         )
     }
 
