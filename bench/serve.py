@@ -60,16 +60,20 @@ def to_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> dict:
-    script = workdir / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-    )
+def run_wrk(url: str, body: str | None, connections: int, duration: int, workdir: Path) -> dict:
+    """POST `body` to /invocations, or GET /ping when `body` is None."""
     threads = min(connections, 2)
+    if body is None:
+        target = ["--latency", f"{url}/ping"]
+    else:
+        script = workdir / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(body)}\n"
+        )
+        target = ["--latency", "-s", str(script), f"{url}/invocations"]
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
-         f"{url}/invocations"],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", *target],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -154,6 +158,8 @@ def main() -> None:
     env = dict(os.environ, VIRTUAL_ENV=sys.prefix, CAIRN_LOG="warn",
                PATH=f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
     results: dict[tuple[str, str], dict] = {}
+    load_before = os.getloadavg()[0]
+    print(f"load average before the run: {load_before:.2f} (figures need a quiet machine)")
     for name, (command, keys) in servers.items():
         for key in keys:
             port = free_port()
@@ -171,6 +177,10 @@ def main() -> None:
                     run_wrk(url, payload, connections, 2, workdir)  # warm-up
                     results[(name, f"{label} c={connections}")] = run_wrk(url, payload, connections, args.duration,
                                                                          workdir)
+                if name == "cairn serve" and key == "rf":
+                    # The HTTP floor: the same server answering GET /ping, no model, no JSON.
+                    run_wrk(url, None, 1, 2, workdir)
+                    results[(name, "GET /ping c=1")] = run_wrk(url, None, 1, args.duration, workdir)
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
@@ -185,8 +195,22 @@ def main() -> None:
         print(f"{name:<22}{case:<18}{figures['rps']:>10.0f}{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}"
               f"{figures['non2xx']:>9}{ratio:>11}")
     cairn_rf = results[("cairn serve", "rf 1-row c=1")]["p50_ms"]
+    floor = results[("cairn serve", "GET /ping c=1")]["p50_ms"]
+    above = cairn_rf - floor
     print(f"random forest, 1 row: raw ONNX Runtime median {raw_ms:.3f} ms; cairn serve p50 {cairn_rf:.3f} ms "
-          f"({cairn_rf / raw_ms:.2f}x raw)")
+          f"({cairn_rf / raw_ms:.2f}x raw); the HTTP floor (GET /ping p50) is {floor:.3f} ms, and above it "
+          f"the prediction takes {above:.3f} ms ({above / raw_ms:.2f}x raw)")
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = out_dir / f"serve-{stamp}.json"
+    path.write_text(json.dumps({
+        "load_average_before": load_before,
+        "duration_s": args.duration,
+        "raw_onnxruntime_rf_ms": raw_ms,
+        "results": [{"server": name, "case": case, **figures} for (name, case), figures in results.items()],
+    }, indent=2))
+    print(f"results written to {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -331,3 +331,43 @@ def test_overload_gets_503_with_retry_after_and_timeouts_504(tmp_path, iris):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_sigterm_lets_requests_in_flight_finish(tmp_path, iris):
+    """SIGTERM while requests are running and queued: each gets its full, correct answer, the process
+    exits 0, and nothing is accepted afterwards."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    features, target = iris
+    model = GradientBoostingClassifier(n_estimators=50, random_state=0).fit(features, target)
+    onnx_file = tmp_path / "gb.onnx"
+    onnx_file.write_bytes(convert_sklearn(model, initial_types=[("float_input", FloatTensorType([None, 4]))])
+                          .SerializeToString())
+    rows = np.tile(features.values, (200, 1))  # 30,000 rows per request
+    body = json.dumps({"instances": rows.tolist()})
+    expected = model.predict(rows).tolist()
+
+    url, proc = _serve_local(tmp_path, onnx_file, "--sessions", "1")
+    try:
+        def post(_):
+            return requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"},
+                                 timeout=120)
+        with ThreadPoolExecutor(12) as pool:
+            futures = [pool.submit(post, index) for index in range(12)]
+            # Signal as soon as the first answer is back: the others are running or queued.
+            wait(futures, return_when=FIRST_COMPLETED)
+            unfinished = sum(not future.done() for future in futures)
+            proc.send_signal(signal.SIGTERM)
+            responses = [future.result() for future in futures]
+        # The signal came while requests were still being served (else this test proves nothing).
+        assert unfinished > 0
+        for response in responses:
+            assert response.status_code == 200, response.text
+            assert response.json()["predictions"]["output_label"] == expected
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/ping", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
