@@ -10,6 +10,7 @@
 //!
 //! [`merge_feeds`] and [`split_outputs`] are pure; [`Batcher::submit`] is the queue around them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -67,7 +68,14 @@ struct Queue {
 pub struct Batcher {
     queue: Mutex<Queue>,
     filled: Condvar,
+    /// How long the last model call took, in nanoseconds (0: no call yet).
+    last_call_ns: AtomicU64,
 }
+
+/// The only request in flight, on an idle model, runs its call on the async worker that holds it
+/// when the model's calls take at most this long: handing a 20 µs call to the blocking pool and back costs
+/// more than the call (two thread wake-ups).
+const INLINE_CALL: Duration = Duration::from_micros(100);
 
 impl std::fmt::Debug for Batcher {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,7 +93,8 @@ enum Arrival {
 impl Batcher {
     /// Runs `feeds` (`rows` rows) on `model`, batched with other requests when `config` allows and
     /// the model takes batches. `on_call(rows)` is told the rows of each model call made. The
-    /// returned receiver answers with this request's own outputs.
+    /// returned receiver answers with this request's own outputs. `only_request` says no other
+    /// request is in flight on the server: a quick call may then run on the caller's thread.
     pub fn submit(
         model: &Arc<LoadedModel>,
         config: BatchConfig,
@@ -93,6 +102,7 @@ impl Batcher {
         rows: usize,
         keep: Box<dyn Send>,
         on_call: Arc<dyn Fn(usize) + Send + Sync>,
+        only_request: bool,
     ) -> oneshot::Receiver<Result<Outputs, ServeError>> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
@@ -126,17 +136,14 @@ impl Batcher {
             Arrival::Alone(job)
         };
         match arrival {
+            // The only request, on an idle model (so a session is free) whose calls are quick:
+            // run here. Under load the blocking pool keeps the async workers free for I/O.
+            Arrival::Alone(job) if only_request && batchable && model.batcher.calls_are_quick() => {
+                run_alone(model, job, batchable, &*on_call);
+            }
             Arrival::Alone(job) => {
                 let model = Arc::clone(model);
-                tokio::task::spawn_blocking(move || {
-                    on_call(job.rows);
-                    let result = model.predict(job.feeds);
-                    if batchable {
-                        model.batcher.lock().running -= 1;
-                    }
-                    let _ = job.reply.send(result);
-                    drop(job.keep);
-                });
+                tokio::task::spawn_blocking(move || run_alone(&model, job, batchable, &*on_call));
             }
             Arrival::Lead => spawn_leader(Arc::clone(model), config, on_call),
             Arrival::Follow => {}
@@ -147,6 +154,34 @@ impl Batcher {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn note_call(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.last_call_ns.store(nanos, Ordering::Relaxed);
+    }
+
+    fn calls_are_quick(&self) -> bool {
+        let nanos = self.last_call_ns.load(Ordering::Relaxed);
+        nanos != 0 && u128::from(nanos) <= INLINE_CALL.as_nanos()
+    }
+}
+
+/// One request's own call.
+fn run_alone(
+    model: &LoadedModel,
+    job: Job,
+    batchable: bool,
+    on_call: &(dyn Fn(usize) + Send + Sync),
+) {
+    on_call(job.rows);
+    let started = Instant::now();
+    let result = model.predict(job.feeds);
+    model.batcher.note_call(started.elapsed());
+    if batchable {
+        model.batcher.lock().running -= 1;
+    }
+    let _ = job.reply.send(result);
+    drop(job.keep);
 }
 
 fn spawn_leader(
@@ -221,8 +256,10 @@ fn run_batch(model: &LoadedModel, batch: Vec<Job>, on_call: &(dyn Fn(usize) + Se
         let merged = merge_feeds(batch.iter().map(|job| job.feeds.as_slice()));
         if let Some(merged) = merged {
             on_call(rows.iter().sum());
-            let split = model
-                .predict(merged)
+            let started = Instant::now();
+            let outputs = model.predict(merged);
+            model.batcher.note_call(started.elapsed());
+            let split = outputs
                 .ok()
                 .and_then(|outputs| split_outputs(outputs, &rows));
             if let Some(parts) = split {
@@ -236,7 +273,9 @@ fn run_batch(model: &LoadedModel, batch: Vec<Job>, on_call: &(dyn Fn(usize) + Se
     }
     for job in batch {
         on_call(job.rows);
+        let started = Instant::now();
         let result = model.predict(job.feeds);
+        model.batcher.note_call(started.elapsed());
         let _ = job.reply.send(result);
         drop(job.keep);
     }
@@ -418,6 +457,18 @@ mod tests {
     }
 
     /// Requests bound one by one and stacked give what the same rows bound as one request give.
+    #[test]
+    fn only_quick_models_run_on_the_callers_thread() {
+        let batcher = Batcher::default();
+        assert!(!batcher.calls_are_quick(), "no call measured yet");
+        batcher.note_call(Duration::from_micros(20));
+        assert!(batcher.calls_are_quick());
+        batcher.note_call(Duration::from_millis(3));
+        assert!(!batcher.calls_are_quick());
+        batcher.note_call(Duration::ZERO);
+        assert!(batcher.calls_are_quick(), "a zero-length call still counts as measured");
+    }
+
     #[test]
     fn merged_feeds_equal_one_request_with_all_rows() {
         let interface = iris();

@@ -2,6 +2,7 @@
 //! the limits (body size, in-flight requests, time per request).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,9 @@ pub struct ServeState {
     /// The prediction log, when `--prediction-log` is given.
     pub log: Option<PredictionLog>,
     in_flight: Arc<Semaphore>,
+    /// Requests in flight seen by each arriving request, averaged (x1024, exponentially, over
+    /// about the last eight arrivals).
+    concurrency: AtomicU64,
 }
 
 impl ServeState {
@@ -95,6 +99,7 @@ impl ServeState {
     ) -> Arc<ServeState> {
         Arc::new(ServeState {
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            concurrency: AtomicU64::new(0),
             models: models.into_iter().map(ServedModel::new).collect(),
             limits,
             metrics: crate::metrics::Metrics::default(),
@@ -133,6 +138,19 @@ impl ServeState {
 
     fn in_flight(&self) -> usize {
         self.limits.max_in_flight.max(1) - self.in_flight.available_permits()
+    }
+
+    /// Called once per arriving request (holding its permit): whether it is the only request in
+    /// flight and the recent ones were too. Under concurrent load a request now and then finds
+    /// itself alone between two waves; the average keeps those on the usual path.
+    fn serving_one_at_a_time(&self) -> bool {
+        let now = u64::try_from(self.in_flight())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(1024);
+        let old = self.concurrency.load(Ordering::Relaxed);
+        let average = old - old / 8 + now / 8;
+        self.concurrency.store(average, Ordering::Relaxed);
+        now == 1024 && average < 1536
     }
 }
 
@@ -340,6 +358,7 @@ async fn predict(
         let (name, version) = (model.name.clone(), model.version.clone());
         Arc::new(move |call_rows| state.metrics.observe_batch(&name, &version, call_rows))
     };
+    let only_request = state.serving_one_at_a_time();
     let answer = Batcher::submit(
         &model,
         state.limits.batch,
@@ -347,6 +366,7 @@ async fn predict(
         rows,
         Box::new(permit),
         on_call,
+        only_request,
     );
     let outputs = match tokio::time::timeout(timeout, answer).await {
         Err(_) => return Err(ServeError::Timeout(timeout.as_millis() as u64)),
