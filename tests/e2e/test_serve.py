@@ -371,3 +371,40 @@ def test_sigterm_lets_requests_in_flight_finish(tmp_path, iris):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_access_log_lines_are_structured_json(tmp_path, iris):
+    features, target = iris
+    model = LogisticRegression(max_iter=500).fit(features, target)
+    onnx_file = tmp_path / "lr.onnx"
+    onnx_file.write_bytes(convert_sklearn(model, initial_types=[("float_input", FloatTensorType([None, 4]))])
+                          .SerializeToString())
+    good = json.dumps({"instances": features.values[:3].tolist()})
+
+    def run(*flags):
+        for old in tmp_path.glob("serve-*.log"):
+            old.unlink()
+        url, proc = _serve_local(tmp_path, onnx_file, *flags)
+        try:
+            assert requests.post(f"{url}/invocations", data=good, timeout=10,
+                                 headers={"Content-Type": "application/json", "X-Request-Id": "req-1"}).status_code == 200
+            assert requests.post(f"{url}/invocations", data="{not json", timeout=10,
+                                 headers={"Content-Type": "application/json"}).status_code == 400
+            assert requests.post(f"{url}/v2/models/model/infer", timeout=10, json={
+                "id": "v2-7", "inputs": [{"name": "float_input", "shape": [1, 4], "datatype": "FP32",
+                                          "data": features.values[0].tolist()}]}).status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        (log_path,) = tmp_path.glob("serve-*.log")
+        return log_path.read_text()
+
+    # Off by default.
+    assert '"prediction"' not in run() and "prediction" not in run("--log-format", "json")
+
+    lines = [json.loads(line) for line in run("--access-log", "--log-format", "json", "--log", "warn").splitlines()]
+    access = [line for line in lines if line.get("target") == "access"]
+    assert [(line["request_id"], line["protocol"], line["status"], line.get("rows")) for line in access] == [
+        ("req-1", "mlflow", 200, 3), (access[1]["request_id"], "mlflow", 400, None), ("v2-7", "v2", 200, 1)]
+    assert all(line["model"] == "model" and line["level"] == "INFO" and line["duration_ms"] > 0 for line in access)
+    assert access[1]["request_id"], "a request without X-Request-Id gets a generated id"

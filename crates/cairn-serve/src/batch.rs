@@ -466,7 +466,10 @@ mod tests {
         batcher.note_call(Duration::from_millis(3));
         assert!(!batcher.calls_are_quick());
         batcher.note_call(Duration::ZERO);
-        assert!(batcher.calls_are_quick(), "a zero-length call still counts as measured");
+        assert!(
+            batcher.calls_are_quick(),
+            "a zero-length call still counts as measured"
+        );
     }
 
     #[test]

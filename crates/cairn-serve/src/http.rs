@@ -421,6 +421,7 @@ async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> 
         .await
     }
     .await;
+    let rows = result.as_ref().ok().map(|(_, rows, _)| *rows);
     let response = match result {
         Ok((payload, rows, outputs)) => {
             #[derive(serde::Serialize)]
@@ -434,15 +435,15 @@ async fn invocations(State(state): State<Arc<ServeState>>, request: Request) -> 
         }
         Err(error) => error_response(Protocol::Mlflow, &error),
     };
-    let response = with_request_id(response, &id);
-    state.metrics.observe(
-        &model.name,
-        &model.version,
-        Protocol::Mlflow.label(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
+    finish(
+        &state,
+        &model,
+        Protocol::Mlflow,
+        &id,
+        rows,
+        started,
+        response,
+    )
 }
 
 async fn infer(
@@ -469,15 +470,16 @@ async fn infer(
                 id.clone_from(given);
             }
         }
-        let (_, _, outputs) = predict(&state, model.clone(), Protocol::V2, &id, || {
+        let (_, rows, outputs) = predict(&state, model.clone(), Protocol::V2, &id, || {
             parse_v2(&bytes)
         })
         .await?;
-        Ok::<_, ServeError>((request_id, outputs))
+        Ok::<_, ServeError>((request_id, rows, outputs))
     }
     .await;
+    let rows = result.as_ref().ok().map(|(_, rows, _)| *rows);
     let response = match result {
-        Ok((request_id, outputs)) => {
+        Ok((request_id, _, outputs)) => {
             let mut body = json!({
                 "model_name": model.name,
                 "model_version": model.version,
@@ -490,13 +492,40 @@ async fn infer(
         }
         Err(error) => error_response(Protocol::V2, &error),
     };
-    let response = with_request_id(response, &id);
+    finish(&state, &model, Protocol::V2, &id, rows, started, response)
+}
+
+/// The end of a prediction request: its id on the response, its metrics, and its access log line
+/// (target `access`, at info: `--access-log` turns it on).
+fn finish(
+    state: &ServeState,
+    model: &LoadedModel,
+    protocol: Protocol,
+    id: &str,
+    rows: Option<usize>,
+    started: Instant,
+    response: Response,
+) -> Response {
+    let response = with_request_id(response, id);
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
     state.metrics.observe(
         &model.name,
         &model.version,
-        Protocol::V2.label(),
-        response.status().as_u16(),
-        started.elapsed(),
+        protocol.label(),
+        status,
+        elapsed,
+    );
+    tracing::info!(
+        target: "access",
+        request_id = id,
+        protocol = protocol.label(),
+        model = model.name.as_str(),
+        version = model.version.as_str(),
+        status,
+        rows,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "prediction"
     );
     response
 }

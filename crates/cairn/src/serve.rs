@@ -78,6 +78,19 @@ pub struct ServeArgs {
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "CAIRN_LOG", default_value = "info")]
     pub log: String,
+    /// Log one line per prediction request (target `access`: request id, protocol, model, version,
+    /// status, rows, duration).
+    #[arg(long, env = "CAIRN_ACCESS_LOG")]
+    pub access_log: bool,
+    /// `text` for people, `json` (one object per line) for log pipelines.
+    #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Seconds as a duration: a finite number, zero or more.
@@ -97,10 +110,23 @@ fn default_sessions() -> usize {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&args.log).context("invalid --log filter")?)
-        .with_target(false)
-        .init();
+    let access = if args.access_log {
+        "access=info"
+    } else {
+        "access=off"
+    };
+    let filter = EnvFilter::try_new(&args.log)
+        .context("invalid --log filter")?
+        .add_directive(access.parse().context("the access log filter")?);
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match args.log_format {
+        LogFormat::Text => logs.with_target(false).init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
     let found = cairn_serve::runtime::find(args.ort_dylib.as_deref())?;
     let environment = cairn_serve::runtime::load(&found)?;
     tracing::info!(path = %found.path.display(), how = found.how, "ONNX Runtime loaded");
