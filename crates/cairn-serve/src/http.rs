@@ -19,7 +19,7 @@ use crate::batch::{BatchConfig, Batcher};
 use crate::metrics::Snapshot;
 use crate::model::{mlflow_predictions, LoadedModel};
 use crate::predlog::{Entry, PredictionLog};
-use crate::request::{parse_invocations, parse_v2, Payload};
+use crate::request::{parse_invocations, parse_v2_body, v2_payload, Payload};
 use crate::ServeError;
 
 /// Limits applied to every prediction request.
@@ -461,9 +461,7 @@ async fn infer(
     let mut id = request_id(&parts.headers);
     let result = async {
         let bytes = read_body(&parts.headers, body, state.limits.max_body_bytes).await?;
-        let request_id = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|value| value.get("id").cloned());
+        let (value, request_id) = parse_v2_body(&bytes)?;
         // The protocol's own `id` names the request when the body has one.
         if let Some(Value::String(given)) = &request_id {
             if !given.is_empty() && given.len() <= 200 {
@@ -471,7 +469,7 @@ async fn infer(
             }
         }
         let (_, rows, outputs) = predict(&state, model.clone(), Protocol::V2, &id, || {
-            parse_v2(&bytes)
+            v2_payload(&value)
         })
         .await?;
         Ok::<_, ServeError>((request_id, rows, outputs))

@@ -348,7 +348,18 @@ fn split_csv_records(text: &str) -> Result<Vec<Vec<String>>, ServeError> {
 
 /// An Open Inference Protocol v2 request body.
 pub fn parse_v2(body: &[u8]) -> Result<Payload, ServeError> {
+    v2_payload(&parse_json(body)?)
+}
+
+/// A v2 request body as JSON, and its optional `id` (the protocol's request id).
+pub fn parse_v2_body(body: &[u8]) -> Result<(Value, Option<Value>), ServeError> {
     let value = parse_json(body)?;
+    let id = value.get("id").cloned();
+    Ok((value, id))
+}
+
+/// The tensors of a v2 request body already parsed as JSON.
+pub fn v2_payload(value: &Value) -> Result<Payload, ServeError> {
     let Some(Value::Array(inputs)) = value.get("inputs") else {
         return Err(bad("the body must be an object with an `inputs` list"));
     };
