@@ -23,6 +23,8 @@ use std::sync::Arc;
 use crate::error::{DataError, Result};
 use crate::hashing::IdSet;
 
+pub(crate) mod counts;
+
 /// What one validation's checks may hold in memory together, unless told otherwise.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
 
