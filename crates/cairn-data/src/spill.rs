@@ -455,6 +455,23 @@ impl<R: Record> Sorter<R> {
         self.runs.len()
     }
 
+    /// The allowance this sorter holds records within.
+    pub(crate) fn allowance(&self) -> &Allowance {
+        &self.allowance
+    }
+
+    /// Bytes of the allowance.
+    pub(crate) fn allowance_bytes(&self) -> usize {
+        self.allowance.bytes()
+    }
+
+    /// The records pushed, unsorted, when none was written to disk (else the sorter is unchanged).
+    pub(crate) fn take_memory(&mut self) -> Option<Vec<R>> {
+        self.runs
+            .is_empty()
+            .then(|| std::mem::take(&mut self.buffer))
+    }
+
     /// Every record pushed, sorted.
     pub(crate) fn finish(mut self) -> Result<Sorted<R>> {
         R::sort(&mut self.buffer);
