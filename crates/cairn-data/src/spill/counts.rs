@@ -287,6 +287,11 @@ impl ValueCounts {
         self.runs.push(run);
         self.table.clear();
         self.text_bytes = 0;
+        if self.runs.len() >= 2 * FAN_IN {
+            // Bounds the open files: the runs so far become one or two.
+            let runs = std::mem::take(&mut self.runs);
+            self.runs = reduce_counts_runs(&self.allowance, runs, FAN_IN)?;
+        }
         Ok(())
     }
 
@@ -307,26 +312,8 @@ impl ValueCounts {
             });
         }
         // Merge rounds of runs until the rest fits one merge with what memory holds.
-        let mut runs = std::mem::take(&mut self.runs);
-        while runs.len() > FAN_IN - 1 {
-            let group: Vec<Run> = runs.drain(..FAN_IN.min(runs.len())).collect();
-            let mut merge = CountsMerge::new(
-                group
-                    .into_iter()
-                    .map(|run| CountsSource::Run(CountsReader::new(run)))
-                    .collect(),
-            )?;
-            let file = self.allowance.temp_file()?;
-            let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
-            let mut bytes = Vec::new();
-            let mut records = 0u64;
-            while let Some((text, tally)) = merge.next_entry()? {
-                encode(&text, &tally, &mut bytes);
-                writer.write_all(&bytes).map_err(spill_error)?;
-                records += 1;
-            }
-            runs.push(finish_run(writer, records)?);
-        }
+        let runs = std::mem::take(&mut self.runs);
+        let runs = reduce_counts_runs(&self.allowance, runs, FAN_IN - 1)?;
         let mut sources: Vec<CountsSource> = runs
             .into_iter()
             .map(|run| CountsSource::Run(CountsReader::new(run)))
@@ -336,6 +323,30 @@ impl ValueCounts {
             merge: CountsMerge::new(sources)?,
         })
     }
+}
+
+/// Merges runs (summing) in rounds of [`FAN_IN`] until at most `keep` are left.
+fn reduce_counts_runs(allowance: &Allowance, mut runs: Vec<Run>, keep: usize) -> Result<Vec<Run>> {
+    while runs.len() > keep.max(2) {
+        let group: Vec<Run> = runs.drain(..FAN_IN.min(runs.len())).collect();
+        let mut merge = CountsMerge::new(
+            group
+                .into_iter()
+                .map(|run| CountsSource::Run(CountsReader::new(run)))
+                .collect(),
+        )?;
+        let file = allowance.temp_file()?;
+        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut bytes = Vec::new();
+        let mut records = 0u64;
+        while let Some((text, tally)) = merge.next_entry()? {
+            encode(&text, &tally, &mut bytes);
+            writer.write_all(&bytes).map_err(spill_error)?;
+            records += 1;
+        }
+        runs.push(finish_run(writer, records)?);
+    }
+    Ok(runs)
 }
 
 /// The distinct texts of a [`ValueCounts`] with their tallies, in text order.
@@ -410,6 +421,7 @@ mod tests {
         for bytes in [0, 50_000, 400_000] {
             let (spilled, runs) = counted(bytes, &texts);
             assert!(runs > 0, "{bytes} bytes: no run written");
+            assert!(runs < 2 * FAN_IN, "{bytes} bytes: {runs} runs open");
             assert_eq!(spilled, in_memory, "{bytes} bytes, {runs} runs");
         }
     }
