@@ -226,6 +226,8 @@ pub(crate) struct ValueCounts {
     /// Heap bytes of the table's texts.
     text_bytes: usize,
     runs: Vec<Run>,
+    /// Each run's level: how many merges its entries went through.
+    levels: Vec<u32>,
 }
 
 impl ValueCounts {
@@ -235,6 +237,7 @@ impl ValueCounts {
             table: FastMap::default(),
             text_bytes: 0,
             runs: Vec::new(),
+            levels: Vec::new(),
         }
     }
 
@@ -285,12 +288,22 @@ impl ValueCounts {
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let run = write_counts_run(&self.allowance, entries)?;
         self.runs.push(run);
+        self.levels.push(0);
         self.table.clear();
         self.text_bytes = 0;
-        if self.runs.len() >= 2 * FAN_IN {
-            // Bounds the open files: the runs so far become one or two.
-            let runs = std::mem::take(&mut self.runs);
-            self.runs = reduce_counts_runs(&self.allowance, runs, FAN_IN)?;
+        // Tiered merging bounds the open files (fewer than FAN_IN per level) while each entry is
+        // rewritten once per level: FAN_IN runs of one level become one run of the next.
+        while self.levels.len() >= FAN_IN
+            && self.levels[self.levels.len() - FAN_IN..]
+                .iter()
+                .all(|level| *level == self.levels[self.levels.len() - 1])
+        {
+            let level = self.levels[self.levels.len() - 1];
+            let group = self.runs.split_off(self.runs.len() - FAN_IN);
+            self.levels.truncate(self.levels.len() - FAN_IN);
+            let merged = reduce_counts_runs(&self.allowance, group, 1)?;
+            self.levels.extend(merged.iter().map(|_| level + 1));
+            self.runs.extend(merged);
         }
         Ok(())
     }
@@ -327,7 +340,7 @@ impl ValueCounts {
 
 /// Merges runs (summing) in rounds of [`FAN_IN`] until at most `keep` are left.
 fn reduce_counts_runs(allowance: &Allowance, mut runs: Vec<Run>, keep: usize) -> Result<Vec<Run>> {
-    while runs.len() > keep.max(2) {
+    while runs.len() > keep.max(1) {
         let group: Vec<Run> = runs.drain(..FAN_IN.min(runs.len())).collect();
         let mut merge = CountsMerge::new(
             group
@@ -421,7 +434,7 @@ mod tests {
         for bytes in [0, 50_000, 400_000] {
             let (spilled, runs) = counted(bytes, &texts);
             assert!(runs > 0, "{bytes} bytes: no run written");
-            assert!(runs < 2 * FAN_IN, "{bytes} bytes: {runs} runs open");
+            assert!(runs < 3 * FAN_IN, "{bytes} bytes: {runs} runs open");
             assert_eq!(spilled, in_memory, "{bytes} bytes, {runs} runs");
         }
     }
