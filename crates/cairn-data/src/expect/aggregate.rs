@@ -320,8 +320,13 @@ impl AggregateCheck {
         };
         let counts_values = matches!(
             rule,
-            Rule::DistinctSet { .. } | Rule::MostCommonIn { .. } | Rule::KlDivergence { .. }
-        ) && bins == 0;
+            Rule::DistinctSet { .. }
+                | Rule::MostCommonIn { .. }
+                | Rule::KlDivergence {
+                    partition: Partition::Categorical { .. },
+                    ..
+                }
+        );
         let (counts, others) = match (&rule, counts_values) {
             (Rule::KlDivergence { .. }, true) => {
                 // Half for the counts, half for the other values' counts while finishing.
