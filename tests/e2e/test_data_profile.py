@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -173,6 +174,48 @@ def test_profile_past_the_budgets_is_approximate_and_says_so(tmp_path, dataset):
     assert close(got["mean"], frame["score"].mean())
     text = run("profile", str(dataset), "--exact-distinct", "1000").stdout
     assert "approximate" in text and "~" in text
+
+
+def test_profile_with_a_tiny_memory_budget_spills_and_gives_the_default_profile(tmp_path, dataset):
+    frame = read_csv(dataset)
+    default = profile_json(tmp_path, dataset)
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    # With ids past the frequent-values counter, distinct hashes are counted (and spilled) too.
+    tiny = profile_json(tmp_path, dataset, "--memory-budget", "64K", "--temp-dir", str(spill_dir))
+    assert tiny["budgets"]["memory_budget"] == 64 * 1024
+    assert default["budgets"]["memory_budget"] == 64 * 1024 * 1024
+    assert tiny["columns"] == default["columns"]
+    # Spill files are unlinked as soon as they are made: nothing is left behind.
+    assert list(spill_dir.iterdir()) == []
+    got = columns_by_name(tiny)
+    for name in ["id", "amount", "score"]:
+        assert got[name]["quantiles_approximate"] is False
+        expected = frame[name].quantile(QUANTILES).to_list()
+        for q, want in zip(got[name]["quantiles"], expected):
+            assert close(q["value"], want), (name, q, want)
+        assert got[name]["histogram"]["approximate"] is False
+        assert sum(got[name]["histogram"]["counts"]) == frame[name].count()
+    assert got["id"]["distinct"] == len(frame) and got["id"]["distinct_approximate"] is False
+    assert got["score"]["distinct"] == frame["score"].nunique()
+
+    # The same budget from the environment; suggest takes it too.
+    env = {**os.environ, "CAIRN_DATA_MEMORY_BUDGET": "64K", "CAIRN_DATA_TEMP_DIR": str(spill_dir)}
+    out = tmp_path / "env.json"
+    proc = subprocess.run([cairn_bin(), "data", "profile", str(dataset), "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text()) == tiny
+    suggested = subprocess.run([cairn_bin(), "data", "suggest", str(dataset)], capture_output=True, text=True,
+                               timeout=300, env=env)
+    assert suggested.returncode == 0, suggested.stderr
+    plain = run("suggest", str(dataset))
+    assert suggested.stdout == plain.stdout
+
+    # Spilling into a missing folder is an input error naming it.
+    missing = tmp_path / "no-such-dir"
+    failed = run("profile", str(dataset), "--memory-budget", "64K", "--temp-dir", str(missing), check_rc=2)
+    assert "spill file" in failed.stderr and str(missing) in failed.stderr, failed.stderr
 
 
 def test_profile_text_html_and_markdown(tmp_path, dataset):

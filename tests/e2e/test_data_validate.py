@@ -6,6 +6,7 @@ malformed input, multi-file inputs, other formats and the report files.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -792,6 +793,14 @@ SPILL_EXPECTATIONS = [
     {"type": "expect_column_value_z_scores_to_be_less_than", "column": "x", "threshold": 3, "mostly": 0.9},
     {"type": "expect_column_values_to_not_be_outliers", "column": "x", "method": "iqr", "mostly": 0.9},
     {"type": "expect_column_values_to_not_be_outliers", "column": "x", "method": "mad", "mostly": 0.9},
+    # Counts per distinct value (index 9 on).
+    {"type": "expect_column_distinct_values_to_be_in_set", "column": "k", "value_set": ["p", "q"]},
+    {"type": "expect_column_distinct_values_to_equal_set", "column": "id", "value_set": [0, 999, -5]},
+    {"type": "expect_column_most_common_value_to_be_in_set", "column": "k", "value_set": ["p"]},
+    {"type": "expect_column_most_common_value_to_be_in_set", "column": "id", "value_set": [999]},
+    {"type": "expect_column_kl_divergence_to_be_less_than", "column": "k",
+     "partition_object": {"values": ["p", "q"], "weights": [0.5, 0.5]}, "threshold": 0.1,
+     "tail_weight_holdout": 0.1},
 ]
 
 
@@ -854,6 +863,32 @@ def test_a_tiny_memory_budget_spills_and_gives_the_default_results(tmp_path, spi
     assert tiny.result(4)["result"]["observed_value"] == df["x"].median()
     quantiles = [0.01, 0.25, 0.5, 0.75, 0.99]
     assert tiny.result(5)["result"]["observed_value"]["values"] == quantiles_nearest(df["x"], quantiles)
+
+    # Distinct values: few (`k`) listed whole; many (`id`) listed up to 1,000, every count exact.
+    in_set = tiny.result(9)["result"]
+    assert in_set["observed_value"] == ["p", "q", "r"]
+    assert in_set["details"]["value_counts"] == {k: int(c) for k, c in df["k"].value_counts().items()}
+    assert in_set["unexpected_count"] == 1
+    assert in_set["partial_unexpected_index_list"] == [int(df.index[df["k"] == "r"][0])]
+    ids = sorted(int(i) for i in df["id"].unique())
+    equal = tiny.result(10)["result"]
+    assert equal["observed_value"] == ids[:1000]
+    assert equal["details"]["distinct_values"] == len(ids)
+    assert equal["details"]["observed_value_truncated"] is True
+    assert len(equal["details"]["value_counts"]) == 1000
+    assert equal["unexpected_count"] == len(ids) - 2  # 0 and 999 are in the set
+    assert equal["partial_missing_list"] == [-5]
+    first_rows = df.drop_duplicates("id").index
+    assert equal["partial_unexpected_index_list"] == [int(i) for i in first_rows if df["id"][i] not in (0, 999)][:20]
+    modes = df["k"].value_counts()
+    assert tiny.result(11)["result"]["observed_value"] == sorted(modes.index[modes == modes.max()])
+    # `id`: 999 is held by three rows, more than any other value.
+    assert tiny.result(12)["success"] is True and tiny.result(12)["result"]["observed_value"] == [999]
+    kl = tiny.result(13)["result"]
+    shares = df["k"].value_counts(normalize=True)
+    observed = [shares["p"], shares["q"], shares["r"]]
+    expected = [0.45, 0.45, 0.1]
+    assert kl["observed_value"] == pytest.approx(sum(p * math.log(p / q) for p, q in zip(observed, expected)), rel=1e-9)
 
 
 def test_spilling_to_a_missing_temporary_directory_is_an_input_error(tmp_path, spill_table):

@@ -23,6 +23,8 @@ use std::sync::Arc;
 use crate::error::{DataError, Result};
 use crate::hashing::IdSet;
 
+pub(crate) mod counts;
+
 /// What one validation's checks may hold in memory together, unless told otherwise.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
 
@@ -451,6 +453,23 @@ impl<R: Record> Sorter<R> {
     /// Runs written so far.
     pub(crate) fn runs(&self) -> usize {
         self.runs.len()
+    }
+
+    /// The allowance this sorter holds records within.
+    pub(crate) fn allowance(&self) -> &Allowance {
+        &self.allowance
+    }
+
+    /// Bytes of the allowance.
+    pub(crate) fn allowance_bytes(&self) -> usize {
+        self.allowance.bytes()
+    }
+
+    /// The records pushed, unsorted, when none was written to disk (else the sorter is unchanged).
+    pub(crate) fn take_memory(&mut self) -> Option<Vec<R>> {
+        self.runs
+            .is_empty()
+            .then(|| std::mem::take(&mut self.buffer))
     }
 
     /// Every record pushed, sorted.

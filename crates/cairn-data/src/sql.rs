@@ -27,9 +27,7 @@
 //! date bounds, numeric statistics of text columns, regexes PostgreSQL cannot compile (the adapter
 //! checks each one first), and every expectation that needs no data (table shape, missing columns).
 
-use crate::expect::aggregate::{
-    distinct_set_result, same_value, sorted_values, type_matches, DistinctValue, Range, SetRule,
-};
+use crate::expect::aggregate::{type_matches, DistinctSetSummary, ModesSummary, Range, SetRule};
 use serde_json::{json, Value};
 
 use crate::error::{DataError, Result};
@@ -1320,44 +1318,26 @@ impl Compiled {
                 result.success = range.holds(proportion);
             }
             Aggregate::DistinctSet { rule, set } => {
-                let entries = value_counts(class, answer(Target::ValueCounts(index)))
-                    .into_iter()
-                    .map(|(text, count, value, first_row)| DistinctValue {
-                        first: Example {
-                            row: first_row,
-                            value: value.clone(),
-                            file_index: 0,
-                            line: 0,
-                        },
-                        text,
-                        count,
-                        value,
-                    })
-                    .collect();
-                distinct_set_result(*rule, set, entries, &mut result);
+                let mut summary = DistinctSetSummary::new(*rule, set);
+                for (text, count, value, first_row) in
+                    value_counts(class, answer(Target::ValueCounts(index)))
+                {
+                    summary.add(text, count, value, |value| Example {
+                        row: first_row,
+                        value: value.clone(),
+                        file_index: 0,
+                        line: 0,
+                    });
+                }
+                summary.finish(&mut result);
             }
             Aggregate::MostCommon { set, ties_okay } => {
-                let counts = value_counts(class, answer(Target::ValueCounts(index)));
-                let top = counts
-                    .iter()
-                    .map(|(_, count, _, _)| *count)
-                    .max()
-                    .unwrap_or(0);
-                let modes = sorted_values(
-                    counts
-                        .iter()
-                        .filter(|(_, count, _, _)| *count == top && top > 0)
-                        .map(|(_, _, value, _)| value.clone())
-                        .collect(),
-                );
-                let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
-                result.success = !modes.is_empty()
-                    && if *ties_okay {
-                        modes.iter().any(inside)
-                    } else {
-                        modes.iter().all(inside)
-                    };
-                result.observed_value = Value::Array(modes);
+                let mut modes = ModesSummary::new(set, *ties_okay);
+                for (_, count, value, _) in value_counts(class, answer(Target::ValueCounts(index)))
+                {
+                    modes.add(count, || value);
+                }
+                modes.finish(&mut result);
             }
         }
         result
@@ -1453,10 +1433,10 @@ pub fn typed_value(class: TypeClass, text: Option<&str>) -> Value {
     }
 }
 
-/// (text, count, value) of each distinct value.
 /// Rows of a value-counts query: (text, rows holding it, typed value, first row number).
 fn value_counts(class: TypeClass, rows: &[Vec<Option<String>>]) -> Vec<(String, u64, Value, u64)> {
-    rows.iter()
+    let mut counts: Vec<(String, u64, Value, u64)> = rows
+        .iter()
         .filter_map(|cells| {
             let text = cells.first().cloned().flatten()?;
             let count = cells.get(1).cloned().flatten()?.parse().ok()?;
@@ -1469,7 +1449,10 @@ fn value_counts(class: TypeClass, rows: &[Vec<Option<String>>]) -> Vec<(String, 
             let value = typed_value(class, Some(&text));
             Some((text, count, value, first_row))
         })
-        .collect()
+        .collect();
+    // In text order, as the streaming engine reads its merged counts.
+    counts.sort_by(|a, b| a.0.cmp(&b.0));
+    counts
 }
 
 /// The dtype `pandas.read_sql` gives the column (integers with nulls become float64, booleans with

@@ -158,7 +158,7 @@ mod tests {
     fn suggest_for(columns: &[(&str, &[&str])]) -> Suite {
         let reading = CellReading::default();
         let names: Vec<String> = columns.iter().map(|(name, _)| name.to_string()).collect();
-        let mut profiler = TableProfiler::new(&names, ProfileOptions::default());
+        let mut profiler = TableProfiler::new(&names, ProfileOptions::default(), None);
         let chunk = Chunk {
             n_rows: columns[0].1.len(),
             columns: columns
@@ -173,8 +173,8 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        profiler.update(&chunk, 1);
-        suggest(&profiler.finish("data.csv", &[]), "data")
+        profiler.update(&chunk, 1).unwrap();
+        suggest(&profiler.finish("data.csv", &[]).unwrap(), "data")
     }
 
     /// The expectations for `column` as YAML lines `type kwargs-json`, in order.

@@ -50,6 +50,8 @@ const PLOT_PROFILE: ProfileOptions = ProfileOptions {
     distinct_limit: 10_000,
     sample_budget: 50_000,
     top_capacity: 1_000,
+    // The limits above keep it small: it never spills.
+    memory_budget: usize::MAX,
 };
 
 /// Validates everything `source` yields against `suite`; with `profile`, also profiles every column
@@ -72,7 +74,7 @@ pub fn validate(
             need.kinds |= extra.kinds;
             need.numbers |= extra.numbers;
         }
-        TableProfiler::new(&columns, PLOT_PROFILE)
+        TableProfiler::new(&columns, PLOT_PROFILE, None)
     });
     source.set_needs(needs);
     let mut row_count = 0u64;
@@ -133,7 +135,10 @@ pub fn validate(
                 break;
             }
             if let Some(profiler) = profiler.as_mut() {
-                profiler.update(&chunk, 1);
+                if let Err(error) = profiler.update(&chunk, 1) {
+                    fed = Err(error);
+                    break;
+                }
             }
         }
         drop(feeds);
@@ -153,6 +158,10 @@ pub fn validate(
         row_count,
     };
     let results = plan.finish(&facts)?;
+    let profile = match profiler {
+        Some(profiler) => Some(profiler.finish(data, &files)?),
+        None => None,
+    };
     Ok(Validation {
         suite_name: suite.name.clone(),
         data: data.to_string(),
@@ -160,7 +169,7 @@ pub fn validate(
         row_count,
         results,
         elapsed: started.elapsed(),
-        profile: profiler.map(|profiler| profiler.finish(data, &files)),
+        profile,
         files,
     })
 }

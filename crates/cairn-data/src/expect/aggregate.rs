@@ -1,16 +1,17 @@
 //! Column-aggregate expectations: one observed value per column (type, mean, median, quantiles, stdev,
 //! sum, min, max, distinct values, unique counts, most common value, KL divergence).
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::table::within;
-use super::{cell_value, Check, Compiled, ExpectationResult, Kwargs, TableFacts};
+use super::{cell_number, value_of, Check, Compiled, ExpectationResult, Kwargs, TableFacts};
 use crate::error::Result;
-use crate::hashing::FastMap;
-use crate::spill::{f64_key, DistinctHashes, MemoryPool, Sorter};
+use crate::spill::counts::{Tally, ValueCounts};
+use crate::spill::{f64_key, Allowance, DistinctHashes, Log, MemoryPool, Sorter};
 use crate::stats::{self, Moments};
 use crate::table::{CellKind, Chunk, Needs};
 
@@ -293,8 +294,12 @@ struct AggregateCheck {
     values: Option<Sorter<u64>>,
     /// Rows per bin of a continuous KL partition.
     bin_counts: Vec<f64>,
-    /// Distinct values: text → (count, value).
-    counts: FastMap<String, (u64, Value, super::Example)>,
+    /// Rows per distinct text, and each one's first cell (in memory, or spilled past the
+    /// allowance and merged at the end).
+    counts: Option<ValueCounts>,
+    /// Where a categorical KL divergence keeps the counts of values outside its partition while
+    /// it finishes.
+    others: Option<Allowance>,
     /// Distinct values' hashes, for unique counts.
     hashes: Option<DistinctHashes>,
 }
@@ -313,6 +318,24 @@ impl AggregateCheck {
             } => weights.len(),
             _ => 0,
         };
+        let counts_values = matches!(
+            rule,
+            Rule::DistinctSet { .. }
+                | Rule::MostCommonIn { .. }
+                | Rule::KlDivergence {
+                    partition: Partition::Categorical { .. },
+                    ..
+                }
+        );
+        let (counts, others) = match (&rule, counts_values) {
+            (Rule::KlDivergence { .. }, true) => {
+                // Half for the counts, half for the other values' counts while finishing.
+                let allowance = pool.allowance().divided(2);
+                (Some(ValueCounts::new(allowance.clone())), Some(allowance))
+            }
+            (_, true) => (Some(ValueCounts::new(pool.allowance())), None),
+            _ => (None, None),
+        };
         AggregateCheck {
             column,
             rule,
@@ -327,7 +350,8 @@ impl AggregateCheck {
             first_non_numeric: None,
             values: keeps_values.then(|| Sorter::new(pool.allowance(), false)),
             bin_counts: vec![0.0; bins],
-            counts: FastMap::default(),
+            counts,
+            others,
             hashes: counts_hashes.then(|| DistinctHashes::new(pool.allowance())),
         }
     }
@@ -345,18 +369,6 @@ impl AggregateCheck {
                 ..
             }
         ) || self.values.is_some()
-    }
-
-    fn counts_values(&self) -> bool {
-        matches!(
-            self.rule,
-            Rule::DistinctSet { .. }
-                | Rule::MostCommonIn { .. }
-                | Rule::KlDivergence {
-                    partition: Partition::Categorical { .. },
-                    ..
-                }
-        )
     }
 }
 
@@ -386,7 +398,6 @@ impl Check for AggregateCheck {
             } => Some(bins.as_slice()),
             _ => None,
         };
-        let counts_values = self.counts_values();
         for (row, kind) in column.kinds().iter().enumerate() {
             match kind {
                 CellKind::Null => {
@@ -422,20 +433,15 @@ impl Check for AggregateCheck {
                 }
                 _ => {}
             }
-            if counts_values {
-                let text = column.text(row);
-                if let Some(entry) = self.counts.get_mut(text) {
-                    entry.0 += 1;
-                } else {
-                    let value = cell_value(column, row);
-                    let first = super::Example {
-                        row: chunk.first_row + row as u64,
-                        value: value.clone(),
-                        file_index: chunk.file_index,
-                        line: chunk.line(row),
-                    };
-                    self.counts.insert(text.to_string(), (1, value, first));
-                }
+            if let Some(counts) = self.counts.as_mut() {
+                counts.add(column.text(row), || Tally {
+                    count: 1,
+                    row: chunk.first_row + row as u64,
+                    file_index: chunk.file_index,
+                    line: chunk.line(row),
+                    kind: *kind,
+                    number: cell_number(column, row),
+                })?;
             }
             if let Some(hashes) = self.hashes.as_mut() {
                 hashes.insert(xxh3_64(column.text(row).as_bytes()))?;
@@ -516,17 +522,18 @@ impl Check for AggregateCheck {
                     .insert("success_details".into(), json!(success));
             }
             Rule::DistinctSet { rule, set } => {
-                let entries: Vec<DistinctValue> = self
-                    .counts
-                    .iter()
-                    .map(|(text, (count, value, first))| DistinctValue {
-                        text: text.clone(),
-                        count: *count,
+                let mut summary = DistinctSetSummary::new(rule, &set);
+                for entry in self.counted()? {
+                    let (text, tally) = entry?;
+                    let value = value_of(tally.kind, &text, tally.number);
+                    summary.add(text, tally.count, value, |value| super::Example {
+                        row: tally.row,
                         value: value.clone(),
-                        first: first.clone(),
-                    })
-                    .collect();
-                distinct_set_result(rule, &set, entries, result);
+                        file_index: tally.file_index,
+                        line: tally.line,
+                    });
+                }
+                summary.finish(result);
             }
             Rule::UniqueCount(range) => {
                 let distinct = self.distinct_count()?;
@@ -545,27 +552,12 @@ impl Check for AggregateCheck {
                 result.success = range.holds(proportion);
             }
             Rule::MostCommonIn { set, ties_okay } => {
-                let top = self
-                    .counts
-                    .values()
-                    .map(|(count, _, _)| *count)
-                    .max()
-                    .unwrap_or(0);
-                let modes = sorted_values(
-                    self.counts
-                        .values()
-                        .filter(|(count, _, _)| *count == top && top > 0)
-                        .map(|(_, value, _)| value.clone())
-                        .collect(),
-                );
-                let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
-                result.success = !modes.is_empty()
-                    && if ties_okay {
-                        modes.iter().any(inside)
-                    } else {
-                        modes.iter().all(inside)
-                    };
-                result.observed_value = Value::Array(modes);
+                let mut modes = ModesSummary::new(&set, ties_okay);
+                for entry in self.counted()? {
+                    let (text, tally) = entry?;
+                    modes.add(tally.count, || value_of(tally.kind, &text, tally.number));
+                }
+                modes.finish(result);
             }
             Rule::KlDivergence {
                 partition,
@@ -575,36 +567,13 @@ impl Check for AggregateCheck {
                 let judged = (self.rows - self.nulls) as f64;
                 let (observed, expected): (Vec<f64>, Vec<f64>) = match partition {
                     Partition::Categorical { values, weights } => {
-                        // GE: observed shares over the partition's values and any other value
-                        // seen; those others share `tail_weight_holdout` of the expected weight
-                        // (none: an infinite divergence).
-                        let share = |member: &Value| {
-                            self.counts
-                                .values()
-                                .filter(|(_, value, _)| same_value(member, value))
-                                .map(|(count, _, _)| *count as f64)
-                                .sum::<f64>()
-                                / judged.max(1.0)
-                        };
-                        let mut observed: Vec<f64> = values.iter().map(share).collect();
-                        let others: Vec<f64> = self
-                            .counts
-                            .values()
-                            .filter(|(_, value, _)| {
-                                !values.iter().any(|member| same_value(member, value))
-                            })
-                            .map(|(count, _, _)| *count as f64 / judged.max(1.0))
-                            .collect();
-                        let mut expected = weights;
-                        if !others.is_empty() {
-                            for weight in &mut expected {
-                                *weight *= 1.0 - tail_weight_holdout;
-                            }
-                            let each = tail_weight_holdout / others.len() as f64;
-                            expected.extend(std::iter::repeat_n(each, others.len()));
-                            observed.extend(others);
-                        }
-                        (observed, expected)
+                        return self.categorical_kl(
+                            &values,
+                            weights,
+                            threshold,
+                            tail_weight_holdout,
+                            result,
+                        );
                     }
                     Partition::Continuous { weights, .. } => (
                         self.bin_counts
@@ -677,65 +646,324 @@ impl AggregateCheck {
             None => Ok(0),
         }
     }
-}
 
-/// One distinct value of a column: its text, rows holding it, typed value, and where it first appears.
-pub(crate) struct DistinctValue {
-    pub(crate) text: String,
-    pub(crate) count: u64,
-    pub(crate) value: Value,
-    pub(crate) first: super::Example,
-}
-
-/// The distinct-value set expectations' result, in Great Expectations 1.x's shape: distinct values
-/// outside the set are unexpected (with where each first appears), values of the set the data lacks
-/// are missing (`partial_missing_list`); the observed value is the sorted distinct values. Shared by
-/// the streaming engine and the PostgreSQL pushdown.
-pub(crate) fn distinct_set_result(
-    rule: SetRule,
-    set: &[Value],
-    entries: Vec<DistinctValue>,
-    result: &mut ExpectationResult,
-) {
-    let observed = sorted_values(entries.iter().map(|entry| entry.value.clone()).collect());
-    let inside = |value: &Value| set.iter().any(|member| same_value(member, value));
-    let absent: Vec<Value> = set
-        .iter()
-        .filter(|member| !observed.iter().any(|value| same_value(member, value)))
-        .cloned()
-        .collect();
-    let mut outside: Vec<super::Example> = entries
-        .iter()
-        .filter(|entry| !inside(&entry.value))
-        .map(|entry| entry.first.clone())
-        .collect();
-    outside.sort_by_key(|example| example.row);
-    result.success = match rule {
-        SetRule::Within => outside.is_empty(),
-        SetRule::Contains => absent.is_empty(),
-        SetRule::Equals => outside.is_empty() && absent.is_empty(),
-    };
-    result.element_count = None;
-    result.missing_count = None;
-    if rule != SetRule::Contains {
-        result.unexpected_count = Some(outside.len() as u64);
-        outside.truncate(super::EXAMPLES);
-        result.examples = outside;
+    /// The distinct texts counted, with their tallies, in text order.
+    fn counted(&mut self) -> Result<impl Iterator<Item = Result<(String, Tally)>>> {
+        let counts = self
+            .counts
+            .take()
+            .map(ValueCounts::finish)
+            .transpose()?
+            .into_iter()
+            .flatten();
+        Ok(counts)
     }
-    if rule != SetRule::Within {
-        result.missing_count = Some(absent.len() as u64);
+
+    /// GE's KL divergence over a categorical partition: observed shares over the partition's
+    /// values and any other value seen; those others share `tail_weight_holdout` of the expected
+    /// weight (none: an infinite divergence). Read in one pass over the merged counts; the other
+    /// values' counts wait in a log (spilled past the allowance) until their number is known.
+    fn categorical_kl(
+        &mut self,
+        values: &[Value],
+        weights: Vec<f64>,
+        threshold: f64,
+        tail_weight_holdout: f64,
+        result: &mut ExpectationResult,
+    ) -> Result<()> {
+        let judged = ((self.rows - self.nulls) as f64).max(1.0);
+        let mut member_counts = vec![0u64; values.len()];
+        let mut others = Log::<u64>::new(match self.others.take() {
+            Some(allowance) => allowance,
+            None => MemoryPool::new(crate::spill::MemoryBudget::unlimited()).allowance(),
+        });
+        let mut n_others = 0u64;
+        for entry in self.counted()? {
+            let (text, tally) = entry?;
+            let value = value_of(tally.kind, &text, tally.number);
+            let mut member = false;
+            for (index, candidate) in values.iter().enumerate() {
+                if same_value(candidate, &value) {
+                    member_counts[index] += tally.count;
+                    member = true;
+                }
+            }
+            if !member {
+                others.push(tally.count)?;
+                n_others += 1;
+            }
+        }
+        let mut others = others.into_reader()?;
+        let mut observed: Vec<f64> = member_counts
+            .iter()
+            .map(|count| *count as f64 / judged)
+            .collect();
+        let mut expected = weights;
+        let each = if n_others > 0 {
+            for weight in &mut expected {
+                *weight *= 1.0 - tail_weight_holdout;
+            }
+            tail_weight_holdout / n_others as f64
+        } else {
+            0.0
+        };
+        // scipy.stats.entropy(pk, qk), summed in order: the partition's values, then the others.
+        let mut p_sum: f64 = observed.iter().sum();
+        for count in others.iter()? {
+            p_sum += count? as f64 / judged;
+        }
+        let mut q_sum: f64 = expected.iter().sum();
+        for _ in 0..n_others {
+            q_sum += each;
+        }
+        let term = |p: f64, q: f64| {
+            let (p, q) = (p / p_sum, q / q_sum);
+            if p == 0.0 {
+                0.0
+            } else if q == 0.0 {
+                f64::INFINITY
+            } else {
+                p * (p / q).ln()
+            }
+        };
+        let mut divergence = if p_sum <= 0.0 || q_sum <= 0.0 {
+            f64::NAN
+        } else {
+            observed
+                .iter()
+                .zip(&expected)
+                .map(|(p, q)| term(*p, *q))
+                .sum()
+        };
+        for (index, count) in others.iter()?.enumerate() {
+            let p = count? as f64 / judged;
+            divergence += term(p, each);
+            if index < LISTED_VALUES {
+                observed.push(p);
+                expected.push(each);
+            }
+        }
+        result.observed_value = if divergence.is_finite() {
+            json!(divergence)
+        } else {
+            Value::Null
+        };
+        result.success = divergence <= threshold;
         result
-            .extra
-            .insert("partial_missing_list".into(), Value::Array(absent));
+            .details
+            .insert("observed_partition".into(), json!({"weights": observed}));
+        result
+            .details
+            .insert("expected_partition".into(), json!({"weights": expected}));
+        if n_others > LISTED_VALUES as u64 {
+            // The weights list the partition's values and the first other values (in text order).
+            result
+                .details
+                .insert("other_values".into(), json!(n_others));
+            result
+                .details
+                .insert("partition_truncated".into(), json!(true));
+        }
+        Ok(())
     }
-    let counts: Map<String, Value> = entries
-        .iter()
-        .map(|entry| (entry.text.clone(), json!(entry.count)))
-        .collect();
-    result
-        .details
-        .insert("value_counts".into(), Value::Object(counts));
-    result.observed_value = Value::Array(observed);
+}
+
+/// The most values a result lists (the observed distinct values and their counts, the modes, a
+/// categorical partition's other values). Past it a list holds the first ones (in its order) and
+/// the details say how many there are; success, counts and examples are still computed over all.
+pub(crate) const LISTED_VALUES: usize = 1_000;
+
+/// The `limit` first items of a stream under an order, in bounded memory.
+struct Smallest<T> {
+    limit: usize,
+    order: fn(&T, &T) -> Ordering,
+    items: Vec<T>,
+    seen: u64,
+}
+
+impl<T> Smallest<T> {
+    fn new(limit: usize, order: fn(&T, &T) -> Ordering) -> Smallest<T> {
+        Smallest {
+            limit,
+            order,
+            items: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        self.seen += 1;
+        self.items.push(item);
+        if self.items.len() >= self.limit.max(1) * 2 {
+            self.items.sort_by(self.order);
+            self.items.truncate(self.limit);
+        }
+    }
+
+    /// The kept items in order, and whether some were left out.
+    fn into_sorted(mut self) -> (Vec<T>, bool) {
+        self.items.sort_by(self.order);
+        self.items.truncate(self.limit);
+        let truncated = self.seen > self.items.len() as u64;
+        (self.items, truncated)
+    }
+}
+
+/// The distinct-value set expectations' result, in Great Expectations 1.x's shape, read from a
+/// stream of distinct values: values outside the set are unexpected (with where each first
+/// appears), values of the set the data lacks are missing (`partial_missing_list`); the observed
+/// value is the sorted distinct values (the first [`LISTED_VALUES`] of them, and their count in
+/// `details.distinct_values`, when there are more). Shared by the streaming engine and the
+/// PostgreSQL pushdown.
+pub(crate) struct DistinctSetSummary<'a> {
+    rule: SetRule,
+    set: &'a [Value],
+    /// (value, text, rows) of the first distinct values in sorted order.
+    listed: Smallest<(Value, String, u64)>,
+    present: Vec<bool>,
+    outside: Smallest<super::Example>,
+}
+
+impl<'a> DistinctSetSummary<'a> {
+    pub(crate) fn new(rule: SetRule, set: &'a [Value]) -> DistinctSetSummary<'a> {
+        DistinctSetSummary {
+            rule,
+            set,
+            listed: Smallest::new(LISTED_VALUES, |a, b| compare_values(&a.0, &b.0)),
+            present: vec![false; set.len()],
+            outside: Smallest::new(super::EXAMPLES, |a, b| a.row.cmp(&b.row)),
+        }
+    }
+
+    /// One distinct value: its text, rows and typed value; `first` gives its first cell.
+    pub(crate) fn add(
+        &mut self,
+        text: String,
+        count: u64,
+        value: Value,
+        first: impl FnOnce(&Value) -> super::Example,
+    ) {
+        let mut inside = false;
+        for (member, present) in self.set.iter().zip(self.present.iter_mut()) {
+            if same_value(member, &value) {
+                *present = true;
+                inside = true;
+            }
+        }
+        if !inside {
+            self.outside.push(first(&value));
+        }
+        self.listed.push((value, text, count));
+    }
+
+    pub(crate) fn finish(self, result: &mut ExpectationResult) {
+        let distinct = self.listed.seen;
+        let outside_count = self.outside.seen;
+        let (outside, _) = self.outside.into_sorted();
+        let (listed, truncated) = self.listed.into_sorted();
+        let absent: Vec<Value> = self
+            .set
+            .iter()
+            .zip(&self.present)
+            .filter(|(_, present)| !**present)
+            .map(|(member, _)| member.clone())
+            .collect();
+        result.success = match self.rule {
+            SetRule::Within => outside_count == 0,
+            SetRule::Contains => absent.is_empty(),
+            SetRule::Equals => outside_count == 0 && absent.is_empty(),
+        };
+        result.element_count = None;
+        result.missing_count = None;
+        if self.rule != SetRule::Contains {
+            result.unexpected_count = Some(outside_count);
+            result.examples = outside;
+        }
+        if self.rule != SetRule::Within {
+            result.missing_count = Some(absent.len() as u64);
+            result
+                .extra
+                .insert("partial_missing_list".into(), Value::Array(absent));
+        }
+        let counts: Map<String, Value> = listed
+            .iter()
+            .map(|(_, text, count)| (text.clone(), json!(count)))
+            .collect();
+        result
+            .details
+            .insert("value_counts".into(), Value::Object(counts));
+        if truncated {
+            result
+                .details
+                .insert("distinct_values".into(), json!(distinct));
+            result
+                .details
+                .insert("observed_value_truncated".into(), json!(true));
+        }
+        result.observed_value =
+            Value::Array(listed.into_iter().map(|(value, _, _)| value).collect());
+    }
+}
+
+/// `expect_column_most_common_value_to_be_in_set`, read from a stream of distinct values with their
+/// rows: the values with the most rows (sorted; the first [`LISTED_VALUES`] when there are more) must
+/// all be in the set, or one of them with `ties_okay`. Shared with the PostgreSQL pushdown.
+pub(crate) struct ModesSummary<'a> {
+    set: &'a [Value],
+    ties_okay: bool,
+    top: u64,
+    modes: Smallest<Value>,
+    any_inside: bool,
+    all_inside: bool,
+}
+
+impl<'a> ModesSummary<'a> {
+    pub(crate) fn new(set: &'a [Value], ties_okay: bool) -> ModesSummary<'a> {
+        ModesSummary {
+            set,
+            ties_okay,
+            top: 0,
+            modes: Smallest::new(LISTED_VALUES, compare_values),
+            any_inside: false,
+            all_inside: true,
+        }
+    }
+
+    /// One distinct value held by `count` rows (`value` is built only if it is a mode so far).
+    pub(crate) fn add(&mut self, count: u64, value: impl FnOnce() -> Value) {
+        if count == 0 || count < self.top {
+            return;
+        }
+        if count > self.top {
+            self.top = count;
+            self.modes = Smallest::new(LISTED_VALUES, compare_values);
+            self.any_inside = false;
+            self.all_inside = true;
+        }
+        let value = value();
+        let inside = self.set.iter().any(|member| same_value(member, &value));
+        self.any_inside |= inside;
+        self.all_inside &= inside;
+        self.modes.push(value);
+    }
+
+    pub(crate) fn finish(self, result: &mut ExpectationResult) {
+        let count = self.modes.seen;
+        let (modes, truncated) = self.modes.into_sorted();
+        result.success = count > 0
+            && if self.ties_okay {
+                self.any_inside
+            } else {
+                self.all_inside
+            };
+        if truncated {
+            result.details.insert("modes".into(), json!(count));
+            result
+                .details
+                .insert("observed_value_truncated".into(), json!(true));
+        }
+        result.observed_value = Value::Array(modes);
+    }
 }
 
 /// scipy.stats.entropy(pk, qk): both normalised to sum 1, Σ pk·ln(pk/qk).
@@ -781,15 +1009,14 @@ pub(crate) fn same_value(expected: &Value, observed: &Value) -> bool {
     }
 }
 
-/// Numbers first (by value), then text (by text).
-pub(crate) fn sorted_values(mut values: Vec<Value>) -> Vec<Value> {
-    values.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
+/// The order of listed values: numbers first (by value), then text (by its JSON).
+pub(crate) fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x.total_cmp(&y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
         (None, None) => a.to_string().cmp(&b.to_string()),
-    });
-    values
+    }
 }
 
 /// The dtype pandas' `read_csv` would give a column with these cell kinds.

@@ -836,6 +836,27 @@ fn spill_cases() -> Vec<Value> {
         json!({"type": "expect_column_values_to_not_be_outliers", "column": "id", "method": "mad", "threshold": 1.0}),
         json!({"type": "expect_column_kl_divergence_to_be_less_than", "column": "x",
             "partition_object": {"bins": [-40, -10, 0, 10, 80], "weights": [0.3, 0.2, 0.2, 0.3]}, "threshold": 0.1}),
+        // Checks that count rows per distinct value (index 12 on).
+        json!({"type": "expect_column_distinct_values_to_be_in_set", "column": "k",
+            "value_set": ["k1", "k2", "k3", "k40", "nope"]}),
+        json!({"type": "expect_column_distinct_values_to_contain_set", "column": "id",
+            "value_set": [1, 2, 3_999, 123_456]}),
+        json!({"type": "expect_column_distinct_values_to_equal_set", "column": "x",
+            "value_set": [-30.0, "inf", 0]}),
+        json!({"type": "expect_column_distinct_values_to_be_in_set", "column": "id",
+            "value_set": [1, 2, 3]}),
+        json!({"type": "expect_column_most_common_value_to_be_in_set", "column": "k",
+            "value_set": ["k5", "k7"], "ties_okay": true}),
+        json!({"type": "expect_column_most_common_value_to_be_in_set", "column": "id",
+            "value_set": [0]}),
+        json!({"type": "expect_column_most_common_value_to_be_in_set", "column": "x",
+            "value_set": [0]}),
+        json!({"type": "expect_column_kl_divergence_to_be_less_than", "column": "k",
+            "partition_object": {"values": ["k0", "k1", "k2"], "weights": [0.5, 0.3, 0.2]},
+            "threshold": 0.1, "tail_weight_holdout": 0.2}),
+        json!({"type": "expect_column_kl_divergence_to_be_less_than", "column": "id",
+            "partition_object": {"values": [1, 2], "weights": [0.5, 0.5]},
+            "threshold": 0.1, "tail_weight_holdout": 0.5}),
     ]
 }
 
@@ -884,7 +905,7 @@ fn spilling_to_disk_gives_the_in_memory_results() {
             "test",
         )
         .unwrap();
-        if expectation["type"] == "expect_column_kl_divergence_to_be_less_than" {
+        if expectation["partition_object"].get("bins").is_some() {
             continue; // binned as it streams: keeps no values
         }
         let columns: Vec<String> = header.iter().map(|c| c.to_string()).collect();
@@ -983,6 +1004,68 @@ fn spilled_results_match_a_plain_computation() {
         })
         .collect();
     assert_eq!(results[7].observed_value["values"], json!(expected));
+
+    // Distinct values of `id` (thousands): the first LISTED_VALUES in order, every count exact.
+    let id_numbers: Vec<i64> = {
+        let set: std::collections::BTreeSet<i64> = ids
+            .iter()
+            .filter(|id| !id.is_empty())
+            .map(|id| id.parse().unwrap())
+            .collect();
+        set.into_iter().collect()
+    };
+    let in_set = &results[15];
+    assert!(id_numbers.len() > aggregate::LISTED_VALUES);
+    assert_eq!(
+        in_set.observed_value,
+        json!(id_numbers[..aggregate::LISTED_VALUES])
+    );
+    assert_eq!(in_set.details["distinct_values"], json!(id_numbers.len()));
+    assert_eq!(in_set.details["observed_value_truncated"], json!(true));
+    assert_eq!(
+        in_set.details["value_counts"].as_object().unwrap().len(),
+        aggregate::LISTED_VALUES
+    );
+    let outside = |set: &[i64]| id_numbers.iter().filter(|n| !set.contains(n)).count();
+    assert_eq!(in_set.unexpected_count, Some(outside(&[1, 2, 3]) as u64));
+    let first_rows: Vec<u64> = in_set.examples.iter().map(|e| e.row).collect();
+    let expected_rows: Vec<u64> = (0..ids.len() as u64)
+        .filter(|&row| {
+            let id = ids[row as usize];
+            !id.is_empty()
+                && !["1", "2", "3"].contains(&id)
+                && ids.iter().position(|other| other == &id) == Some(row as usize)
+        })
+        .take(EXAMPLES)
+        .collect();
+    assert_eq!(first_rows, expected_rows);
+    let contains = &results[13];
+    assert!(!contains.success);
+    assert_eq!(contains.extra["partial_missing_list"], json!([1, 123_456]));
+
+    // Most common `k`: the values with the most rows, all listed (ties).
+    let mut k_counts: std::collections::BTreeMap<&str, u64> = Default::default();
+    for row in &rows {
+        *k_counts.entry(row[2].as_str()).or_default() += 1;
+    }
+    let top = k_counts.values().max().copied().unwrap();
+    let modes: Vec<&str> = k_counts
+        .iter()
+        .filter(|(_, count)| **count == top)
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(results[16].observed_value, json!(modes));
+    // KL over `id`'s distinct values: thousands of other values, the partition's weights listed
+    // for the first thousand.
+    let kl = &results[20];
+    assert_eq!(kl.details["other_values"], json!(outside(&[1, 2])));
+    assert_eq!(
+        kl.details["observed_partition"]["weights"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2 + aggregate::LISTED_VALUES
+    );
 }
 
 #[test]

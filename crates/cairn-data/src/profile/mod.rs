@@ -28,10 +28,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use crate::error::Result;
 use crate::source::ChunkSource;
+use crate::spill::{key_f64, MemoryBudget, MemoryPool, DEFAULT_MEMORY_BUDGET};
 use crate::table::{classify, CellKind, Column, Needs};
-use sketch::{quantiles_selected, DistinctCounter, FrequentItems, NumberSample};
+use sketch::{
+    quantile_ranks, quantiles_at, quantiles_selected, DistinctCounter, FrequentItems, Numbers,
+    NumbersHeld,
+};
 
 /// The quantiles every numeric column reports.
 pub const QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
@@ -44,7 +51,8 @@ pub const TOP_PATTERNS: usize = 5;
 /// `pattern_bytes`).
 const PATTERN_CHARS: usize = 32;
 
-/// Memory budgets, per column.
+/// Budgets: per column, what is counted exactly before estimates; for the whole table, the memory
+/// the exact counts may hold before they spill to disk.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProfileOptions {
     /// Distinct values counted exactly (a 64-bit hash each, sorted) before switching to
@@ -54,6 +62,16 @@ pub struct ProfileOptions {
     pub sample_budget: usize,
     /// Keys counted exactly for top values and patterns before the bounded counter purges.
     pub top_capacity: usize,
+    /// Bytes the columns' numbers and distinct hashes may hold together (an equal share each, half
+    /// for numbers, half for hashes); past a share they are written to disk as sorted runs and
+    /// merged at the end, so what is exact stays exact. A sample past `sample_budget` numbers
+    /// holds as many as the share allows.
+    #[serde(default = "default_memory_budget")]
+    pub memory_budget: usize,
+}
+
+fn default_memory_budget() -> usize {
+    DEFAULT_MEMORY_BUDGET
 }
 
 impl Default for ProfileOptions {
@@ -62,12 +80,12 @@ impl Default for ProfileOptions {
             distinct_limit: 10_000_000,
             sample_budget: 10_000_000,
             top_capacity: 100_000,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
 
 /// The accumulator for one column.
-#[derive(Debug, Clone)]
 pub struct ColumnProfile {
     name: String,
     rows: u64,
@@ -89,7 +107,7 @@ pub struct ColumnProfile {
     m2: f64,
     min: f64,
     max: f64,
-    sample: NumberSample,
+    numbers: Numbers,
     /// Lexicographic extremes of the non-numeric cells.
     text_min: Option<String>,
     text_max: Option<String>,
@@ -110,7 +128,23 @@ const HASH_TRUE: u64 = 0x7472_7565_0000_0001;
 const HASH_FALSE: u64 = 0x6661_6c73_0000_0002;
 
 impl ColumnProfile {
+    /// A column profiled alone, within `options.memory_budget` (spilling to the system's temporary
+    /// directory).
     pub fn new(name: &str, options: &ProfileOptions) -> ColumnProfile {
+        let pool = MemoryPool::new(MemoryBudget {
+            bytes: options.memory_budget,
+            temp_dir: None,
+        });
+        ColumnProfile::in_pool(name, options, &pool)
+    }
+
+    /// A column sharing `pool` with the table's other columns.
+    pub(crate) fn in_pool(
+        name: &str,
+        options: &ProfileOptions,
+        pool: &Arc<MemoryPool>,
+    ) -> ColumnProfile {
+        let allowance = pool.allowance().divided(2);
         ColumnProfile {
             name: name.to_string(),
             rows: 0,
@@ -128,13 +162,13 @@ impl ColumnProfile {
             m2: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
-            sample: NumberSample::new(options.sample_budget),
+            numbers: Numbers::new(options.sample_budget, allowance.clone()),
             text_min: None,
             text_max: None,
             length_min: u64::MAX,
             length_max: 0,
             length_sum: 0,
-            distinct: DistinctCounter::new(options.distinct_limit),
+            distinct: DistinctCounter::within(options.distinct_limit, allowance),
             distinct_fed: false,
             top_values: FrequentItems::new(options.top_capacity),
             patterns: FrequentItems::new(options.top_capacity),
@@ -156,7 +190,7 @@ impl ColumnProfile {
 
     /// Adds a chunk's cells. The column should be read with [`ColumnProfile::needs`]; without
     /// numbers, cells are parsed here.
-    pub fn update(&mut self, column: &Column) {
+    pub fn update(&mut self, column: &Column) -> Result<()> {
         let numbers = column.has_numbers().then(|| column.numbers());
         let kinds = column.kinds();
         for (row, text) in column.texts().enumerate() {
@@ -185,7 +219,7 @@ impl ColumnProfile {
                     } else {
                         self.floats += 1;
                     }
-                    self.add_number(value);
+                    self.add_number(value)?;
                     // -0.0 and 0.0 are one value.
                     let bits = if value == 0.0 { 0u64 } else { value.to_bits() };
                     xxh3_64_with_seed(&bits.to_le_bytes(), SEED_NUMBER)
@@ -210,9 +244,9 @@ impl ColumnProfile {
                     xxh3_64(text.as_bytes())
                 }
             };
-            if (kind == CellKind::Text || kind == CellKind::Bool) && self.sample.seen() > 0 {
+            if (kind == CellKind::Text || kind == CellKind::Bool) && self.numbers.seen() > 0 {
                 // The column is not numeric after all: stop keeping numbers.
-                self.sample.clear();
+                self.numbers.clear();
             }
             let length = if text.is_ascii() {
                 text.len()
@@ -226,12 +260,12 @@ impl ColumnProfile {
                 // The counter of frequent values is about to drop keys: the distinct counter
                 // takes over from the keys it holds.
                 for key in self.top_values.keys() {
-                    self.distinct.insert(key);
+                    self.distinct.insert(key)?;
                 }
                 self.distinct_fed = true;
             }
             if self.distinct_fed {
-                self.distinct.insert(hash);
+                self.distinct.insert(hash)?;
             }
             let shown = match kind {
                 CellKind::Bool if hash == HASH_TRUE => "True",
@@ -243,9 +277,10 @@ impl ColumnProfile {
             // The buffer holds UTF-8 (ASCII classes, or whole characters).
             self.patterns.add_utf8(pattern_hash, &self.pattern_buffer);
         }
+        Ok(())
     }
 
-    fn add_number(&mut self, value: f64) {
+    fn add_number(&mut self, value: f64) -> Result<()> {
         self.numeric_count += 1;
         let total = self.sum + value;
         self.sum_compensation += if self.sum.abs() >= value.abs() {
@@ -267,8 +302,9 @@ impl ColumnProfile {
             self.max = value;
         }
         if self.texts == 0 && self.bools == 0 {
-            self.sample.push(value);
+            self.numbers.push(value)?;
         }
+        Ok(())
     }
 
     fn add_text_extremes(&mut self, text: &str) {
@@ -319,11 +355,11 @@ impl ColumnProfile {
     }
 
     /// The summary.
-    pub fn finish(mut self) -> ColumnSummary {
+    pub fn finish(mut self) -> Result<ColumnSummary> {
         let (inferred, dtype) = self.types();
         let non_null = self.rows - self.nulls;
         let (distinct, distinct_exact) = if self.distinct_fed {
-            self.distinct.count()
+            self.distinct.count()?
         } else {
             (self.top_values.len() as u64, true)
         };
@@ -399,21 +435,45 @@ impl ColumnProfile {
             summary.mean = Some(sum / self.numeric_count as f64);
             summary.std = (self.numeric_count > 1)
                 .then(|| (self.m2 / (self.numeric_count - 1) as f64).max(0.0).sqrt());
-            let exact = self.sample.is_exact();
-            let seen = self.sample.seen();
-            let mut values = self.sample.into_values();
+            let seen = self.numbers.seen();
+            let mut bins = Bins::new(self.min, self.max);
+            let (quantiles, exact) = match self.numbers.into_held()? {
+                NumbersHeld::Memory { mut values, exact } => {
+                    for &value in &values {
+                        bins.add(value);
+                    }
+                    let quantiles = quantiles_selected(&mut values, &QUANTILES);
+                    bins.scale(seen, values.len(), exact);
+                    (quantiles, exact)
+                }
+                NumbersHeld::Sorted(sorted) => {
+                    // One pass over the merged runs: the histogram, and the ranks quantiles read.
+                    let n = usize::try_from(seen).unwrap_or(usize::MAX);
+                    let mut wanted = quantile_ranks(n, &QUANTILES).into_iter().peekable();
+                    let mut selected = std::collections::BTreeMap::new();
+                    for (rank, key) in sorted.enumerate() {
+                        let value = key_f64(key?);
+                        bins.add(value);
+                        if wanted.peek() == Some(&rank) {
+                            selected.insert(rank, value);
+                            wanted.next();
+                        }
+                    }
+                    (quantiles_at(n, &QUANTILES, &selected), true)
+                }
+            };
             summary.quantiles_approximate = !exact;
             summary.quantiles = QUANTILES
                 .iter()
-                .zip(quantiles_selected(&mut values, &QUANTILES))
+                .zip(quantiles)
                 .filter_map(|(&q, value)| value.map(|value| Quantile { q, value }))
                 .collect();
-            summary.histogram = Some(histogram(&values, self.min, self.max, seen, exact));
+            summary.histogram = Some(bins.finish(exact));
         } else if non_null > 0 {
             summary.min = self.text_min.map(Value::String);
             summary.max = self.text_max.map(Value::String);
         }
-        summary
+        Ok(summary)
     }
 }
 
@@ -429,33 +489,55 @@ fn number_value(value: f64, integral: bool) -> Value {
 }
 
 /// Equal-width bins between `min` and `max` (the last includes `max`), numpy's way. Counts from a
-/// sample are scaled to `seen`.
-fn histogram(values: &[f64], min: f64, max: f64, seen: u64, exact: bool) -> Histogram {
-    let (low, high) = if min < max {
-        (min, max)
-    } else {
-        (min - 0.5, max + 0.5)
-    };
-    let finite = low.is_finite() && high.is_finite();
-    let mut counts = vec![0u64; HISTOGRAM_BINS];
-    if finite {
-        let width = (high - low) / HISTOGRAM_BINS as f64;
-        for &value in values {
-            let bin = (((value - low) / width) as usize).min(HISTOGRAM_BINS - 1);
-            counts[bin] += 1;
+/// sample are scaled to the numbers seen.
+struct Bins {
+    low: f64,
+    high: f64,
+    width: f64,
+    finite: bool,
+    counts: Vec<u64>,
+}
+
+impl Bins {
+    fn new(min: f64, max: f64) -> Bins {
+        let (low, high) = if min < max {
+            (min, max)
+        } else {
+            (min - 0.5, max + 0.5)
+        };
+        Bins {
+            low,
+            high,
+            width: (high - low) / HISTOGRAM_BINS as f64,
+            finite: low.is_finite() && high.is_finite(),
+            counts: vec![0u64; HISTOGRAM_BINS],
         }
     }
-    if !exact && !values.is_empty() {
-        let scale = seen as f64 / values.len() as f64;
-        for count in &mut counts {
-            *count = (*count as f64 * scale).round() as u64;
+
+    fn add(&mut self, value: f64) {
+        if self.finite {
+            let bin = (((value - self.low) / self.width) as usize).min(HISTOGRAM_BINS - 1);
+            self.counts[bin] += 1;
         }
     }
-    Histogram {
-        low,
-        high,
-        counts,
-        approximate: !exact,
+
+    /// Scales counts from a sample of `sampled` numbers to the `seen` ones.
+    fn scale(&mut self, seen: u64, sampled: usize, exact: bool) {
+        if !exact && sampled > 0 {
+            let scale = seen as f64 / sampled as f64;
+            for count in &mut self.counts {
+                *count = (*count as f64 * scale).round() as u64;
+            }
+        }
+    }
+
+    fn finish(self, exact: bool) -> Histogram {
+        Histogram {
+            low: self.low,
+            high: self.high,
+            counts: self.counts,
+            approximate: !exact,
+        }
     }
 }
 
@@ -762,8 +844,8 @@ pub struct TableProfile {
     pub columns: Vec<ColumnSummary>,
 }
 
-/// Accumulates a whole table: one [`ColumnProfile`] per column.
-#[derive(Debug, Clone)]
+/// Accumulates a whole table: one [`ColumnProfile`] per column, sharing
+/// `options.memory_budget`.
 pub struct TableProfiler {
     rows: u64,
     options: ProfileOptions,
@@ -771,45 +853,64 @@ pub struct TableProfiler {
 }
 
 impl TableProfiler {
-    pub fn new(names: &[String], options: ProfileOptions) -> TableProfiler {
+    /// Spill files (past the memory budget) go to `temp_dir`, else the system's temporary
+    /// directory.
+    pub fn new(
+        names: &[String],
+        options: ProfileOptions,
+        temp_dir: Option<PathBuf>,
+    ) -> TableProfiler {
+        let pool = MemoryPool::new(MemoryBudget {
+            bytes: options.memory_budget,
+            temp_dir,
+        });
         TableProfiler {
             rows: 0,
             options,
             columns: names
                 .iter()
-                .map(|name| ColumnProfile::new(name, &options))
+                .map(|name| ColumnProfile::in_pool(name, &options, &pool))
                 .collect(),
         }
     }
 
     /// Adds a chunk; columns are profiled on up to `threads` threads.
-    pub fn update(&mut self, chunk: &crate::table::Chunk, threads: usize) {
+    pub fn update(&mut self, chunk: &crate::table::Chunk, threads: usize) -> Result<()> {
         self.rows += chunk.n_rows as u64;
         let threads = threads.clamp(1, self.columns.len().max(1));
         if threads == 1 {
             for (profile, column) in self.columns.iter_mut().zip(&chunk.columns) {
-                profile.update(column);
+                profile.update(column)?;
             }
-            return;
+            return Ok(());
         }
         let per_thread = self.columns.len().div_ceil(threads);
         std::thread::scope(|scope| {
-            for (profiles, columns) in self
+            let workers: Vec<_> = self
                 .columns
                 .chunks_mut(per_thread)
                 .zip(chunk.columns.chunks(per_thread))
-            {
-                scope.spawn(move || {
-                    for (profile, column) in profiles.iter_mut().zip(columns) {
-                        profile.update(column);
-                    }
-                });
+                .map(|(profiles, columns)| {
+                    scope.spawn(move || -> Result<()> {
+                        for (profile, column) in profiles.iter_mut().zip(columns) {
+                            profile.update(column)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for worker in workers {
+                match worker.join() {
+                    Ok(outcome) => outcome?,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
-        });
+            Ok(())
+        })
     }
 
-    pub fn finish(self, source: &str, files: &[String]) -> TableProfile {
-        TableProfile {
+    pub fn finish(self, source: &str, files: &[String]) -> Result<TableProfile> {
+        Ok(TableProfile {
             source: source.to_string(),
             files: files.to_vec(),
             rows: self.rows,
@@ -818,8 +919,8 @@ impl TableProfiler {
                 .columns
                 .into_iter()
                 .map(ColumnProfile::finish)
-                .collect(),
-        }
+                .collect::<Result<_>>()?,
+        })
     }
 }
 
@@ -829,11 +930,12 @@ pub fn profile_source(
     source: &mut dyn ChunkSource,
     spec: &str,
     options: ProfileOptions,
+    temp_dir: Option<PathBuf>,
     threads: usize,
 ) -> Result<TableProfile> {
     let names = source.columns().to_vec();
     source.set_needs(vec![ColumnProfile::needs(); names.len()]);
-    let mut profiler = TableProfiler::new(&names, options);
+    let mut profiler = TableProfiler::new(&names, options, temp_dir);
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<crate::table::Chunk>>(1);
     std::thread::scope(|scope| {
         let reader = &mut *source;
@@ -852,12 +954,12 @@ pub fn profile_source(
             }
         });
         for chunk in receiver {
-            profiler.update(&chunk?, threads);
+            profiler.update(&chunk?, threads)?;
         }
         Ok::<(), crate::DataError>(())
     })?;
     let files = source.files().to_vec();
-    Ok(profiler.finish(spec, &files))
+    profiler.finish(spec, &files)
 }
 
 #[cfg(test)]

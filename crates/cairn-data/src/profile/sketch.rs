@@ -6,6 +6,9 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::error::Result;
+use crate::spill::{f64_key, key_f64, Allowance, MemoryBudget, MemoryPool, Sorted, Sorter};
+
 /// A hasher for keys that already are 64-bit hashes (xxh3): passes them through.
 #[derive(Default, Clone, Copy)]
 pub struct PassThroughHasher(u64);
@@ -86,7 +89,6 @@ const SHARD_PENDING_MIN: usize = 1024;
 /// so touched a logarithmic number of times, sequentially and within a shard small enough for the
 /// processor's cache, instead of costing a cache miss into a hash table of millions of entries.
 /// Memory is about 8 bytes per distinct value times 2 to 3 (sorted parts and buffers).
-#[derive(Debug, Clone)]
 pub struct DistinctCounter {
     limit: usize,
     /// Empty until the first hash.
@@ -94,6 +96,12 @@ pub struct DistinctCounter {
     /// Hashes in the shards' sorted parts.
     sorted: usize,
     sketch: Option<HyperLogLog>,
+    /// Past the allowance, the shards are written as sorted runs here and emptied.
+    runs: Sorter<u64>,
+    /// Distinct hashes in the runs as of the last time they were merged, and hashes written since
+    /// (a bound: they may repeat earlier ones).
+    compacted: usize,
+    written: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -102,20 +110,35 @@ struct Shard {
     pending: Vec<u64>,
 }
 
+/// Bytes the shards hold per hash in their sorted parts: the part, a buffer as long, and the
+/// merged copy while a buffer is sorted in.
+const SHARD_BYTES_PER_HASH: usize = 24;
+
 impl DistinctCounter {
+    /// A counter with no memory limit (it never spills).
     pub fn new(limit: usize) -> DistinctCounter {
+        DistinctCounter::within(
+            limit,
+            MemoryPool::new(MemoryBudget::unlimited()).allowance(),
+        )
+    }
+
+    pub(crate) fn within(limit: usize, allowance: Allowance) -> DistinctCounter {
         DistinctCounter {
             limit,
             shards: Vec::new(),
             sorted: 0,
             sketch: None,
+            runs: Sorter::new(allowance, true),
+            compacted: 0,
+            written: 0,
         }
     }
 
-    pub fn insert(&mut self, hash: u64) {
+    pub fn insert(&mut self, hash: u64) -> Result<()> {
         if let Some(sketch) = self.sketch.as_mut() {
             sketch.insert(hash);
-            return;
+            return Ok(());
         }
         if self.shards.is_empty() {
             self.shards = vec![Shard::default(); SHARDS];
@@ -124,12 +147,27 @@ impl DistinctCounter {
         let shard = &mut self.shards[index];
         shard.pending.push(hash);
         if shard.pending.len() >= shard.sorted.len().max(SHARD_PENDING_MIN) {
-            self.compact(index);
+            self.compact(index)?;
         }
+        Ok(())
     }
 
-    /// Sorts a shard's buffer into its sorted part; past the limit, switches to HyperLogLog.
-    fn compact(&mut self, index: usize) {
+    /// Sorts a shard's buffer into its sorted part; past the allowance, writes the shards as a run;
+    /// past the limit, switches to HyperLogLog.
+    fn compact(&mut self, index: usize) -> Result<()> {
+        self.sort_in(index);
+        if self.sorted * SHARD_BYTES_PER_HASH > self.runs.allowance_bytes() {
+            self.spill()?;
+        }
+        let fresh = self.sorted + self.written;
+        if self.compacted + fresh > self.limit && fresh * 4 >= self.compacted {
+            // Perhaps past the limit: count exactly what was seen (runs may repeat hashes).
+            self.merge_runs()?;
+        }
+        Ok(())
+    }
+
+    fn sort_in(&mut self, index: usize) {
         let shard = &mut self.shards[index];
         if shard.pending.is_empty() {
             return;
@@ -140,28 +178,92 @@ impl DistinctCounter {
         shard.sorted = merge_distinct(&shard.sorted, &shard.pending);
         shard.pending.clear();
         self.sorted += shard.sorted.len() - before;
-        if self.sorted > self.limit {
-            let mut sketch = HyperLogLog::default();
-            for shard in std::mem::take(&mut self.shards) {
-                for hash in shard.sorted.into_iter().chain(shard.pending) {
+    }
+
+    /// Writes the shards (sorted by top byte, so in order end to end) as one run and empties them.
+    fn spill(&mut self) -> Result<()> {
+        for index in 0..self.shards.len() {
+            self.sort_in(index);
+        }
+        if self.sorted == 0 {
+            return Ok(());
+        }
+        let shards = std::mem::replace(&mut self.shards, vec![Shard::default(); SHARDS]);
+        self.runs.write_sorted_run(
+            shards
+                .into_iter()
+                .flat_map(|shard| shard.sorted.into_iter()),
+        )?;
+        self.written += self.sorted;
+        self.sorted = 0;
+        Ok(())
+    }
+
+    /// Merges every hash seen into one deduplicated run, counted; past the limit, the count
+    /// becomes a HyperLogLog sketch of them.
+    fn merge_runs(&mut self) -> Result<()> {
+        if self.runs.runs() == 0 {
+            if self.sorted > self.limit {
+                let mut sketch = HyperLogLog::default();
+                for shard in std::mem::take(&mut self.shards) {
+                    for hash in shard.sorted.into_iter().chain(shard.pending) {
+                        sketch.insert(hash);
+                    }
+                }
+                self.sketch = Some(sketch);
+            }
+            return Ok(());
+        }
+        self.spill()?;
+        let allowance = self.runs.allowance().clone();
+        let runs = std::mem::replace(&mut self.runs, Sorter::new(allowance, true));
+        let mut sketch = HyperLogLog::default();
+        let mut count = 0usize;
+        let mut previous = None;
+        let mut failure = None;
+        let mut merged = runs.finish()?;
+        self.runs.write_sorted_run(std::iter::from_fn(|| loop {
+            match merged.next()? {
+                Ok(hash) if previous == Some(hash) => continue,
+                Ok(hash) => {
+                    previous = Some(hash);
+                    count += 1;
                     sketch.insert(hash);
+                    return Some(hash);
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    return None;
                 }
             }
+        }))?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        if count > self.limit {
+            let allowance = self.runs.allowance().clone();
+            self.runs = Sorter::new(allowance, true);
+            self.shards = Vec::new();
             self.sketch = Some(sketch);
         }
+        self.compacted = count;
+        self.written = 0;
+        Ok(())
     }
 
     /// The count, and whether it is exact.
-    pub fn count(&mut self) -> (u64, bool) {
+    pub fn count(&mut self) -> Result<(u64, bool)> {
         for index in 0..self.shards.len() {
-            if self.sketch.is_none() {
-                self.compact(index);
-            }
+            self.sort_in(index);
         }
-        match &self.sketch {
+        if self.sketch.is_none() {
+            self.merge_runs()?;
+        }
+        Ok(match &self.sketch {
             Some(sketch) => (sketch.estimate().round() as u64, false),
+            None if self.runs.runs() > 0 => (self.compacted as u64, true),
             None => (self.sorted as u64, true),
-        }
+        })
     }
 }
 
@@ -458,6 +560,159 @@ impl NumberSample {
     }
 }
 
+impl NumberSample {
+    /// An empty sample of at most `budget` values, allocated at once.
+    pub fn with_capacity(budget: usize) -> NumberSample {
+        let mut sample = NumberSample::new(budget);
+        sample.values.reserve_exact(sample.budget);
+        sample
+    }
+}
+
+/// The non-null numbers of a column, for quantiles and the histogram: every one of them up to
+/// `exact_limit` (in memory within the allowance, past it as sorted runs on disk, so exact either
+/// way); past the limit, a uniform reservoir sample of as many as the allowance holds (at least
+/// 1,024), drawn from every number seen.
+pub(crate) struct Numbers {
+    exact_limit: u64,
+    exact: Option<Sorter<u64>>,
+    sample: Option<NumberSample>,
+    seen: u64,
+}
+
+/// What [`Numbers`] holds at the end.
+pub(crate) enum NumbersHeld {
+    /// Every number (in no order), or a uniform sample of them (`exact` false).
+    Memory { values: Vec<f64>, exact: bool },
+    /// Every number, sorted, merged from runs on disk.
+    Sorted(Sorted<u64>),
+}
+
+impl Numbers {
+    pub(crate) fn new(exact_limit: usize, allowance: Allowance) -> Numbers {
+        Numbers {
+            exact_limit: exact_limit.max(1) as u64,
+            exact: Some(Sorter::new(allowance, false)),
+            sample: None,
+            seen: 0,
+        }
+    }
+
+    pub fn push(&mut self, value: f64) -> Result<()> {
+        self.seen += 1;
+        if self.seen > self.exact_limit && self.sample.is_none() {
+            self.start_sampling()?;
+        }
+        if let Some(sample) = self.sample.as_mut() {
+            sample.push(value);
+            return Ok(());
+        }
+        match self.exact.as_mut() {
+            Some(exact) => exact.push(f64_key(value)),
+            None => Ok(()),
+        }
+    }
+
+    /// Turns the exact numbers into a reservoir sample of them (Algorithm R picks positions at
+    /// random, so reading them sorted still gives a uniform sample).
+    fn start_sampling(&mut self) -> Result<()> {
+        let Some(exact) = self.exact.take() else {
+            return Ok(());
+        };
+        let size = (exact.allowance_bytes() / 8)
+            .max(1024)
+            .min(usize::try_from(self.exact_limit).unwrap_or(usize::MAX));
+        let mut sample = NumberSample::with_capacity(size);
+        for key in exact.finish()? {
+            sample.push(key_f64(key?));
+        }
+        self.sample = Some(sample);
+        Ok(())
+    }
+
+    /// Numbers pushed.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Drops the numbers (when the column turns out not to be numeric); nothing is kept after.
+    pub fn clear(&mut self) {
+        self.exact = None;
+        self.sample = None;
+        self.seen = 0;
+        self.exact_limit = u64::MAX;
+    }
+
+    pub fn into_held(mut self) -> Result<NumbersHeld> {
+        if let Some(sample) = self.sample.take() {
+            let exact = sample.is_exact();
+            return Ok(NumbersHeld::Memory {
+                values: sample.into_values(),
+                exact,
+            });
+        }
+        let Some(mut exact) = self.exact.take() else {
+            return Ok(NumbersHeld::Memory {
+                values: Vec::new(),
+                exact: true,
+            });
+        };
+        if let Some(keys) = exact.take_memory() {
+            // Same size and alignment: the keys' allocation is reused.
+            let values: Vec<f64> = keys.into_iter().map(key_f64).collect();
+            return Ok(NumbersHeld::Memory {
+                values,
+                exact: true,
+            });
+        }
+        Ok(NumbersHeld::Sorted(exact.finish()?))
+    }
+}
+
+/// The ranks (0-based positions among `n` sorted values) that linear-interpolation quantiles read.
+pub fn quantile_ranks(n: usize, quantiles: &[f64]) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let last = n - 1;
+    let mut ranks: Vec<usize> = quantiles
+        .iter()
+        .flat_map(|q| {
+            let position = q.clamp(0.0, 1.0) * last as f64;
+            [position.floor() as usize, position.ceil() as usize]
+        })
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    ranks
+}
+
+/// Linear-interpolation quantiles of `n` values from the values at their [`quantile_ranks`].
+pub fn quantiles_at(
+    n: usize,
+    quantiles: &[f64],
+    selected: &std::collections::BTreeMap<usize, f64>,
+) -> Vec<Option<f64>> {
+    if n == 0 {
+        return vec![None; quantiles.len()];
+    }
+    let last = n - 1;
+    quantiles
+        .iter()
+        .map(|&q| {
+            let position = q.clamp(0.0, 1.0) * last as f64;
+            let (low, high) = (position.floor() as usize, position.ceil() as usize);
+            let fraction = position - low as f64;
+            let (a, b) = (selected.get(&low).copied()?, selected.get(&high).copied()?);
+            Some(if fraction == 0.0 || a == b {
+                a
+            } else {
+                a + (b - a) * fraction
+            })
+        })
+        .collect()
+}
+
 /// A small, fast, seeded pseudo-random generator.
 #[derive(Debug, Clone)]
 struct SplitMix64(u64);
@@ -481,41 +736,15 @@ impl SplitMix64 {
 /// [`quantile_sorted`] gives them over the sorted values: the ranks they need are selected in place
 /// (`select_nth_unstable`, linear time) rather than the whole slice sorted. `values` is reordered.
 pub fn quantiles_selected(values: &mut [f64], quantiles: &[f64]) -> Vec<Option<f64>> {
-    if values.is_empty() {
-        return vec![None; quantiles.len()];
-    }
-    let last = values.len() - 1;
-    let mut ranks: Vec<usize> = quantiles
-        .iter()
-        .flat_map(|q| {
-            let position = q.clamp(0.0, 1.0) * last as f64;
-            [position.floor() as usize, position.ceil() as usize]
-        })
-        .collect();
-    ranks.sort_unstable();
-    ranks.dedup();
     // Select each rank in the part right of the previous one (the left part is all smaller).
     let mut selected = std::collections::BTreeMap::new();
     let mut start = 0;
-    for rank in ranks {
+    for rank in quantile_ranks(values.len(), quantiles) {
         let (_, value, _) = values[start..].select_nth_unstable_by(rank - start, f64::total_cmp);
         selected.insert(rank, *value);
         start = rank + 1;
     }
-    quantiles
-        .iter()
-        .map(|&q| {
-            let position = q.clamp(0.0, 1.0) * last as f64;
-            let (low, high) = (position.floor() as usize, position.ceil() as usize);
-            let fraction = position - low as f64;
-            let (a, b) = (selected.get(&low).copied()?, selected.get(&high).copied()?);
-            Some(if fraction == 0.0 || a == b {
-                a
-            } else {
-                a + (b - a) * fraction
-            })
-        })
-        .collect()
+    quantiles_at(values.len(), quantiles, &selected)
 }
 
 /// Linear-interpolation quantile of sorted values (pandas' and numpy's default).
@@ -544,10 +773,10 @@ mod tests {
         let check = |n: u64, limit: usize, exact: bool, tolerance: f64| {
             let mut counter = DistinctCounter::new(limit);
             for i in 0..n {
-                counter.insert(xxh3_64(&i.to_le_bytes()));
-                counter.insert(xxh3_64(&i.to_le_bytes()));
+                counter.insert(xxh3_64(&i.to_le_bytes())).unwrap();
+                counter.insert(xxh3_64(&i.to_le_bytes())).unwrap();
             }
-            let (count, is_exact) = counter.count();
+            let (count, is_exact) = counter.count().unwrap();
             assert_eq!(is_exact, exact, "n={n}");
             let error = (count as f64 - n as f64).abs() / n as f64;
             assert!(error <= tolerance, "n={n}: {count} (error {error})");
@@ -570,13 +799,13 @@ mod tests {
                 .wrapping_add(1);
             let value = (state >> 33) % 250_000;
             let hash = xxh3_64(&value.to_le_bytes());
-            counter.insert(hash);
+            counter.insert(hash).unwrap();
             reference.insert(hash);
         }
-        assert_eq!(counter.count(), (reference.len() as u64, true));
+        assert_eq!(counter.count().unwrap(), (reference.len() as u64, true));
         // Counting goes on after a count was taken.
-        counter.insert(xxh3_64(b"one more"));
-        assert_eq!(counter.count(), (reference.len() as u64 + 1, true));
+        counter.insert(xxh3_64(b"one more")).unwrap();
+        assert_eq!(counter.count().unwrap(), (reference.len() as u64 + 1, true));
     }
 
     #[test]

@@ -16,9 +16,9 @@ fn column_of(cells: &[&str]) -> Column {
 fn profile_with(cells: &[&str], chunk: usize, options: ProfileOptions) -> ColumnSummary {
     let mut profile = ColumnProfile::new("c", &options);
     for part in cells.chunks(chunk.max(1)) {
-        profile.update(&column_of(part));
+        profile.update(&column_of(part)).unwrap();
     }
-    profile.finish()
+    profile.finish().unwrap()
 }
 
 fn profile(cells: &[&str]) -> ColumnSummary {
@@ -190,6 +190,7 @@ fn budgets_switch_to_approximations_and_say_so() {
         distinct_limit: 100,
         sample_budget: 1000,
         top_capacity: 50,
+        ..ProfileOptions::default()
     };
     let summary = profile_with(&cells, 512, options);
     assert!(summary.distinct_approximate);
@@ -231,7 +232,7 @@ fn renderings_name_every_column_and_mark_approximations() {
         top_capacity: 20,
         ..ProfileOptions::default()
     };
-    let mut profiler = TableProfiler::new(&["n".to_string(), "s<x>".to_string()], options);
+    let mut profiler = TableProfiler::new(&["n".to_string(), "s<x>".to_string()], options, None);
     let cells: Vec<String> = (0..100).map(|i| i.to_string()).collect();
     let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
     let chunk = crate::table::Chunk {
@@ -239,8 +240,10 @@ fn renderings_name_every_column_and_mark_approximations() {
         columns: vec![column_of(&cells), column_of(&["a"; 100])],
         ..Default::default()
     };
-    profiler.update(&chunk, 2);
-    let table = profiler.finish("data.csv", &["data.csv".to_string()]);
+    profiler.update(&chunk, 2).unwrap();
+    let table = profiler
+        .finish("data.csv", &["data.csv".to_string()])
+        .unwrap();
     assert_eq!(table.rows, 100);
     let text = render::text(&table);
     assert!(text.contains("data.csv: 100 rows, 2 columns"), "{text}");
@@ -268,6 +271,7 @@ fn distinct_values_past_the_frequent_values_counter_are_still_exact() {
         distinct_limit: 1_000_000,
         sample_budget: 1_000,
         top_capacity: 100,
+        ..ProfileOptions::default()
     };
     for chunk in [6_000, 999] {
         let summary = profile_with(&cells, chunk, options);
@@ -328,5 +332,153 @@ fn eight_ascii_bytes_are_classified_at_once_as_one_by_one() {
                 "byte {byte} in lane {lane}"
             );
         }
+    }
+}
+
+/// Profiles a table of columns (name, cells) in chunks of `chunk_rows` rows within `memory_budget`.
+fn profile_table(
+    columns: &[(&str, Vec<String>)],
+    chunk_rows: usize,
+    options: ProfileOptions,
+) -> TableProfile {
+    let names: Vec<String> = columns.iter().map(|(name, _)| name.to_string()).collect();
+    let mut profiler = TableProfiler::new(&names, options, None);
+    let rows = columns[0].1.len();
+    for start in (0..rows).step_by(chunk_rows) {
+        let end = (start + chunk_rows).min(rows);
+        let chunk = crate::table::Chunk {
+            n_rows: end - start,
+            columns: columns
+                .iter()
+                .map(|(_, cells)| {
+                    let part: Vec<&str> = cells[start..end].iter().map(String::as_str).collect();
+                    column_of(&part)
+                })
+                .collect(),
+            ..Default::default()
+        };
+        profiler.update(&chunk, 2).unwrap();
+    }
+    profiler.finish("data.csv", &[]).unwrap()
+}
+
+#[test]
+fn spilled_numbers_and_hashes_give_the_in_memory_profile() {
+    // Numbers with ties, negatives, a null now and then; ids far past the frequent-values
+    // counter (so distinct hashes are counted, and spilled); a column that turns to text late.
+    let n = 30_000u64;
+    let columns = vec![
+        (
+            "x",
+            (0..n)
+                .map(|i| match i % 41 {
+                    0 => String::new(),
+                    1 => "-0.0".to_string(),
+                    _ => format!("{:.2}", ((i * 7_919) % 2_003) as f64 / 7.0 - 100.0),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        ("id", (0..n).map(|i| (i * 7 % n).to_string()).collect()),
+        (
+            "mixed",
+            (0..n)
+                .map(|i| {
+                    if i == n - 10 {
+                        "text".to_string()
+                    } else {
+                        i.to_string()
+                    }
+                })
+                .collect(),
+        ),
+        (
+            "repeats",
+            (0..n).map(|i| format!("r{}", (i * 13) % 9_000)).collect(),
+        ),
+    ];
+    let options = ProfileOptions {
+        top_capacity: 1_000,
+        ..ProfileOptions::default()
+    };
+    let unlimited = ProfileOptions {
+        memory_budget: usize::MAX,
+        ..options
+    };
+    let in_memory = profile_table(&columns, 4_096, unlimited);
+    assert!(!in_memory.columns[0].quantiles_approximate);
+    assert_eq!(in_memory.columns[1].distinct, n);
+    assert!(!in_memory.columns[1].distinct_approximate);
+    assert_eq!(in_memory.columns[3].distinct, 9_000);
+    for (budget, chunk_rows) in [(0usize, 4_096usize), (0, 999), (200_000, 1_000)] {
+        let spilled = profile_table(
+            &columns,
+            chunk_rows,
+            ProfileOptions {
+                memory_budget: budget,
+                ..options
+            },
+        );
+        // Only the recorded budget differs.
+        assert_eq!(spilled.budgets.memory_budget, budget);
+        assert_eq!(
+            spilled.columns, in_memory.columns,
+            "{budget} bytes, chunks of {chunk_rows}"
+        );
+    }
+    // They did write to disk: pointed at a missing directory, the profile fails naming it.
+    let names: Vec<String> = columns.iter().map(|(name, _)| name.to_string()).collect();
+    let mut profiler = TableProfiler::new(
+        &names,
+        ProfileOptions {
+            memory_budget: 0,
+            ..options
+        },
+        Some("/nonexistent/cairn-spill-test".into()),
+    );
+    let chunk = crate::table::Chunk {
+        n_rows: n as usize,
+        columns: columns
+            .iter()
+            .map(|(_, cells)| column_of(&cells.iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect(),
+        ..Default::default()
+    };
+    let outcome = profiler
+        .update(&chunk, 1)
+        .and_then(|()| profiler.finish("data.csv", &[]).map(|_| ()));
+    let message = outcome.expect_err("should spill").to_string();
+    assert!(
+        message.contains("/nonexistent/cairn-spill-test"),
+        "{message}"
+    );
+    // Past the distinct limit: an estimate, said so, whatever was spilled.
+    let limited = ProfileOptions {
+        distinct_limit: 5_000,
+        memory_budget: 0,
+        ..options
+    };
+    let table = profile_table(&columns, 4_096, limited);
+    assert!(table.columns[1].distinct_approximate);
+    assert!((table.columns[1].distinct as f64 - n as f64).abs() < n as f64 * 0.03);
+    assert!(table.columns[3].distinct_approximate);
+    // Past the exact numbers: a uniform sample (as many as the share holds, at least 1,024), said
+    // approximate, close to the exact quantiles.
+    let sampled = profile_table(
+        &columns,
+        4_096,
+        ProfileOptions {
+            sample_budget: 10_000,
+            memory_budget: 0,
+            ..options
+        },
+    );
+    let x = &sampled.columns[0];
+    assert!(x.quantiles_approximate);
+    assert!(x.histogram.as_ref().unwrap().approximate);
+    for (estimate, exact) in x.quantiles.iter().zip(&in_memory.columns[0].quantiles) {
+        assert!(
+            (estimate.value - exact.value).abs() < 20.0,
+            "{estimate:?} against {exact:?}"
+        );
     }
 }

@@ -128,12 +128,14 @@ fn one_byte(flag: &str, text: &str) -> anyhow::Result<u8> {
     }
 }
 
-/// How much memory the checks that keep every value may hold, and where they spill past it.
+/// How much memory what keeps every value may hold, and where it spills past it.
 #[derive(Debug, Clone, Args)]
 pub struct MemoryArgs {
-    /// Memory shared by the checks that keep every value (uniqueness, unique counts, medians,
-    /// quantiles, z-scores, outliers). Past it they write sorted runs to temporary files and merge
-    /// them at the end: results stay exact. A size in bytes, or with K, M, G or T (powers of 1024).
+    /// Memory shared by what keeps every value: in validate, the checks that do (uniqueness,
+    /// unique counts, medians, quantiles, z-scores, outliers, distinct values and their counts);
+    /// in profile and suggest, the columns' numbers and distinct hashes. Past it they write sorted
+    /// runs to temporary files and merge them at the end: results stay exact. A size in bytes, or
+    /// with K, M, G or T (powers of 1024).
     #[arg(long, env = "CAIRN_DATA_MEMORY_BUDGET", value_name = "SIZE", default_value = "64M",
           value_parser = parse_size)]
     pub memory_budget: u64,

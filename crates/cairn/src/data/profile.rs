@@ -7,7 +7,7 @@ use cairn_data::profile::{self, render, ProfileOptions, TableProfile};
 use cairn_data::source;
 use clap::Args;
 
-use super::{write_output, Outcome, ProgressDisplay, ReadArgs, ReportArgs};
+use super::{write_output, MemoryArgs, Outcome, ProgressDisplay, ReadArgs, ReportArgs};
 
 /// Per-column memory budgets: past them, results are estimates and say so.
 #[derive(Debug, Clone, Args)]
@@ -17,9 +17,13 @@ pub struct BudgetArgs {
     /// counted exactly whatever this says.
     #[arg(long, value_name = "N", default_value_t = ProfileOptions::default().distinct_limit)]
     pub exact_distinct: usize,
-    /// Numbers kept per column for exact quantiles and histogram (8 bytes each) before sampling.
+    /// Numbers kept per column for exact quantiles and histogram (8 bytes each, in memory within
+    /// --memory-budget, then on disk) before a uniform sample (as many as the memory budget's share
+    /// holds) stands in for them.
     #[arg(long, value_name = "N", default_value_t = ProfileOptions::default().sample_budget)]
     pub exact_numbers: usize,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 impl BudgetArgs {
@@ -27,6 +31,7 @@ impl BudgetArgs {
         ProfileOptions {
             distinct_limit: self.exact_distinct,
             sample_budget: self.exact_numbers,
+            memory_budget: self.memory.budget().bytes,
             ..ProfileOptions::default()
         }
     }
@@ -74,6 +79,7 @@ fn run_profile(data: &str, read: &ReadArgs, budgets: &BudgetArgs) -> anyhow::Res
         input.as_mut(),
         data,
         budgets.options(),
+        budgets.memory.temp_dir.clone(),
         threads,
     )?)
 }
