@@ -1,9 +1,12 @@
 """`cairn serve` against `mlflow models serve` (the venv's mlflow, --env-manager local), side by side in one
 run, with wrk: a logistic regression at 1 and 64 rows per request, concurrency 1 and 32; req/s, p50,
 p99 and the ratio to MLflow. cairn runs twice, with micro-batching on (the default) and off
-(`--batch-wait-us 0`). A random forest (100 trees, depth 10) at 1 row, concurrency 1, is set against
-raw ONNX Runtime measured in the same run: onnxruntime's Python `InferenceSession.run` on one
-single-threaded session, median over many calls (cairn's p50 includes HTTP and JSON; raw does not).
+(`--batch-wait-us 0`). A random forest (100 trees, depth 10) at 1, 64 and 1000 rows, concurrency 1,
+is set against raw ONNX Runtime measured in the same run on the same rows: onnxruntime's Python
+`InferenceSession.run` on one single-threaded session, median over many calls (cairn's p50 includes
+HTTP and JSON; raw does not). For one row the HTTP floor (the same server's `GET /ping` p50) is
+measured too, and the prediction's time above it is set against raw. Results go to
+`bench/results/serve-<UTC time>.json`.
 
     .venv/bin/python bench/serve.py [--duration 10] [--cairn-bin PATH]
 
@@ -143,7 +146,7 @@ def main() -> None:
     # (label, model, rows per request, concurrency)
     cases = [(f"{key} {rows}-row", key, rows, connections)
              for key, rows, connections in [("lr", 1, 1), ("lr", 1, 32), ("lr", 64, 1), ("lr", 64, 32),
-                                            ("rf", 1, 1)]]
+                                            ("rf", 1, 1), ("rf", 64, 1), ("rf", 1000, 1)]]
     cairn = lambda *extra: lambda folder, port: [args.cairn_bin, "serve", str(folder), "--port", str(port), *extra]  # noqa: E731
     servers = {
         "cairn serve": (cairn(), ["lr", "rf"]),
@@ -185,8 +188,12 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
 
-    raw_ms = raw_onnxruntime_ms(onnx_models["rf"].SerializeToString(),
-                                features.iloc[:1].to_numpy(dtype=np.float32))
+    def rows_of(n_rows: int):
+        return features.sample(n=n_rows, replace=n_rows > len(features), random_state=0).to_numpy(dtype=np.float32)
+
+    rf_bytes = onnx_models["rf"].SerializeToString()
+    raw_ms = raw_onnxruntime_ms(rf_bytes, rows_of(1))
+    raw_batch_ms = {n_rows: raw_onnxruntime_ms(rf_bytes, rows_of(n_rows), calls=1000) for n_rows in (64, 1000)}
 
     print(f"{'server':<22}{'case':<18}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'vs mlflow':>11}")
     for (name, case), figures in results.items():
@@ -200,6 +207,10 @@ def main() -> None:
     print(f"random forest, 1 row: raw ONNX Runtime median {raw_ms:.3f} ms; cairn serve p50 {cairn_rf:.3f} ms "
           f"({cairn_rf / raw_ms:.2f}x raw); the HTTP floor (GET /ping p50) is {floor:.3f} ms, and above it "
           f"the prediction takes {above:.3f} ms ({above / raw_ms:.2f}x raw)")
+    for n_rows, raw in raw_batch_ms.items():
+        served = results[("cairn serve", f"rf {n_rows}-row c=1")]["p50_ms"]
+        print(f"random forest, {n_rows} rows: raw ONNX Runtime median {raw:.3f} ms; cairn serve p50 {served:.3f} ms "
+              f"({served / raw:.2f}x raw, HTTP and JSON included)")
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -208,6 +219,7 @@ def main() -> None:
         "load_average_before": load_before,
         "duration_s": args.duration,
         "raw_onnxruntime_rf_ms": raw_ms,
+        "raw_onnxruntime_rf_batch_ms": raw_batch_ms,
         "results": [{"server": name, "case": case, **figures} for (name, case), figures in results.items()],
     }, indent=2))
     print(f"results written to {path.relative_to(ROOT)}")
