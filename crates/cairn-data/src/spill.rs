@@ -3,9 +3,11 @@
 //!
 //! A check keeps what it needs in memory up to its share of a [`MemoryBudget`]. Past it, it writes
 //! what it holds as a sorted run of fixed-width records to an anonymous temporary file and carries
-//! on with an empty buffer. At the end the runs (and what is still in memory) are merged k-way
-//! through a binary heap, at most [`FAN_IN`] at a time (more are first merged in rounds), so answers
-//! stay exact: spilling changes where values wait, never what is computed from them.
+//! on with an empty buffer. Whenever [`FAN_IN`] runs of one level pile up they are merged into one
+//! run of the next level, so open files stay bounded (`FAN_IN - 1` per level) on any input size. At
+//! the end the runs (and what is still in memory) are merged k-way through a binary heap, at most
+//! [`FAN_IN`] at a time, so answers stay exact: spilling changes where values wait, never what is
+//! computed from them.
 //!
 //! Temporary files are unlinked as soon as they are created (`tempfile::tempfile_in`), so nothing is
 //! left behind, even after a crash. This is the only file access in cairn-data's pure layers; the
@@ -224,6 +226,8 @@ fn grown(len: usize, limit: usize) -> usize {
 struct Run {
     file: File,
     records: u64,
+    /// 0 for a run written from memory, L + 1 for one merged from runs of level L.
+    level: u32,
 }
 
 fn write_run<R: Record>(
@@ -246,6 +250,7 @@ fn write_run<R: Record>(
     Ok(Run {
         file,
         records: count,
+        level: 0,
     })
 }
 
@@ -330,29 +335,36 @@ fn reduce_runs<R: Record>(
 ) -> Result<Vec<Run>> {
     while runs.len() > keep.max(2) {
         let group: Vec<Run> = runs.drain(..FAN_IN.min(runs.len())).collect();
-        let mut merge = Merge::new(
-            group
-                .into_iter()
-                .map(|run| Source::Run(RunReader::<R>::new(run)))
-                .collect(),
-        )?;
-        let mut failure = None;
-        let merged = write_run(
-            allowance,
-            std::iter::from_fn(|| match merge.next_record() {
-                Ok(record) => record,
-                Err(error) => {
-                    failure = Some(error);
-                    None
-                }
-            }),
-        )?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        runs.push(merged);
+        runs.push(merge_runs::<R>(allowance, group)?);
     }
     Ok(runs)
+}
+
+/// Merges `group` into one run, a level above the highest of them.
+fn merge_runs<R: Record>(allowance: &Allowance, group: Vec<Run>) -> Result<Run> {
+    let level = group.iter().map(|run| run.level).max().unwrap_or(0) + 1;
+    let mut merge = Merge::new(
+        group
+            .into_iter()
+            .map(|run| Source::Run(RunReader::<R>::new(run)))
+            .collect(),
+    )?;
+    let mut failure = None;
+    let mut merged = write_run(
+        allowance,
+        std::iter::from_fn(|| match merge.next_record() {
+            Ok(record) => record,
+            Err(error) => {
+                failure = Some(error);
+                None
+            }
+        }),
+    )?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    merged.level = level;
+    Ok(merged)
 }
 
 /// Records in sorted order, from memory or merged from runs.
@@ -438,6 +450,23 @@ impl<R: Record> Sorter<R> {
         }
         let run = write_run(&self.allowance, self.buffer.drain(..))?;
         self.runs.push(run);
+        self.compact()
+    }
+
+    /// Keeps open files bounded however long the input: whenever the newest [`FAN_IN`] runs share
+    /// a level, they are merged into one run of the next level. Each record is rewritten once per
+    /// level, and at most `FAN_IN - 1` runs per level stay open.
+    fn compact(&mut self) -> Result<()> {
+        while self.runs.len() >= FAN_IN {
+            let newest = self.runs.len() - FAN_IN;
+            let level = self.runs[newest].level;
+            if self.runs[newest..].iter().any(|run| run.level != level) {
+                break;
+            }
+            let group = self.runs.split_off(newest);
+            let merged = merge_runs::<R>(&self.allowance, group)?;
+            self.runs.push(merged);
+        }
         Ok(())
     }
 
@@ -447,7 +476,7 @@ impl<R: Record> Sorter<R> {
         if run.records > 0 {
             self.runs.push(run);
         }
-        Ok(())
+        self.compact()
     }
 
     /// Runs written so far.

@@ -97,7 +97,11 @@ fn finish_run(writer: BufWriter<std::fs::File>, records: u64) -> Result<Run> {
         .into_inner()
         .map_err(|error| spill_error(error.into_error()))?;
     file.seek(SeekFrom::Start(0)).map_err(spill_error)?;
-    Ok(Run { file, records })
+    Ok(Run {
+        file,
+        records,
+        level: 0,
+    })
 }
 
 /// Reads a run of (text, tally) records in order.

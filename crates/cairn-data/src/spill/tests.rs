@@ -68,6 +68,25 @@ fn a_sort_that_fits_stays_in_memory() {
 }
 
 #[test]
+fn runs_are_merged_by_level_so_open_files_stay_bounded() {
+    // A zero budget writes runs of MIN_RECORDS records: 40,000 values make 2,500 runs.
+    let mut random = Random(11);
+    let values: Vec<u64> = (0..40_000).map(|_| random.next() % 5_000).collect();
+    let mut sorter = Sorter::new(Allowance::alone(0), false);
+    let mut most = 0;
+    for value in &values {
+        sorter.push(*value).unwrap();
+        most = most.max(sorter.runs());
+    }
+    // 2,500 = 39 x 64 + 4: levels hold at most 63 runs each, and three levels are enough.
+    assert!(most < 3 * FAN_IN, "{most} runs open at once");
+    assert!(sorter.runs() >= 2, "the input spilled");
+    let mut expected = values.clone();
+    expected.sort_unstable();
+    assert_eq!(collect(sorter.finish().unwrap()), expected);
+}
+
+#[test]
 fn spilled_sorts_equal_the_in_memory_sort() {
     // Budgets from "a few records per run" (hundreds of runs: merged in rounds of FAN_IN) to
     // "a handful of runs"; values with many repeats, so equal records sit in different runs.
@@ -107,12 +126,14 @@ fn spilled_sorts_equal_the_in_memory_sort() {
 
 #[test]
 fn more_runs_than_the_fan_in_are_merged_in_rounds() {
+    // 64 x 63 + 63 buffers of records: 63 runs of level 1 and 62 of level 0 stay (the last buffer
+    // is still in memory), more than one merge takes, so finishing merges them in rounds.
     let mut sorter = Sorter::new(Allowance::alone(0), false);
-    let count = (FAN_IN * MIN_RECORDS * 5) as u64;
+    let count = ((FAN_IN * (FAN_IN - 1) + FAN_IN - 1) * MIN_RECORDS) as u64;
     for value in (0..count).rev() {
         sorter.push(value * 3 % count).unwrap();
     }
-    assert!(sorter.runs() > FAN_IN * 4);
+    assert_eq!(sorter.runs(), 2 * (FAN_IN - 1) - 1);
     let got = collect(sorter.finish().unwrap());
     let mut expected: Vec<u64> = (0..count).map(|value| value * 3 % count).collect();
     expected.sort_unstable();
