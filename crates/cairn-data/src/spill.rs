@@ -243,13 +243,18 @@ fn write_run<R: Record>(
         writer.write_all(&bytes).map_err(spill_error)?;
         count += 1;
     }
+    finish_run(writer, count)
+}
+
+/// Flushes a run's writer and rewinds its file for reading.
+fn finish_run(writer: BufWriter<File>, records: u64) -> Result<Run> {
     let mut file = writer
         .into_inner()
         .map_err(|error| spill_error(error.into_error()))?;
     file.seek(SeekFrom::Start(0)).map_err(spill_error)?;
     Ok(Run {
         file,
-        records: count,
+        records,
         level: 0,
     })
 }

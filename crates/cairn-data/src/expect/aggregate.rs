@@ -584,18 +584,7 @@ impl Check for AggregateCheck {
                     ),
                 };
                 let divergence = kl_divergence(&observed, &expected);
-                result.observed_value = if divergence.is_finite() {
-                    json!(divergence)
-                } else {
-                    Value::Null
-                };
-                result.success = divergence <= threshold;
-                result
-                    .details
-                    .insert("observed_partition".into(), json!({"weights": observed}));
-                result
-                    .details
-                    .insert("expected_partition".into(), json!({"weights": expected}));
+                record_kl(result, divergence, threshold, &observed, &expected);
             }
         }
         Ok(())
@@ -743,18 +732,7 @@ impl AggregateCheck {
                 expected.push(each);
             }
         }
-        result.observed_value = if divergence.is_finite() {
-            json!(divergence)
-        } else {
-            Value::Null
-        };
-        result.success = divergence <= threshold;
-        result
-            .details
-            .insert("observed_partition".into(), json!({"weights": observed}));
-        result
-            .details
-            .insert("expected_partition".into(), json!({"weights": expected}));
+        record_kl(result, divergence, threshold, &observed, &expected);
         if n_others > LISTED_VALUES as u64 {
             // The weights list the partition's values and the first other values (in text order).
             result
@@ -1050,4 +1028,27 @@ pub(crate) fn type_matches(name: &str, dtype: &str) -> bool {
         other => return other == dtype,
     };
     canonical == dtype
+}
+
+/// A KL divergence check's result: the divergence (null when infinite), success against the
+/// threshold, and both partitions' weights.
+fn record_kl(
+    result: &mut ExpectationResult,
+    divergence: f64,
+    threshold: f64,
+    observed: &[f64],
+    expected: &[f64],
+) {
+    result.observed_value = if divergence.is_finite() {
+        json!(divergence)
+    } else {
+        Value::Null
+    };
+    result.success = divergence <= threshold;
+    result
+        .details
+        .insert("observed_partition".into(), json!({"weights": observed}));
+    result
+        .details
+        .insert("expected_partition".into(), json!({"weights": expected}));
 }

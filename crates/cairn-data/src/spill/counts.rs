@@ -11,7 +11,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufReader, BufWriter, Read, Write};
 
-use super::{spill_error, Allowance, Run, FAN_IN, MIN_RECORDS, READ_BUFFER, WRITE_BUFFER};
+use super::{
+    finish_run, spill_error, Allowance, Run, FAN_IN, MIN_RECORDS, READ_BUFFER, WRITE_BUFFER,
+};
 use crate::error::Result;
 use crate::hashing::FastMap;
 use crate::table::CellKind;
@@ -89,19 +91,6 @@ fn write_counts_run<'a>(
         records += 1;
     }
     finish_run(writer, records)
-}
-
-fn finish_run(writer: BufWriter<std::fs::File>, records: u64) -> Result<Run> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = writer
-        .into_inner()
-        .map_err(|error| spill_error(error.into_error()))?;
-    file.seek(SeekFrom::Start(0)).map_err(spill_error)?;
-    Ok(Run {
-        file,
-        records,
-        level: 0,
-    })
 }
 
 /// Reads a run of (text, tally) records in order.
