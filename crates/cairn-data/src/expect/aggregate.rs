@@ -705,16 +705,7 @@ impl AggregateCheck {
         for _ in 0..n_others {
             q_sum += each;
         }
-        let term = |p: f64, q: f64| {
-            let (p, q) = (p / p_sum, q / q_sum);
-            if p == 0.0 {
-                0.0
-            } else if q == 0.0 {
-                f64::INFINITY
-            } else {
-                p * (p / q).ln()
-            }
-        };
+        let term = |p: f64, q: f64| kl_term(p / p_sum, q / q_sum);
         let mut divergence = if p_sum <= 0.0 || q_sum <= 0.0 {
             f64::NAN
         } else {
@@ -953,17 +944,19 @@ fn kl_divergence(pk: &[f64], qk: &[f64]) -> f64 {
     }
     pk.iter()
         .zip(qk)
-        .map(|(p, q)| {
-            let (p, q) = (p / p_sum, q / q_sum);
-            if p == 0.0 {
-                0.0
-            } else if q == 0.0 {
-                f64::INFINITY
-            } else {
-                p * (p / q).ln()
-            }
-        })
+        .map(|(p, q)| kl_term(p / p_sum, q / q_sum))
         .sum()
+}
+
+/// One value's share of a KL divergence, from normalised weights: p·ln(p/q), 0 where p is 0.
+fn kl_term(p: f64, q: f64) -> f64 {
+    if p == 0.0 {
+        0.0
+    } else if q == 0.0 {
+        f64::INFINITY
+    } else {
+        p * (p / q).ln()
+    }
 }
 
 fn nan_null(value: f64) -> Value {
