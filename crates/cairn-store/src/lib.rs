@@ -19,6 +19,7 @@ mod filter;
 mod forward;
 mod names;
 pub mod postgres;
+mod run_cache;
 mod run_parts;
 pub mod schema;
 mod shared;
@@ -26,6 +27,7 @@ pub mod sqlite;
 mod targets;
 
 pub use postgres::PgStore;
+pub use run_cache::DEFAULT_RUN_CACHE_BYTES;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -65,6 +65,14 @@ async fn fresh_store() -> (suite::Store, ()) {
 store_test_suite!(fresh_store);
 
 #[tokio::test]
+async fn search_sees_writes_of_another_replica() {
+    let url = fresh_database().await;
+    let reader = PgStore::connect(&url).await.unwrap();
+    let writer = PgStore::connect(&url).await.unwrap();
+    suite::search_sees_writes(Arc::new(reader), Arc::new(writer)).await;
+}
+
+#[tokio::test]
 async fn two_pools_share_one_database() {
     let url = fresh_database().await;
     let (first, second) = tokio::join!(PgStore::connect(&url), PgStore::connect(&url));
@@ -121,6 +129,7 @@ async fn unreachable_database_is_unavailable_not_internal() {
         cairn_store::postgres::PgOptions {
             max_connections: 1,
             acquire_timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
         },
     )
     .await

@@ -25,6 +25,15 @@ async fn fresh_store() -> (suite::Store, TempDir) {
 store_test_suite!(fresh_store);
 
 #[tokio::test]
+async fn search_sees_writes_of_another_store_on_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let reader = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    let writer = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    suite::search_sees_writes(Arc::new(reader), Arc::new(writer)).await;
+}
+
+#[tokio::test]
 async fn uri_forms_create_parent_folders() {
     let dir = tempfile::tempdir().unwrap();
     let absolute = dir.path().join("nested/deeper/db.sqlite");

@@ -43,6 +43,13 @@ pub struct ServerArgs {
     #[arg(long, env = "CAIRN_SQLITE_SYNCHRONOUS", value_enum, default_value_t = Synchronous::Full)]
     sqlite_synchronous: Synchronous,
 
+    /// Memory for the run cache: the metrics, params, tags, inputs and outputs of runs that searches
+    /// returned, reused while the run is unchanged (every write to a run changes its `data_rev`;
+    /// each search reads it). A size such as 64M or 1G; 0 turns the cache off.
+    #[arg(long, env = "CAIRN_RUN_CACHE_SIZE", value_name = "SIZE", default_value = "64M",
+          value_parser = crate::data::parse_size)]
+    run_cache_size: u64,
+
     /// PostgreSQL: the most connections this server holds (all replicas share the database's
     /// `max_connections`).
     #[arg(long, env = "CAIRN_DB_MAX_CONNECTIONS", default_value_t = PgOptions::default().max_connections)]
@@ -157,13 +164,16 @@ async fn serve(args: ServerArgs, started: Instant) -> anyhow::Result<()> {
     });
 
     let shown_uri = cairn_store::display_uri(&backend_store_uri);
+    let run_cache_bytes = usize::try_from(args.run_cache_size).unwrap_or(usize::MAX);
     let options = StoreOptions {
         sqlite: SqliteOptions {
             synchronous_full: args.sqlite_synchronous == Synchronous::Full,
+            run_cache_bytes,
             ..SqliteOptions::default()
         },
         postgres: PgOptions {
             max_connections: args.db_max_connections,
+            run_cache_bytes,
             ..PgOptions::default()
         },
     };

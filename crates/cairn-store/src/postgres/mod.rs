@@ -50,6 +50,8 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// How long a call waits for a connection before it fails as unavailable.
     pub acquire_timeout: Duration,
+    /// About how many bytes of run parts searches keep for reuse (see `run_cache`); 0: none.
+    pub run_cache_bytes: usize,
 }
 
 impl Default for PgOptions {
@@ -57,6 +59,7 @@ impl Default for PgOptions {
         PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            run_cache_bytes: crate::run_cache::DEFAULT_RUN_CACHE_BYTES,
         }
     }
 }
@@ -67,6 +70,8 @@ pub struct PgStore {
     pool: PgPool,
     /// What the statistics task needs to hear about (see `statistics`).
     activity: std::sync::Arc<statistics::Activity>,
+    /// Parts of runs that searches loaded, by `data_rev` (see `run_cache`).
+    runs: crate::run_cache::RunCache,
 }
 
 /// Whether `uri` names a PostgreSQL database (`postgresql://` or `postgres://`).
@@ -143,7 +148,11 @@ impl PgStore {
             .await
             .map_err(|error| Error::internal(format!("postgresql migration failed: {error}")))?;
         let activity = statistics::spawn(pool.clone());
-        let store = PgStore { pool, activity };
+        let store = PgStore {
+            pool,
+            activity,
+            runs: crate::run_cache::RunCache::new(store_options.run_cache_bytes),
+        };
         store.ensure_default_experiment().await?;
         Ok(store)
     }

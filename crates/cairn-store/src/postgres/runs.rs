@@ -2,10 +2,11 @@
 //!
 //! Writes send each kind of row as one set of arrays (`UNNEST($1::text[], ...)`), so a batch costs
 //! one statement per kind whatever its size, and every statement text is static (prepared once per
-//! connection). Reads load a set of runs with one query per part (`run_uuid = ANY($1)`), skipping
-//! the parts (dataset and model inputs, model outputs) that none of the runs has.
-//! A search selects its page and the page's metrics, params and tags in one statement
-//! (`SEARCH_PARTS`).
+//! connection). Reads load a set of runs by id (`run_uuid = ANY($1)`): the infos, then the metrics,
+//! params and tags in one statement (`PARTS_OF`), then the parts few runs have (dataset and model
+//! inputs, model outputs) only when one of the runs has them.
+//! A search selects its page (run ids and `rev`s), takes what it can from the run cache
+//! (`run_cache.rs`), and loads the rest like any set of runs.
 
 use crate::targets::{run_attribute, RUNS};
 use std::collections::hash_map::Entry;
@@ -204,59 +205,12 @@ async fn load_run_data(
     let index = positions(&ids);
     let run_for = |run_id: &str| index.get(run_id).copied();
 
-    let metrics: Vec<MetricRow> = sqlx::query_as(
-        "SELECT run_uuid, key, step, timestamp, value, is_nan, model_id, dataset_name, \
-         dataset_digest FROM latest_metrics WHERE run_uuid = ANY($1)",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    for (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) in
-        metrics
-    {
-        if let Some(position) = run_for(&run_id) {
-            runs[position].data.metrics.push(Metric {
-                key,
-                value: load_value(value, is_nan),
-                timestamp,
-                step,
-                model_id,
-                dataset_name,
-                dataset_digest,
-                run_id: None,
-            });
-        }
-    }
-    // By key, in byte order whatever the database's collation.
-    for run in runs.iter_mut() {
-        run.data
-            .metrics
-            .sort_unstable_by(|left, right| left.key.cmp(&right.key));
-    }
-
-    // Params and tags in one round trip: `is_tag` tells them apart, `seq` keeps insertion order.
-    let pairs: Vec<(bool, String, String, String)> = sqlx::query_as(
-        "(SELECT FALSE AS is_tag, run_uuid, key, value, seq FROM params WHERE run_uuid = ANY($1)) \
-         UNION ALL \
-         (SELECT TRUE, run_uuid, key, value, seq FROM tags WHERE run_uuid = ANY($1)) \
-         ORDER BY is_tag, seq",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    for (is_tag, run_id, key, value) in pairs {
-        if let Some(position) = run_for(&run_id) {
-            let data = &mut runs[position].data;
-            let list = if is_tag {
-                &mut data.tags
-            } else {
-                &mut data.params
-            };
-            list.push(KeyValue { key, value });
-        }
-    }
+    let rows: Vec<PartRow> = sqlx::query_as(PARTS_OF)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    fill_parts(runs, rows)?;
 
     load_rare_parts(conn, runs, present, &ids, &run_for).await
 }
@@ -353,41 +307,31 @@ async fn load_rare_parts(
     Ok(())
 }
 
-/// What a search selects from its `page` (the ordered, paged runs, numbered by `ord`): one row per
-/// run (part 0), per latest metric (1), per param (2) and per tag (3), in the columns of
-/// [`SearchPartRow`]. Rows of one part come in any order: `ord` orders the runs, `seq` the params
-/// and tags. Measured on 2,000 runs with 499 hits against the page query followed by the metrics
-/// and the params/tags queries (`run_uuid = ANY($1)`): ~1-2 ms less per search, the round trips,
-/// plans and id arrays saved.
-const SEARCH_PARTS: &str = "\
-    SELECT 0, page.run_uuid, page.ord, page.experiment_id, page.start_time, page.end_time, \
-           page.name, page.user_id, page.status, page.artifact_uri, page.lifecycle_stage, \
-           NULL::FLOAT8, page.di, page.mi, page.mo FROM page \
-    UNION ALL SELECT 1, m.run_uuid, m.step, m.timestamp, NULL, NULL, m.key, m.model_id, \
-           m.dataset_name, m.dataset_digest, NULL, m.value, m.is_nan, NULL, NULL \
+/// The latest metrics (part 1), params (2) and tags (3) of the runs `$1`, in one statement (one
+/// round trip and one id array instead of two), in the columns of [`PartRow`]. Rows of one part
+/// come in any order: `seq` orders the params and tags.
+const PARTS_OF: &str = "\
+    WITH page AS (SELECT run_uuid FROM unnest($1::text[]) AS ids(run_uuid)) \
+    SELECT 1, m.run_uuid, m.step, m.timestamp, m.key, m.model_id, m.dataset_name, \
+           m.dataset_digest, m.value, m.is_nan \
       FROM page JOIN latest_metrics m ON m.run_uuid = page.run_uuid \
-    UNION ALL SELECT 2, p.run_uuid, p.seq, NULL, NULL, NULL, p.key, p.value, NULL, NULL, NULL, \
-           NULL, NULL, NULL, NULL FROM page JOIN params p ON p.run_uuid = page.run_uuid \
-    UNION ALL SELECT 3, t.run_uuid, t.seq, NULL, NULL, NULL, t.key, t.value, NULL, NULL, NULL, \
-           NULL, NULL, NULL, NULL FROM page JOIN tags t ON t.run_uuid = page.run_uuid";
+    UNION ALL SELECT 2, p.run_uuid, p.seq, NULL, p.key, p.value, NULL, NULL, NULL, NULL \
+      FROM page JOIN params p ON p.run_uuid = page.run_uuid \
+    UNION ALL SELECT 3, t.run_uuid, t.seq, NULL, t.key, t.value, NULL, NULL, NULL, NULL \
+      FROM page JOIN tags t ON t.run_uuid = page.run_uuid";
 
-/// A row of [`SEARCH_PARTS`]: (part, run_uuid, three integers, two more integers, five texts, a
-/// number, three booleans); which column holds what depends on the part.
-type SearchPartRow = (
+/// A row of [`PARTS_OF`]: (part, run_uuid, two integers, four texts, a number, a boolean); which
+/// column holds what depends on the part.
+type PartRow = (
     i32,
     String,
     Option<i64>,
     Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
     Option<f64>,
-    Option<bool>,
-    Option<bool>,
     Option<bool>,
 );
 
@@ -395,47 +339,15 @@ fn missing_column(part: i32) -> Error {
     Error::internal(format!("search row of part {part} lacks a column"))
 }
 
-/// Runs (in page order, with their metrics, params and tags) from the rows of [`SEARCH_PARTS`],
-/// and which rare parts any of them has.
-fn assemble_search_page(rows: Vec<SearchPartRow>) -> Result<(Vec<Run>, PresentParts)> {
-    let mut present = PresentParts::default();
-    let mut numbered: Vec<(i64, Run)> = Vec::new();
-    let mut others = Vec::with_capacity(rows.len());
-    for row in rows {
-        let (part, run_uuid, n1, n2, n3, n4, t1, t2, t3, t4, t5, number, b1, b2, b3) = row;
-        if part != 0 {
-            others.push((part, run_uuid, n1, n2, t1, t2, t3, t4, b1, number));
-            continue;
-        }
-        let column = |value: Option<String>| value.ok_or_else(|| missing_column(part));
-        let ord = n1.ok_or_else(|| missing_column(part))?;
-        let info = info_from_row((
-            run_uuid,
-            n2.ok_or_else(|| missing_column(part))?,
-            column(t1)?,
-            column(t2)?,
-            column(t3)?,
-            n3.ok_or_else(|| missing_column(part))?,
-            n4,
-            column(t4)?,
-            column(t5)?,
-        ))?;
-        present = present.or(PresentParts {
-            dataset_inputs: b1.unwrap_or(false),
-            model_inputs: b2.unwrap_or(false),
-            model_outputs: b3.unwrap_or(false),
-        });
-        numbered.push((ord, empty_run(info)));
-    }
-    numbered.sort_unstable_by_key(|(ord, _)| *ord);
-    let mut runs: Vec<Run> = numbered.into_iter().map(|(_, run)| run).collect();
+/// Fills `runs` (infos only) with the metrics, params and tags in the rows of [`PARTS_OF`].
+fn fill_parts(runs: &mut [Run], rows: Vec<PartRow>) -> Result<()> {
     let index: HashMap<String, usize> = runs
         .iter()
         .enumerate()
         .map(|(position, run)| (run.info.run_id.clone(), position))
         .collect();
     let mut pairs: Vec<(i32, i64, usize, String, String)> = Vec::new();
-    for (part, run_uuid, n1, n2, t1, t2, t3, t4, is_nan, number) in others {
+    for (part, run_uuid, n1, n2, t1, t2, t3, t4, number, is_nan) in rows {
         let Some(&position) = index.get(&run_uuid) else {
             continue;
         };
@@ -469,12 +381,12 @@ fn assemble_search_page(rows: Vec<SearchPartRow>) -> Result<(Vec<Run>, PresentPa
         };
         list.push(KeyValue { key, value });
     }
-    for run in &mut runs {
+    for run in runs.iter_mut() {
         run.data
             .metrics
             .sort_unstable_by(|left, right| left.key.cmp(&right.key));
     }
-    Ok((runs, present))
+    Ok(())
 }
 
 /// Key/value pairs as two columns, one row per key: a key given twice keeps its first position and
@@ -1341,14 +1253,8 @@ impl PgStore {
             .filter_map(|id| parse_experiment_id(id))
             .map(|id| id.to_string())
             .collect();
-        let mut sql = Sql::new(concat!(
-            "SELECT ",
-            info_columns!(),
-            ", EXISTS (SELECT 1 FROM run_dataset_inputs i WHERE i.run_uuid = r.run_uuid) AS di, \
-             EXISTS (SELECT 1 FROM run_model_inputs i WHERE i.run_uuid = r.run_uuid) AS mi, \
-             EXISTS (SELECT 1 FROM run_model_outputs o WHERE o.run_uuid = r.run_uuid) AS mo \
-             FROM runs r"
-        ));
+        // The page: each run's id and `rev`, in search order.
+        let mut sql = Sql::new("SELECT r.run_uuid, r.rev FROM runs r");
         sql.append(compiled.joins);
         sql.push(" WHERE r.experiment_id = ANY(CAST(")
             .bind(Bind::Text(format!("{{{}}}", experiment_ids.join(","))))
@@ -1369,24 +1275,20 @@ impl PgStore {
         }
         sql.push("r.run_uuid ASC");
         sql.push_page(request.page);
-        // The page and its runs' metrics, params and tags in one statement: one round trip, one
-        // plan, one snapshot (see `SEARCH_PARTS`). The rare parts follow on the same connection
-        // when a run of the page has them.
-        let text = format!(
-            "WITH page AS MATERIALIZED (SELECT row_number() OVER () AS ord, s.* FROM ({}) s) {SEARCH_PARTS}",
-            sql.pg_text()
-        );
+        let text = sql.pg_text();
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let rows: Vec<SearchPartRow> = sql
+        let page: Vec<(String, i64)> = sql
             .pg_query_as(&text)?
             .fetch_all(&mut *conn)
             .await
             .map_err(db_error)?;
-        let (mut runs, present) = assemble_search_page(rows)?;
-        let ids = run_ids(&runs);
-        let index = positions(&ids);
-        let run_for = |run_id: &str| index.get(run_id).copied();
-        load_rare_parts(&mut conn, &mut runs, present, &ids, &run_for).await?;
+        // Runs from the run cache where their `rev` is the one cached; the rest loaded and cached.
+        let runs = self
+            .runs
+            .runs_of_page(&page, |missing| async move {
+                load_runs(&mut conn, &missing).await
+            })
+            .await?;
         Ok(finish_page(runs, request.page))
     }
 }

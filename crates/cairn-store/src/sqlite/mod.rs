@@ -30,6 +30,7 @@ use std::time::Duration;
 use cairn_core::{Error, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
+use crate::run_cache::RunCache;
 use connections::{Connections, Pooled, Tx};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -43,6 +44,8 @@ pub struct SqliteOptions {
     pub synchronous_full: bool,
     /// The most reader connections kept open.
     pub max_readers: u32,
+    /// About how many bytes of run parts searches keep for reuse (see `run_cache`); 0: none.
+    pub run_cache_bytes: usize,
 }
 
 impl Default for SqliteOptions {
@@ -50,6 +53,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             synchronous_full: true,
             max_readers: 8,
+            run_cache_bytes: crate::run_cache::DEFAULT_RUN_CACHE_BYTES,
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct SqliteStore {
     reader: Connections,
     writer: Connections,
     path: PathBuf,
+    /// Parts of runs that searches loaded, by `data_rev` (see `run_cache`).
+    runs: RunCache,
 }
 
 impl SqliteStore {
@@ -121,6 +127,7 @@ impl SqliteStore {
             reader,
             writer,
             path,
+            runs: RunCache::new(store_options.run_cache_bytes),
         };
         store.ensure_default_experiment().await?;
         Ok(store)

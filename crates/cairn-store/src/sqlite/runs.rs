@@ -129,12 +129,9 @@ macro_rules! load_run_data {
 /// is empty (~0.2 ms for 500 ids). Each part walks `ids` and seeks its table (`ids CROSS JOIN`),
 /// which is cheaper than `IN ids` (an ephemeral index built per part).
 ///
-/// [`LOAD_RUNS_PARTS`] reads the ids from a CTE named `ids`: [`load_runs`] fills it from a bound JSON
-/// list, a search fills it with its own (ordered, paged) query so that finding and loading a page is
-/// one statement: one snapshot without a transaction, and one trip to sqlx's worker thread.
-///
-/// A search also selects each run's info (`run_info_json!`) in its page query, which already reads
-/// the run's row, and so needs only `load_run_data!`.
+/// [`LOAD_RUNS_PARTS`] reads the ids from a CTE named `ids`, which [`load_runs`] fills from a bound
+/// JSON list. A search selects only ids and `rev`s, takes what it can from the run cache
+/// (`run_cache.rs`) and loads the rest with [`load_runs`].
 const LOAD_RUNS_PARTS: &str = concat!(
     "(SELECT json_group_array(",
     run_info_json!(),
@@ -1282,11 +1279,11 @@ impl SqliteStore {
             .filter_map(|id| parse_experiment_id(id))
             .map(serde_json::Value::from)
             .collect();
-        let mut sql = Sql::new(concat!(
-            "WITH page(run_uuid, info) AS MATERIALIZED (SELECT r.run_uuid, ",
-            run_info_json!(),
-            " FROM runs r"
-        ));
+        // The page: each run's id and `rev`, in search order (`page` is materialized from the
+        // ordered query and read back in insertion order).
+        let mut sql = Sql::new(
+            "WITH page(entry) AS MATERIALIZED (SELECT json_array(r.run_uuid, r.rev) FROM runs r",
+        );
         sql.append(compiled.joins);
         sql.push(" WHERE r.experiment_id IN (SELECT value FROM json_each(")
             .bind(Bind::Text(
@@ -1309,19 +1306,20 @@ impl SqliteStore {
         }
         sql.push("r.run_uuid ASC");
         sql.push_page(request.page);
-        // The infos come back in search order: `page` is materialized from the ordered query and
-        // read back in insertion order.
-        sql.push(
-            "), ids(run_uuid) AS (SELECT run_uuid FROM page) \
-             SELECT (SELECT '[' || ifnull(group_concat(info, ','), '') || ']' FROM page), ",
-        );
-        sql.push(load_run_data!());
-        let parts: PackedParts = sql
+        sql.push(") SELECT '[' || ifnull(group_concat(entry, ','), '') || ']' FROM page");
+        let mut conn = self.reader().await?;
+        let (page,): (String,) = sql
             .query_as()?
-            .fetch_one(&mut *self.reader().await?)
+            .fetch_one(&mut *conn)
             .await
             .map_err(db_error)?;
-        let runs = decode_runs(parts, None)?;
+        let page: Vec<(String, i64)> = unpack(&page)?;
+        let runs = self
+            .runs
+            .runs_of_page(&page, |missing| async move {
+                load_runs(&mut *conn, &missing).await
+            })
+            .await?;
         Ok(finish_page(runs, request.page))
     }
 }

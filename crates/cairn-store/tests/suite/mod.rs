@@ -56,6 +56,7 @@ macro_rules! store_test_suite {
             search_runs_filters,
             search_runs_order_nan_and_missing_last,
             search_runs_paging_and_view_type,
+            search_after_every_kind_of_write_sees_it,
             logged_model_lifecycle,
             logged_model_metrics_and_search,
             registered_model_crud,
@@ -1437,6 +1438,162 @@ async fn search_fixture(store: &Store) -> String {
             .unwrap();
     }
     id
+}
+
+/// Every run of experiment `id` as a search returns it (through the run cache), checked against
+/// `get_run` (which never uses it).
+async fn searched_runs(store: &Store, id: &str) -> Vec<cairn_core::entities::Run> {
+    let runs = store
+        .search_runs(SearchRuns {
+            experiment_ids: vec![id.to_owned()],
+            filter: filter(SearchKind::Runs, ""),
+            view_type: ViewType::ActiveOnly,
+            order_by: order(SearchKind::Runs, &["attributes.run_name ASC"]),
+            page: page(1000),
+        })
+        .await
+        .unwrap()
+        .items;
+    for run in &runs {
+        assert_eq!(run, &store.get_run(&run.info.run_id).await.unwrap());
+    }
+    runs
+}
+
+/// A search after a search (whose runs are cached) sees every kind of write made between them:
+/// metrics (new key, newer point, older point), params, tags set and deleted, the name, status and
+/// end time, dataset and model inputs, model outputs; `writer` may be a second store on the same database
+/// (another process or replica), whose writes this store's cache never hears about.
+pub async fn search_sees_writes(store: Store, writer: Store) {
+    let id = experiment(&store, "cached").await;
+    let first = run(&store, &id, "a").await;
+    let second = run(&store, &id, "b").await;
+    let before = searched_runs(&store, &id).await;
+    assert_eq!(before.len(), 2);
+    assert!(before[0].data.metrics.is_empty());
+
+    type Check = fn(&cairn_core::entities::Run) -> bool;
+    let checks: [(&str, Check); 12] = [
+        ("new metric", |r| metric_value(r, "m") == Some(1.0)),
+        ("newer point", |r| metric_value(r, "m") == Some(2.0)),
+        ("older point", |r| metric_value(r, "m") == Some(2.0)),
+        ("param", |r| r.data.params == vec![kv("p", "x")]),
+        ("tag", |r| tag(&r.data.tags, "t") == Some("v")),
+        ("tag again", |r| tag(&r.data.tags, "t") == Some("w")),
+        ("tag deleted", |r| tag(&r.data.tags, "t").is_none()),
+        ("renamed", |r| {
+            r.info.run_name == "a2" && tag(&r.data.tags, "mlflow.runName") == Some("a2")
+        }),
+        ("finished", |r| {
+            r.info.status == RunStatus::Finished && r.info.end_time == Some(9)
+        }),
+        ("dataset", |r| r.inputs.dataset_inputs.len() == 1),
+        ("model input", |r| r.inputs.model_inputs.len() == 1),
+        ("model output", |r| r.outputs.model_outputs.len() == 1),
+    ];
+    for (what, check) in checks {
+        match what {
+            "new metric" => log_metrics(&writer, &first, vec![Metric::new("m", 1.0, 5, 1)]).await,
+            "newer point" => log_metrics(&writer, &first, vec![Metric::new("m", 2.0, 5, 2)]).await,
+            "older point" => log_metrics(&writer, &first, vec![Metric::new("m", 9.0, 5, 0)]).await,
+            "param" => writer
+                .log_batch(
+                    &first,
+                    LogBatch {
+                        params: vec![kv("p", "x")],
+                        ..LogBatch::default()
+                    },
+                )
+                .await
+                .unwrap(),
+            "tag" => writer.set_run_tag(&first, kv("t", "v")).await.unwrap(),
+            "tag again" => writer
+                .log_batch(
+                    &first,
+                    LogBatch {
+                        tags: vec![kv("t", "w")],
+                        ..LogBatch::default()
+                    },
+                )
+                .await
+                .unwrap(),
+            "tag deleted" => writer.delete_run_tag(&first, "t").await.unwrap(),
+            "renamed" => {
+                writer
+                    .update_run(UpdateRun {
+                        run_id: first.clone(),
+                        status: None,
+                        end_time: None,
+                        run_name: Some("a2".into()),
+                    })
+                    .await
+                    .unwrap();
+            }
+            "finished" => {
+                writer
+                    .update_run(UpdateRun {
+                        run_id: first.clone(),
+                        status: Some(RunStatus::Finished),
+                        end_time: Some(9),
+                        run_name: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+            "dataset" => writer
+                .log_inputs(
+                    &first,
+                    vec![DatasetInput {
+                        dataset: Dataset {
+                            name: "d".into(),
+                            digest: "abc".into(),
+                            source_type: "local".into(),
+                            source: "{}".into(),
+                            schema: None,
+                            profile: None,
+                        },
+                        tags: vec![kv("mlflow.data.context", "training")],
+                    }],
+                    vec![],
+                )
+                .await
+                .unwrap(),
+            "model input" => writer
+                .log_inputs(
+                    &first,
+                    vec![],
+                    vec![ModelInput {
+                        model_id: "m-1".into(),
+                    }],
+                )
+                .await
+                .unwrap(),
+            "model output" => writer
+                .log_outputs(
+                    &first,
+                    vec![ModelOutput {
+                        model_id: "m-2".into(),
+                        step: 1,
+                    }],
+                )
+                .await
+                .unwrap(),
+            other => unreachable!("{other}"),
+        }
+        let runs = searched_runs(&store, &id).await;
+        let changed = runs
+            .iter()
+            .find(|r| r.info.run_id == first)
+            .expect("the written run is found");
+        assert!(check(changed), "{what}: the search shows {changed:?}");
+        // The other run's cached parts are still right.
+        let untouched = runs.iter().find(|r| r.info.run_id == second).unwrap();
+        assert_eq!(untouched, &before[1], "{what}");
+    }
+}
+
+pub async fn search_after_every_kind_of_write_sees_it(store: Store) {
+    search_sees_writes(store.clone(), store).await;
 }
 
 pub async fn search_runs_filters(store: Store) {

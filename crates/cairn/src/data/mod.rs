@@ -155,7 +155,7 @@ impl MemoryArgs {
 }
 
 /// Reads a size: bytes, or a number with K, M, G or T (powers of 1024; `KB`, `KiB`... too).
-fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let digits = trimmed
         .find(|c: char| !c.is_ascii_digit())
