@@ -24,6 +24,72 @@ async fn fresh_store() -> (suite::Store, TempDir) {
 
 store_test_suite!(fresh_store);
 
+/// After a burst of new runs the store analyzes the database by itself, so that searches are planned
+/// from statistics (see `sqlite/statistics.rs`).
+#[tokio::test]
+async fn a_burst_of_runs_gets_the_database_analyzed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stats.db");
+    let store = SqliteStore::connect(path.to_str().unwrap()).await.unwrap();
+    let experiment_id = store
+        .create_experiment(CreateExperiment {
+            name: "burst".into(),
+            artifact_location: None,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let analyzed_runs = || async {
+        let pool = sqlx::SqlitePool::connect(path.to_str().unwrap())
+            .await
+            .unwrap();
+        let stat: Option<String> =
+            sqlx::query_scalar("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1")
+                .fetch_optional(&pool)
+                .await
+                .unwrap_or(None);
+        pool.close().await;
+        stat.and_then(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+    };
+    for i in 0..150 {
+        store
+            .create_run(CreateRun {
+                experiment_id: experiment_id.clone(),
+                user_id: "u".into(),
+                run_name: format!("r{i}"),
+                start_time: i,
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(analyzed_runs().await, None, "below the burst: not analyzed");
+    for i in 150..260 {
+        store
+            .create_run(CreateRun {
+                experiment_id: experiment_id.clone(),
+                user_id: "u".into(),
+                run_name: format!("r{i}"),
+                start_time: i,
+                tags: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    let started = Instant::now();
+    let mut counted = None;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        counted = analyzed_runs().await;
+        if counted.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let counted = counted.expect("sqlite_stat1 filled after the burst");
+    assert!((200..=260).contains(&counted), "{counted}");
+}
+
 #[tokio::test]
 async fn search_sees_writes_of_another_store_on_the_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@
 //! thread, so nothing else can run on it in between.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,11 +35,14 @@ struct Inner {
     idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
     size: u32,
+    /// Bumped by [`Connections::renew`]; connections opened before are replaced.
+    generation: AtomicU64,
 }
 
 struct Idle {
     connection: SqliteConnection,
     needs_rollback: bool,
+    generation: u64,
 }
 
 impl std::fmt::Debug for Connections {
@@ -60,9 +64,11 @@ impl Connections {
                 idle: Mutex::new(vec![Idle {
                     connection: first,
                     needs_rollback: false,
+                    generation: 0,
                 }]),
                 permits: Arc::new(Semaphore::new(usize::try_from(size).unwrap_or(1))),
                 size,
+                generation: AtomicU64::new(0),
             }),
         })
     }
@@ -82,10 +88,20 @@ impl Connections {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
+        let current = self.inner.generation.load(Ordering::Relaxed);
         let connection = match idle {
+            Some(Idle {
+                connection,
+                generation,
+                ..
+            }) if generation != current => {
+                let _ = connection.close().await;
+                self.inner.options.connect().await?
+            }
             Some(Idle {
                 mut connection,
                 needs_rollback,
+                ..
             }) => {
                 if needs_rollback {
                     // "No transaction is active" is fine: the COMMIT may have run after all.
@@ -99,6 +115,7 @@ impl Connections {
             connection: Some(connection),
             inner: Arc::clone(&self.inner),
             needs_rollback: false,
+            generation: current,
             _permit: permit,
         })
     }
@@ -111,6 +128,18 @@ impl Connections {
             connection,
             open: true,
         })
+    }
+
+    /// Has the connections now idle (and those in use, once back) replaced as they are next taken:
+    /// SQLite reads planner statistics with the schema, so only new connections see a new
+    /// `ANALYZE`.
+    pub fn renew(&self) {
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether [`Connections::close`] has run.
+    pub fn is_closed(&self) -> bool {
+        self.inner.permits.is_closed()
     }
 
     /// Refuses new work, waits for the connections in use, and closes them all (the last close
@@ -142,6 +171,7 @@ pub(super) struct Pooled {
     connection: Option<SqliteConnection>,
     inner: Arc<Inner>,
     needs_rollback: bool,
+    generation: u64,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -172,6 +202,7 @@ impl Drop for Pooled {
                 .push(Idle {
                     connection,
                     needs_rollback: self.needs_rollback,
+                    generation: self.generation,
                 });
         }
     }

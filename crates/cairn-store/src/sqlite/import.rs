@@ -183,6 +183,7 @@ impl SqliteStore {
             .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
+        self.activity.created_runs(1);
         Ok(Imported {
             created: true,
             id: request.run_id,

@@ -22,6 +22,7 @@ mod packed;
 mod registry;
 mod runs;
 pub mod schema;
+mod statistics;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -64,8 +65,10 @@ pub struct SqliteStore {
     reader: Connections,
     writer: Connections,
     path: PathBuf,
-    /// Parts of runs that searches loaded, by `data_rev` (see `run_cache`).
+    /// Runs that searches loaded, by `rev` (see `run_cache`).
     runs: RunCache,
+    /// What the planner-statistics task needs to hear about (see `statistics`).
+    activity: std::sync::Arc<statistics::Activity>,
 }
 
 impl SqliteStore {
@@ -123,11 +126,13 @@ impl SqliteStore {
         )
         .await
         .map_err(db_error)?;
+        let activity = statistics::spawn(writer.clone(), reader.clone());
         let store = SqliteStore {
             reader,
             writer,
             path,
             runs: RunCache::new(store_options.run_cache_bytes),
+            activity,
         };
         store.ensure_default_experiment().await?;
         Ok(store)

@@ -704,6 +704,7 @@ impl SqliteStore {
             .pop()
             .ok_or_else(|| Error::internal("created run vanished"))?;
         tx.commit().await.map_err(db_error)?;
+        self.activity.created_runs(1);
         Ok(run)
     }
 
