@@ -51,32 +51,27 @@ async fn a_burst_of_runs_gets_the_database_analyzed() {
         pool.close().await;
         stat.and_then(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
     };
-    for i in 0..150 {
-        store
-            .create_run(CreateRun {
-                experiment_id: experiment_id.clone(),
-                user_id: "u".into(),
-                run_name: format!("r{i}"),
-                start_time: i,
-                tags: vec![],
-            })
-            .await
-            .unwrap();
-    }
+    let create_runs = |runs: std::ops::Range<i64>| {
+        let (store, experiment_id) = (&store, &experiment_id);
+        async move {
+            for i in runs {
+                store
+                    .create_run(CreateRun {
+                        experiment_id: experiment_id.clone(),
+                        user_id: "u".into(),
+                        run_name: format!("r{i}"),
+                        start_time: i,
+                        tags: vec![],
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    create_runs(0..150).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(analyzed_runs().await, None, "below the burst: not analyzed");
-    for i in 150..260 {
-        store
-            .create_run(CreateRun {
-                experiment_id: experiment_id.clone(),
-                user_id: "u".into(),
-                run_name: format!("r{i}"),
-                start_time: i,
-                tags: vec![],
-            })
-            .await
-            .unwrap();
-    }
+    create_runs(150..260).await;
     let started = Instant::now();
     let mut counted = None;
     while started.elapsed() < std::time::Duration::from_secs(10) {

@@ -54,65 +54,26 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER latest_metrics_lock_run BEFORE INSERT OR UPDATE OR DELETE ON latest_metrics
-    FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts();
-CREATE TRIGGER latest_metrics_rev_insert AFTER INSERT ON latest_metrics
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER latest_metrics_rev_update AFTER UPDATE ON latest_metrics
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER latest_metrics_rev_delete AFTER DELETE ON latest_metrics
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-
-CREATE TRIGGER params_lock_run BEFORE INSERT OR UPDATE OR DELETE ON params
-    FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts();
-CREATE TRIGGER params_rev_insert AFTER INSERT ON params
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER params_rev_update AFTER UPDATE ON params
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER params_rev_delete AFTER DELETE ON params
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-
-CREATE TRIGGER tags_lock_run BEFORE INSERT OR UPDATE OR DELETE ON tags
-    FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts();
-CREATE TRIGGER tags_rev_insert AFTER INSERT ON tags
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER tags_rev_update AFTER UPDATE ON tags
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER tags_rev_delete AFTER DELETE ON tags
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-
-CREATE TRIGGER run_dataset_inputs_lock_run BEFORE INSERT OR UPDATE OR DELETE ON run_dataset_inputs
-    FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts();
-CREATE TRIGGER run_dataset_inputs_rev_insert AFTER INSERT ON run_dataset_inputs
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_dataset_inputs_rev_update AFTER UPDATE ON run_dataset_inputs
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_dataset_inputs_rev_delete AFTER DELETE ON run_dataset_inputs
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-
-CREATE TRIGGER run_dataset_input_tags_lock_run BEFORE INSERT OR UPDATE OR DELETE ON run_dataset_input_tags
-    FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts();
-CREATE TRIGGER run_dataset_input_tags_rev_insert AFTER INSERT ON run_dataset_input_tags
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_dataset_input_tags_rev_update AFTER UPDATE ON run_dataset_input_tags
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_dataset_input_tags_rev_delete AFTER DELETE ON run_dataset_input_tags
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-
-CREATE TRIGGER run_model_inputs_lock_run BEFORE INSERT OR UPDATE OR DELETE ON run_model_inputs
-    FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts();
-CREATE TRIGGER run_model_inputs_rev_insert AFTER INSERT ON run_model_inputs
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_model_inputs_rev_update AFTER UPDATE ON run_model_inputs
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_model_inputs_rev_delete AFTER DELETE ON run_model_inputs
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-
-CREATE TRIGGER run_model_outputs_lock_run BEFORE INSERT OR UPDATE OR DELETE ON run_model_outputs
-    FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts();
-CREATE TRIGGER run_model_outputs_rev_insert AFTER INSERT ON run_model_outputs
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_model_outputs_rev_update AFTER UPDATE ON run_model_outputs
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
-CREATE TRIGGER run_model_outputs_rev_delete AFTER DELETE ON run_model_outputs
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev();
+-- The triggers on each part table.
+DO $$
+DECLARE
+    part TEXT;
+BEGIN
+    FOREACH part IN ARRAY ARRAY['latest_metrics', 'params', 'tags', 'run_dataset_inputs',
+                                'run_dataset_input_tags', 'run_model_inputs', 'run_model_outputs']
+    LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON %I '
+                       'FOR EACH ROW EXECUTE FUNCTION runs_lock_for_parts()',
+                       part || '_lock_run', part);
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS changed_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev()',
+                       part || '_rev_insert', part);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING NEW TABLE AS changed_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev()',
+                       part || '_rev_update', part);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS changed_old '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION runs_touch_rev()',
+                       part || '_rev_delete', part);
+    END LOOP;
+END
+$$;
