@@ -131,7 +131,10 @@ macro_rules! forward_metadata_store {
                 ) -> Result<Vec<Metric>> {
                     self.get_metric_history_bulk_interval_impl(request).await
                 }
-                async fn search_runs(&self, request: SearchRuns) -> Result<Page<Run>> {
+                async fn search_runs(
+                    &self,
+                    request: SearchRuns,
+                ) -> Result<Page<std::sync::Arc<Run>>> {
                     self.search_runs_impl(request).await
                 }
                 async fn metric_series(

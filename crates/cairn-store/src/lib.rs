@@ -248,7 +248,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         request: HistoryInterval,
     ) -> Result<Vec<Metric>>;
-    async fn search_runs(&self, request: SearchRuns) -> Result<Page<Run>>;
+    /// Runs come shared with the store's run cache (`run_cache`): a repeated search copies nothing.
+    async fn search_runs(&self, request: SearchRuns) -> Result<Page<std::sync::Arc<Run>>>;
     /// A chart's points of one metric: all of them when there are at most `buckets`, else the
     /// min/max candidates of each step bucket (MinMaxLTTB's preselection; the caller runs
     /// `cairn_core::downsample::lttb` on them). Step order; NaN points are left out of buckets.

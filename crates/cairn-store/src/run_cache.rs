@@ -129,7 +129,7 @@ impl RunCache {
     }
 
     /// Keeps freshly loaded runs, each under the `rev` its search read.
-    pub fn store<'a>(&self, runs: impl Iterator<Item = (&'a Run, i64)>) {
+    pub fn store<'a>(&self, runs: impl Iterator<Item = (&'a Arc<Run>, i64)>) {
         if self.capacity == 0 {
             return;
         }
@@ -141,7 +141,7 @@ impl RunCache {
                     let entry = Entry {
                         rev,
                         weight,
-                        run: Arc::new(run.clone()),
+                        run: Arc::clone(run),
                     };
                     (run.info.run_id.clone(), entry)
                 })
@@ -165,8 +165,12 @@ impl RunCache {
     /// The runs of a search's page (`(run id, rev)`, in order): from the cache where the revision
     /// matches, the rest from `load` (given their ids; it returns whole runs in any order and skips
     /// ids it cannot find), which are then cached. A run `load` does not return (deleted since the
-    /// page was read) is left out.
-    pub async fn runs_of_page<F, Fut>(&self, page: &[(String, i64)], load: F) -> Result<Vec<Run>>
+    /// page was read) is left out. Runs are shared with the cache, not copied.
+    pub async fn runs_of_page<F, Fut>(
+        &self,
+        page: &[(String, i64)],
+        load: F,
+    ) -> Result<Vec<Arc<Run>>>
     where
         F: FnOnce(Vec<String>) -> Fut,
         Fut: Future<Output = Result<Vec<Run>>>,
@@ -191,11 +195,11 @@ impl RunCache {
         let mut fresh = Vec::new();
         for ((run_id, rev), hit) in page.iter().zip(cached) {
             match hit {
-                Some(run) => runs.push(Run::clone(&run)),
+                Some(run) => runs.push(run),
                 None => {
                     if let Some(run) = loaded.remove(run_id) {
                         fresh.push((runs.len(), *rev));
-                        runs.push(run);
+                        runs.push(Arc::new(run));
                     }
                 }
             }
@@ -244,13 +248,13 @@ mod tests {
     #[test]
     fn entries_serve_only_their_revision() {
         let cache = RunCache::new(1 << 20);
-        cache.store([(&run("a", "v1"), 7)].into_iter());
+        cache.store([(&Arc::new(run("a", "v1")), 7)].into_iter());
         let hit = cache.lookup([("a", 7)].into_iter());
         let cached = hit[0].as_ref().expect("a hit at the stored revision");
         assert_eq!(cached.as_ref(), &run("a", "v1"));
         assert!(cache.lookup([("a", 8), ("b", 7)].into_iter())[0].is_none());
         assert!(cache.lookup([("b", 7)].into_iter())[0].is_none());
-        cache.store([(&run("a", "v2"), 8)].into_iter());
+        cache.store([(&Arc::new(run("a", "v2")), 8)].into_iter());
         let hits = cache.lookup([("a", 7), ("a", 8)].into_iter());
         assert!(hits[0].is_none());
         assert_eq!(hits[1].as_ref().unwrap().data.tags[0].value, "v2");
@@ -261,11 +265,13 @@ mod tests {
     fn least_recently_used_runs_leave_first_and_bytes_stay_bounded() {
         let one = weight(&run("r0", "v"));
         let cache = RunCache::new(one * 4);
-        let runs: Vec<Run> = (0..4).map(|i| run(&format!("r{i}"), "v")).collect();
+        let runs: Vec<Arc<Run>> = (0..4)
+            .map(|i| Arc::new(run(&format!("r{i}"), "v")))
+            .collect();
         cache.store(runs.iter().map(|run| (run, 1)));
         // r0 used, so r1 is the least recent when r4 comes in.
         assert!(cache.lookup([("r0", 1)].into_iter())[0].is_some());
-        cache.store([(&run("r4", "v"), 1)].into_iter());
+        cache.store([(&Arc::new(run("r4", "v")), 1)].into_iter());
         let hits = cache.lookup(["r0", "r1", "r2", "r3", "r4"].into_iter().map(|id| (id, 1)));
         let present: Vec<bool> = hits.iter().map(Option::is_some).collect();
         assert_eq!(present, [true, false, true, true, true]);
@@ -277,14 +283,14 @@ mod tests {
         big.data
             .tags
             .push(KeyValue::new("long", "x".repeat(one * 2)));
-        cache.store([(&big, 1)].into_iter());
+        cache.store([(&Arc::new(big), 1)].into_iter());
         assert!(cache.lookup([("big", 1)].into_iter())[0].is_none());
     }
 
     #[test]
     fn a_zero_capacity_cache_keeps_nothing() {
         let cache = RunCache::new(0);
-        cache.store([(&run("a", "v"), 1)].into_iter());
+        cache.store([(&Arc::new(run("a", "v")), 1)].into_iter());
         assert!(cache.lookup([("a", 1)].into_iter())[0].is_none());
         assert_eq!(cache.len_and_bytes(), (0, 0));
     }

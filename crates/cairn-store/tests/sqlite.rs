@@ -699,7 +699,7 @@ async fn timings() {
         .unwrap()
         .items
         .into_iter()
-        .map(|run| run.info.run_id)
+        .map(|run| run.info.run_id.clone())
         .collect();
     let started = Instant::now();
     for run_id in &run_ids {

@@ -3,6 +3,7 @@
 //! paging, nested runs under their parents, and selection for compare and charts.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -161,9 +162,9 @@ fn parent_of(run: &Run) -> Option<&str> {
 }
 
 /// Page order, except that a child whose parent is on the page follows it (depth-first).
-fn nest(runs: Vec<Run>) -> Vec<(Run, bool)> {
+fn nest(runs: Vec<Arc<Run>>) -> Vec<(Arc<Run>, bool)> {
     let on_page: BTreeSet<String> = runs.iter().map(|run| run.info.run_id.clone()).collect();
-    let mut children: HashMap<String, Vec<Run>> = HashMap::new();
+    let mut children: HashMap<String, Vec<Arc<Run>>> = HashMap::new();
     let mut roots = Vec::new();
     for run in runs {
         match parent_of(&run).filter(|parent| on_page.contains(*parent)) {
@@ -172,10 +173,10 @@ fn nest(runs: Vec<Run>) -> Vec<(Run, bool)> {
         }
     }
     fn visit(
-        run: Run,
+        run: Arc<Run>,
         child: bool,
-        children: &mut HashMap<String, Vec<Run>>,
-        out: &mut Vec<(Run, bool)>,
+        children: &mut HashMap<String, Vec<Arc<Run>>>,
+        out: &mut Vec<(Arc<Run>, bool)>,
     ) {
         let kids = children.remove(&run.info.run_id).unwrap_or_default();
         out.push((run, child));
@@ -362,7 +363,7 @@ pub async fn page(State(state): State<UiState>, raw: RawQuery) -> PageResult {
                 .collect(),
             parent_id: parent_of(&run).unwrap_or_default().to_owned(),
             child,
-            run_id: run.info.run_id,
+            run_id: run.info.run_id.clone(),
         })
         .collect();
     let next_link = next_token

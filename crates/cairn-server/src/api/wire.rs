@@ -471,14 +471,14 @@ pub fn run(run: &Run) -> Value {
 }
 
 /// `{"runs": [...], "next_page_token": ...}`, written directly to bytes: search pages hold thousands of runs.
-pub fn run_page(runs: &[Run], next_page_token: Option<&str>) -> Response {
+pub fn run_page(runs: &[std::sync::Arc<Run>], next_page_token: Option<&str>) -> Response {
     struct Body<'a> {
-        runs: &'a [Run],
+        runs: &'a [std::sync::Arc<Run>],
         next_page_token: Option<&'a str>,
     }
     impl Serialize for Body<'_> {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            struct Runs<'a>(&'a [Run]);
+            struct Runs<'a>(&'a [std::sync::Arc<Run>]);
             impl Serialize for Runs<'_> {
                 fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                     let mut seq = serializer.serialize_seq(Some(self.0.len()))?;

@@ -1270,7 +1270,10 @@ impl PgStore {
         Ok(crate::shared::metrics_by_run(rows, &request.run_ids))
     }
 
-    pub(super) async fn search_runs_impl(&self, request: SearchRuns) -> Result<Page<Run>> {
+    pub(super) async fn search_runs_impl(
+        &self,
+        request: SearchRuns,
+    ) -> Result<Page<std::sync::Arc<Run>>> {
         let compiled = filter::compile(&RUNS, &request.filter, &request.order_by)?;
         // The experiment ids as a PostgreSQL array literal of integers, bound as one parameter.
         let experiment_ids: Vec<String> = request

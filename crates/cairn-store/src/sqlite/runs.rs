@@ -1272,7 +1272,10 @@ impl SqliteStore {
         Ok(crate::shared::metrics_by_run(rows, &request.run_ids))
     }
 
-    pub(super) async fn search_runs_impl(&self, request: SearchRuns) -> Result<Page<Run>> {
+    pub(super) async fn search_runs_impl(
+        &self,
+        request: SearchRuns,
+    ) -> Result<Page<std::sync::Arc<Run>>> {
         let compiled = filter::compile(&RUNS, &request.filter, &request.order_by)?;
         let experiment_ids: Vec<serde_json::Value> = request
             .experiment_ids

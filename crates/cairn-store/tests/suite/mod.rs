@@ -187,7 +187,7 @@ async fn search_runs(
         .unwrap()
         .items
         .into_iter()
-        .map(|run| run.info.run_name)
+        .map(|run| run.info.run_name.clone())
         .collect()
 }
 
@@ -1442,7 +1442,7 @@ async fn search_fixture(store: &Store) -> String {
 
 /// Every run of experiment `id` as a search returns it (through the run cache), checked against
 /// `get_run` (which never uses it).
-async fn searched_runs(store: &Store, id: &str) -> Vec<cairn_core::entities::Run> {
+async fn searched_runs(store: &Store, id: &str) -> Vec<Arc<cairn_core::entities::Run>> {
     let runs = store
         .search_runs(SearchRuns {
             experiment_ids: vec![id.to_owned()],
@@ -1455,7 +1455,7 @@ async fn searched_runs(store: &Store, id: &str) -> Vec<cairn_core::entities::Run
         .unwrap()
         .items;
     for run in &runs {
-        assert_eq!(run, &store.get_run(&run.info.run_id).await.unwrap());
+        assert_eq!(**run, store.get_run(&run.info.run_id).await.unwrap());
     }
     runs
 }
@@ -1668,7 +1668,7 @@ async fn search_runs_full(
     store: &Store,
     experiment_id: &str,
     filter_text: &str,
-) -> Vec<cairn_core::entities::Run> {
+) -> Vec<Arc<cairn_core::entities::Run>> {
     store
         .search_runs(SearchRuns {
             experiment_ids: vec![experiment_id.to_string()],
@@ -1740,7 +1740,7 @@ pub async fn search_runs_paging_and_view_type(store: Store) {
             .await
             .unwrap();
         pages += 1;
-        names.extend(found.items.into_iter().map(|run| run.info.run_name));
+        names.extend(found.items.into_iter().map(|run| run.info.run_name.clone()));
         match found.next_page_token {
             Some(token) => offset = decode_page_token(Some(&token)).unwrap(),
             None => break,
