@@ -116,7 +116,7 @@ impl RunCache {
     }
 
     /// For each `(run id, rev)`, the cached run if it is of that revision.
-    pub fn lookup<'a>(&self, keys: impl Iterator<Item = (&'a str, i64)>) -> Vec<Option<Arc<Run>>> {
+    fn lookup<'a>(&self, keys: impl Iterator<Item = (&'a str, i64)>) -> Vec<Option<Arc<Run>>> {
         if self.capacity == 0 {
             return keys.map(|_| None).collect();
         }
@@ -129,7 +129,7 @@ impl RunCache {
     }
 
     /// Keeps freshly loaded runs, each under the `rev` its search read.
-    pub fn store<'a>(&self, runs: impl Iterator<Item = (&'a Arc<Run>, i64)>) {
+    fn store<'a>(&self, runs: impl Iterator<Item = (&'a Arc<Run>, i64)>) {
         if self.capacity == 0 {
             return;
         }

@@ -640,33 +640,26 @@ pub(super) async fn insert_metrics(
 /// batch that repeats a stored point (a client's retry) fails as a whole on the primary key and is
 /// written again with the conflict clause; nothing of the failed statement remains.
 async fn log_metrics_only(pool: &sqlx::PgPool, run_id: &str, metrics: &[Metric]) -> Result<()> {
-    let columns = MetricColumns::new(metrics.iter());
-    let first = sqlx::query_as_with(
-        concat!(
-            metric_writes!(
-                "WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'active')",
-                ""
-            ),
-            "SELECT lifecycle_stage FROM runs WHERE run_uuid = $1"
-        ),
-        columns.arguments(run_id)?,
-    )
-    .fetch_optional(pool)
-    .await;
-    let stage: Option<(String,)> = match first {
-        Err(sqlx::Error::Database(error)) if error.constraint() == Some("metrics_pkey") => {
-            sqlx::query_as_with(
-                concat!(
-                    metric_writes!(
-                        "WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'active')"
-                    ),
-                    "SELECT lifecycle_stage FROM runs WHERE run_uuid = $1"
+    /// The statement; `$on_conflict` follows the points' INSERT (none given: `ON CONFLICT DO
+    /// NOTHING`, as in `metric_writes!`).
+    macro_rules! metrics_only {
+        ($($on_conflict:literal)?) => {
+            concat!(
+                metric_writes!(
+                    "WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = $1 AND lifecycle_stage = 'active')"
+                    $(, $on_conflict)?
                 ),
-                columns.arguments(run_id)?,
+                "SELECT lifecycle_stage FROM runs WHERE run_uuid = $1"
             )
-            .fetch_optional(pool)
-            .await
-            .map_err(db_error)?
+        };
+    }
+    let columns = MetricColumns::new(metrics.iter());
+    let run = |text: &'static str| -> Result<_> {
+        Ok(sqlx::query_as_with(text, columns.arguments(run_id)?).fetch_optional(pool))
+    };
+    let stage: Option<(String,)> = match run(metrics_only!(""))?.await {
+        Err(sqlx::Error::Database(error)) if error.constraint() == Some("metrics_pkey") => {
+            run(metrics_only!())?.await.map_err(db_error)?
         }
         other => other.map_err(db_error)?,
     };

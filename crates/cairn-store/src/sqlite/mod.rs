@@ -105,6 +105,7 @@ impl SqliteStore {
             .pragma("case_sensitive_like", "ON")
             .pragma("temp_store", "MEMORY")
             .pragma("cache_size", "-32768")
+            .pragma("analysis_limit", statistics::ANALYSIS_LIMIT)
             // Reads map the file instead of copying pages into each connection's cache: a chart over
             // a million points scans ~100 MB, more than the page cache holds.
             .pragma("mmap_size", "1073741824")

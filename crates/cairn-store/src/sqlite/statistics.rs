@@ -28,8 +28,8 @@ const BURST: u64 = 200;
 /// How often the task looks when nothing woke it.
 const TICK: Duration = Duration::from_secs(30);
 
-/// Rows per index `ANALYZE` reads (SQLite's `analysis_limit`).
-const ANALYSIS_LIMIT: u32 = 1000;
+/// Rows per index `ANALYZE` reads (SQLite's `analysis_limit`, set on every connection).
+pub(super) const ANALYSIS_LIMIT: &str = "1000";
 
 /// Runs this process created since the task last looked, and its wake-up call.
 #[derive(Debug, Default)]
@@ -73,22 +73,23 @@ pub(super) fn spawn(writer: Connections, reader: Connections) -> Arc<Activity> {
 
 /// Analyzes when the runs table moved far enough from its last analyze; whether it did.
 async fn refresh(writer: &Connections, reader: &Connections) -> Result<bool, sqlx::Error> {
-    let (runs, has_statistics): (i64, bool) = {
+    let (runs, analyzed) = {
         let mut conn = reader.acquire().await?;
-        sqlx::query_as(
+        let (runs, has_statistics): (i64, bool) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM runs), \
              EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1')",
         )
         .fetch_one(&mut *conn)
-        .await?
-    };
-    let analyzed: Option<String> = if has_statistics {
-        let mut conn = reader.acquire().await?;
-        sqlx::query_scalar("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?
-    } else {
-        None
+        .await?;
+        // `sqlite_stat1` exists only after a first analyze; naming it before fails to prepare.
+        let analyzed: Option<String> = if has_statistics {
+            sqlx::query_scalar("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?
+        } else {
+            None
+        };
+        (runs, analyzed)
     };
     // `stat` starts with the table's row count.
     let before: i64 = analyzed
@@ -99,11 +100,10 @@ async fn refresh(writer: &Connections, reader: &Connections) -> Result<bool, sql
     if runs.abs_diff(before) < BURST + before.unsigned_abs() / 10 {
         return Ok(false);
     }
-    let mut conn = writer.acquire().await?;
-    sqlx::query(&format!("PRAGMA analysis_limit = {ANALYSIS_LIMIT}"))
-        .execute(&mut *conn)
+    // `analysis_limit` is set on every connection (`SqliteStore::connect_with`).
+    sqlx::query("ANALYZE")
+        .execute(&mut *writer.acquire().await?)
         .await?;
-    sqlx::query("ANALYZE").execute(&mut *conn).await?;
     Ok(true)
 }
 
